@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Set up a fresh machine and run retain's main jobs. Standard library only.
+
+    python3 scripts/dev.py demo     # install what the demo needs and run `retain demo`
+    python3 scripts/dev.py test     # install the dev tools and run lint, types and the test suite
+    python3 scripts/dev.py setup    # only create/refresh .venv with the dev extras
+
+Everything is installed into ``.venv`` next to this repository; nothing outside it
+is touched. A stamp file records what was installed, so a second run skips pip.
+Extra arguments after ``test`` go to pytest (``python3 scripts/dev.py test -k store``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+
+DEMO_EXTRAS = "providers"
+TEST_EXTRAS = "dev"
+
+
+def say(msg: str) -> None:
+    print(f"[retain] {msg}", flush=True)
+
+
+def run(cmd: list[str], **kw: object) -> None:
+    say("$ " + " ".join(str(c) for c in cmd))
+    subprocess.run(cmd, check=True, cwd=ROOT, **kw)  # type: ignore[call-overload]
+
+
+def ensure_venv(extras: str) -> None:
+    if not PY.exists():
+        say(f"creating virtual environment in {VENV}")
+        venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+    inputs = [ROOT / "pyproject.toml", ROOT / "constraints.txt"]
+    digest = hashlib.sha256()
+    for path in inputs:
+        if path.exists():
+            digest.update(path.read_bytes())
+    digest.update(extras.encode())
+    stamp = VENV / f".retain-installed-{extras.replace(',', '-')}"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        say(f"dependencies for [{extras}] already installed")
+        return
+    say(f"installing retain with extras [{extras}] (first run takes a few minutes)")
+    started = time.monotonic()
+    cmd = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    if (ROOT / "constraints.txt").exists():
+        cmd += ["-c", str(ROOT / "constraints.txt")]
+    run([*cmd, "-e", f".[{extras}]"])
+    stamp.write_text(digest.hexdigest())
+    say(f"installed in {time.monotonic() - started:.0f} s")
+
+
+def cmd_test(args: list[str]) -> int:
+    ensure_venv(TEST_EXTRAS)
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONDONTWRITEBYTECODE": "1"}
+    paths = [
+        p for p in ("src", "tests", "benchmarks", "scripts", "examples") if (ROOT / p).is_dir()
+    ]
+    steps = [
+        ("lint", [str(BIN / "ruff"), "check", *paths]),
+        ("format", [str(BIN / "ruff"), "format", "--check", *paths]),
+        ("types", [str(BIN / "mypy")]),
+        ("tests", [str(PY), "-m", "pytest", *args]),
+    ]
+    for name, cmd in steps:
+        say(f"step: {name}")
+        result = subprocess.run(cmd, cwd=ROOT, env=env)
+        if result.returncode != 0:
+            say(f"step '{name}' failed (exit {result.returncode})")
+            return result.returncode
+    say("all steps passed")
+    return 0
+
+
+def cmd_demo(args: list[str]) -> int:
+    ensure_venv(DEMO_EXTRAS)
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    return subprocess.run([str(BIN / "retain"), "demo", *args], cwd=ROOT, env=env).returncode
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(__doc__)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command == "test":
+        return cmd_test(rest)
+    if command == "demo":
+        return cmd_demo(rest)
+    if command == "setup":
+        ensure_venv(TEST_EXTRAS)
+        return 0
+    print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""The pure memory core: types, schemas, prompts and algorithms. No I/O happens here."""

@@ -1,0 +1,85 @@
+"""Every error retain raises derives from :class:`RetainError`.
+
+The tree::
+
+    RetainError
+    ├── ConfigurationError        a bad argument to a retain factory or class (also ValueError)
+    │   └── MissingDependencyError    an optional package is not installed (also ImportError)
+    ├── InvalidInputError         bad data passed at call time: messages, existing memories, ...
+    │                             (also ValueError)
+    ├── ModelOutputError          the model's answer stayed invalid after the bounded repair
+    │                             attempts; carries the raw output and what was valid
+    └── StoreError                a memory store failed (subclasses come with the stores)
+
+Messages say what went wrong and what to do next. Catch ``RetainError`` to handle
+everything retain raises; catch a subclass to handle one kind of failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "ConfigurationError",
+    "InvalidInputError",
+    "MissingDependencyError",
+    "ModelOutputError",
+    "RetainError",
+    "StoreError",
+]
+
+
+class RetainError(Exception):
+    """Root of every error raised by retain."""
+
+
+class ConfigurationError(RetainError, ValueError):
+    """A retain factory or class got an argument it cannot use.
+
+    The message names the argument and how to fix it.
+    """
+
+
+class MissingDependencyError(ConfigurationError, ImportError):
+    """An optional dependency is missing. The message has the install command."""
+
+    def __init__(self, what: str, package: str, extra: str | None = None) -> None:
+        self.package = package
+        self.extra = extra
+        command = f"pip install 'retain[{extra}]'" if extra else f"pip install {package}"
+        super().__init__(
+            f"{what} needs the package {package!r}, which is not installed. "
+            f"Install it with: {command}"
+        )
+
+
+class InvalidInputError(RetainError, ValueError):
+    """The data passed to a call (messages, existing memories, options) is invalid."""
+
+
+class ModelOutputError(RetainError):
+    """The model's output failed validation and could not be repaired.
+
+    Nothing is silently dropped: ``raw`` holds the model's last raw output(s),
+    ``errors`` the validation problems, and ``valid`` whatever part of the answer
+    was valid (for the memory manager, the memory operations that did validate).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw: Sequence[Any] = (),
+        errors: Sequence[str] = (),
+        valid: Sequence[Any] = (),
+    ) -> None:
+        self.raw = list(raw)
+        self.errors = list(errors)
+        self.valid = list(valid)
+        details = "\n".join(f"  - {e}" for e in self.errors)
+        super().__init__(f"{message}\n{details}" if details else message)
+
+
+class StoreError(RetainError):
+    """A memory store operation failed."""

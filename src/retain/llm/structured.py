@@ -1,0 +1,89 @@
+"""How to ask a given chat model for structured output: tool calls or JSON-schema text."""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
+
+from retain.core.requests import ModelRequest, StructuredStyle
+from retain.errors import ConfigurationError
+from retain.llm.resolve import chat_model_of
+
+__all__ = ["bind_request", "detect_style", "resolve_style"]
+
+_STYLES = ("auto", "tool_calling", "json_schema")
+
+
+def detect_style(model: Any) -> StructuredStyle:
+    """Pick the structured-output style that suits ``model``.
+
+    Models that declare ``retain_structured_style`` (retain's local and fake models) get
+    what they declare; Ollama, llama.cpp and OpenAI-compatible servers other than
+    api.openai.com get JSON schema; models without tool support get JSON schema;
+    everything else (OpenAI, Anthropic, ...) gets tool calling.
+    """
+    chat = chat_model_of(model)
+    if chat is None:
+        return "tool_calling"
+    declared = getattr(chat, "retain_structured_style", None)
+    if declared in ("tool_calling", "json_schema"):
+        return declared  # type: ignore[no-any-return]
+    module = type(chat).__module__
+    if module.startswith("langchain_ollama") or type(chat).__name__ == "ChatLlamaCpp":
+        return "json_schema"
+    if module.startswith("langchain_openai"):
+        base = getattr(chat, "openai_api_base", None)
+        if base and "api.openai.com" not in str(base):
+            return "json_schema"
+    if type(chat).bind_tools is BaseChatModel.bind_tools:
+        return "json_schema"
+    return "tool_calling"
+
+
+def resolve_style(
+    model: Any, requested: str, *, argument: str = "structured_output"
+) -> StructuredStyle:
+    if requested not in _STYLES:
+        raise ConfigurationError(
+            f"{argument} must be one of {', '.join(_STYLES)}; got {requested!r}."
+        )
+    if requested == "auto":
+        return detect_style(model)
+    return requested  # type: ignore[return-value]
+
+
+def _json_kwargs(chat: BaseChatModel, schema: dict[str, Any], name: str) -> dict[str, Any] | None:
+    module = type(chat).__module__
+    if getattr(chat, "retain_accepts_response_format", False) or module.startswith(
+        "langchain_openai"
+    ):
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": schema},
+            }
+        }
+    if module.startswith("langchain_ollama"):
+        return {"format": schema}
+    return None
+
+
+def bind_request(model: Any, request: ModelRequest) -> Runnable[Any, Any]:
+    """The runnable that performs ``request`` on ``model``."""
+    if request.tools:
+        if request.tool_choice is None:
+            return model.bind_tools(list(request.tools))  # type: ignore[no-any-return]
+        return model.bind_tools(list(request.tools), tool_choice=request.tool_choice)  # type: ignore[no-any-return]
+    if request.response_schema is not None:
+        chat = chat_model_of(model)
+        kwargs = _json_kwargs(chat, request.response_schema, request.schema_name) if chat else None
+        if kwargs is not None:
+            return model.bind(**kwargs)  # type: ignore[no-any-return]
+        structured = model.with_structured_output(
+            request.response_schema, method="json_schema", include_raw=True
+        )
+        return structured | itemgetter("raw")  # type: ignore[no-any-return]
+    return model  # type: ignore[no-any-return]
