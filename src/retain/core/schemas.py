@@ -13,10 +13,11 @@ import dataclasses
 import inspect
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, is_typeddict
+from typing import Any
 
 import jsonschema
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, PydanticUserError, TypeAdapter, ValidationError
+from typing_extensions import is_typeddict
 
 from retain.errors import ConfigurationError
 
@@ -219,7 +220,10 @@ def make_kind(schema: Any, where: str = "schema") -> MemoryKind:
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         kind = _from_pydantic(schema)
     elif isinstance(schema, type) and (dataclasses.is_dataclass(schema) or is_typeddict(schema)):
-        kind = _from_adapter(schema)
+        try:
+            kind = _from_adapter(schema)
+        except PydanticUserError as e:
+            raise ConfigurationError(f"{where} ({schema.__name__}): {e.message}") from None
     elif isinstance(schema, dict):
         kind = _from_json_schema(schema, where)
     elif isinstance(schema, BaseModel) or _is_dataclass_instance(schema):

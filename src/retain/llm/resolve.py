@@ -25,7 +25,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableBinding
 
-from retain.errors import ConfigurationError, MissingDependencyError
+from retain.errors import ConfigurationError, MissingDependencyError, RetainError
 
 __all__ = ["JSON_SCHEMA_PROVIDERS", "chat_model_of", "resolve_model"]
 
@@ -139,7 +139,15 @@ def resolve_model(model: Any, *, argument: str = "model") -> BaseChatModel | Run
         raise ConfigurationError(f"{argument}={spec!r} has no model name after the colon.")
     factory = _PROVIDERS.get(provider)
     if factory is not None:
-        return factory(name)
+        try:
+            return factory(name)
+        except RetainError:
+            raise
+        except Exception as e:  # the provider's own complaint, e.g. a missing API key
+            raise ConfigurationError(
+                f"{argument}={spec!r} could not be created: {e} (pass a chat model instance to "
+                "configure it yourself)"
+            ) from e
     try:
         from langchain.chat_models import init_chat_model  # type: ignore[import-not-found]
     except ImportError:

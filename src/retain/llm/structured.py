@@ -6,7 +6,7 @@ from operator import itemgetter
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableBinding
 
 from retain.core.requests import ModelRequest, StructuredStyle
 from retain.errors import ConfigurationError
@@ -71,19 +71,49 @@ def _json_kwargs(chat: BaseChatModel, schema: dict[str, Any], name: str) -> dict
     return None
 
 
+def _unwrap(model: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Split ``model.bind(...)`` layers into the inner model, their kwargs and config.
+
+    LangChain's ``RunnableBinding.bind_tools`` forwards to the inner model and drops the
+    binding's kwargs (e.g. ``temperature``); retain re-applies them.
+    """
+    kwargs: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+    while isinstance(model, RunnableBinding):
+        kwargs = {**model.kwargs, **kwargs}
+        config = {**(model.config or {}), **config}
+        model = model.bound
+    return model, kwargs, config
+
+
+def _rewrap(runnable: Runnable[Any, Any], kwargs: dict[str, Any], config: dict[str, Any]) -> Any:
+    if kwargs:
+        runnable = runnable.bind(**kwargs)
+    if config:
+        runnable = runnable.with_config(config)  # type: ignore[arg-type]
+    return runnable
+
+
 def bind_request(model: Any, request: ModelRequest) -> Runnable[Any, Any]:
     """The runnable that performs ``request`` on ``model``."""
+    inner, kwargs, config = _unwrap(model)
     if request.tools:
         if request.tool_choice is None:
-            return model.bind_tools(list(request.tools))  # type: ignore[no-any-return]
-        return model.bind_tools(list(request.tools), tool_choice=request.tool_choice)  # type: ignore[no-any-return]
+            bound = inner.bind_tools(list(request.tools))
+        else:
+            bound = inner.bind_tools(list(request.tools), tool_choice=request.tool_choice)
+        return _rewrap(bound, kwargs, config)  # type: ignore[no-any-return]
     if request.response_schema is not None:
-        chat = chat_model_of(model)
-        kwargs = _json_kwargs(chat, request.response_schema, request.schema_name) if chat else None
-        if kwargs is not None:
-            return model.bind(**kwargs)  # type: ignore[no-any-return]
-        structured = model.with_structured_output(
+        chat = chat_model_of(inner)
+        json_kwargs = (
+            _json_kwargs(chat, request.response_schema, request.schema_name) if chat else None
+        )
+        if json_kwargs is not None:
+            return model.bind(**json_kwargs)  # type: ignore[no-any-return]
+        # Unknown model class: LangChain's generic structured output (bound kwargs cannot be
+        # re-applied through it; pass a model constructed with them instead).
+        structured = inner.with_structured_output(
             request.response_schema, method="json_schema", include_raw=True
         )
-        return structured | itemgetter("raw")  # type: ignore[no-any-return]
+        return _rewrap(structured, {}, config) | itemgetter("raw")  # type: ignore[no-any-return]
     return model  # type: ignore[no-any-return]

@@ -1,0 +1,5 @@
+import sys
+
+from retain.cli import main
+
+sys.exit(main())
