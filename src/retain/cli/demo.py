@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
 from retain import ExtractedMemory, RemoveDoc, create_memory_manager
@@ -48,12 +49,13 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def run_demo(model: str | None = None) -> int:
+def run_demo(model: str | BaseChatModel | None = None) -> int:
+    """Run the story with ``model`` (default: the ``RETAIN_MODEL`` environment variable)."""
     spec = model or os.environ.get("RETAIN_MODEL")
     if not spec:
         _say(NO_MODEL)
         return 2
-    _say(f"retain demo with {spec}\n")
+    _say(f"retain demo with {spec if isinstance(spec, str) else type(spec).__name__}\n")
     chat = resolve_model(spec)
     facts = create_memory_manager(chat, enable_deletes=True)
     profile = create_memory_manager(chat, schemas=[UserProfile], enable_inserts=False)
