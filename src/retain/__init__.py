@@ -19,6 +19,14 @@ from retain.manager import (
     create_memory_enricher,
     create_memory_manager,
 )
+from retain.namespaces import NamespaceTemplate
+from retain.store_manager import (
+    MemoryPhase,
+    MemoryStoreManager,
+    create_memory_store_enricher,
+    create_memory_store_manager,
+)
+from retain.tools import create_manage_memory_tool, create_search_memory_tool
 
 __version__ = "0.1.0.dev0"
 
@@ -29,14 +37,21 @@ __all__ = [
     "InvalidInputError",
     "Memory",
     "MemoryManager",
+    "MemoryPhase",
     "MemoryState",
+    "MemoryStoreManager",
     "MissingDependencyError",
     "ModelOutputError",
+    "NamespaceTemplate",
     "RemoveDoc",
     "RetainError",
     "StoreError",
     "__version__",
+    "create_manage_memory_tool",
     "create_memory_enricher",
     "create_memory_manager",
+    "create_memory_store_enricher",
+    "create_memory_store_manager",
+    "create_search_memory_tool",
     "resolve_model",
 ]
