@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar, cast
@@ -19,12 +20,12 @@ from langgraph.store.base import BaseStore, PutOp, SearchItem, SearchOp
 
 from retain.core.requests import ModelRequest
 from retain.core.store_flow import Recall, StoreFlow, Write
-from retain.errors import ConfigurationError
 from retain.llm.driver import ModelRunner
 
 __all__ = ["RECALL_DEFAULTS", "StoreAccess", "adrive_store_flow", "drive_store_flow"]
 
 T = TypeVar("T")
+logger = logging.getLogger("retain")
 
 RECALL_DEFAULTS: Mapping[str, Any] = {
     "mode": "hybrid",
@@ -34,8 +35,12 @@ RECALL_DEFAULTS: Mapping[str, Any] = {
 """How retain's stores rank recalled memories: hybrid search, lightly weighted by recency."""
 
 
+_DEFAULT: list[BaseStore] = []
+
+
 def resolve_store(store: BaseStore | None) -> BaseStore:
-    """The given store, else the LangGraph context's store, else a clear error."""
+    """The given store, else the LangGraph context's store, else retain's default store
+    (:func:`retain.stores.default_store`: ``./.retain/memories.db``, opened once)."""
     if store is not None:
         return store
     try:
@@ -44,12 +49,14 @@ def resolve_store(store: BaseStore | None) -> BaseStore:
         found = get_store()
     except (RuntimeError, KeyError):  # outside a graph, or in a runnable that is not one
         found = None
-    if found is None:
-        raise ConfigurationError(
-            "No store: pass store=... (for example retain.stores.SQLiteStore('memories.db')) "
-            "or run inside a LangGraph graph or @entrypoint compiled with store=..."
-        )
-    return found
+    if found is not None:
+        return found
+    if not _DEFAULT:
+        from retain.stores import default_store
+
+        _DEFAULT.append(default_store())
+        logger.info("No store given: using retain's default store %s", _DEFAULT[0])
+    return _DEFAULT[0]
 
 
 def provenance_from(config: RunnableConfig | None, source: str) -> dict[str, Any]:
@@ -85,8 +92,9 @@ def _is_retain_store(store: BaseStore) -> bool:
 class StoreAccess:
     """Carries out a store flow's :class:`Recall` and :class:`Write` requests on one store."""
 
-    def __init__(self, store: BaseStore, *, source: str) -> None:
+    def __init__(self, store: BaseStore, *, source: str, run_id: str | None = None) -> None:
         self.store = store
+        self.run_id = run_id
         self.native = _is_retain_store(store)
         self.source = source
 
@@ -128,12 +136,18 @@ class StoreAccess:
         return ops
 
     def write(self, request: Write, config: RunnableConfig | None) -> None:
-        with recording(self.store, provenance_from(config, self.source)):
+        with recording(self.store, self._provenance(config)):
             self.store.batch(self._ops(request))
 
     async def awrite(self, request: Write, config: RunnableConfig | None) -> None:
-        with recording(self.store, provenance_from(config, self.source)):
+        with recording(self.store, self._provenance(config)):
             await self.store.abatch(self._ops(request))
+
+    def _provenance(self, config: RunnableConfig | None) -> dict[str, Any]:
+        fields = provenance_from(config, self.source)
+        if self.run_id is not None:
+            fields["run_id"] = self.run_id
+        return fields
 
 
 def drive_store_flow(

@@ -74,6 +74,15 @@ class MemoryStoreManagerInput(TypedDict):
     max_steps: NotRequired[int]
 
 
+def _context_store() -> BaseStore | None:
+    try:
+        from langgraph.config import get_store
+
+        return get_store()
+    except (RuntimeError, KeyError):
+        return None
+
+
 def _current_config(config: RunnableConfig | None) -> RunnableConfig:
     if config is not None:
         return config
@@ -177,14 +186,11 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         """
         if self._store is not None:
             return self._store
-        try:
-            found = resolve_store(None)
-        except ConfigurationError:
-            if self._seen_store is None:
-                raise
-            return self._seen_store
-        self._seen_store = found
-        return found
+        context = _context_store()
+        if context is not None:
+            self._seen_store = context
+            return context
+        return self._seen_store or resolve_store(None)
 
     def get_namespace(self, config: RunnableConfig | None = None) -> tuple[str, ...]:
         """The namespace for ``config`` (default: the LangGraph context's config)."""
@@ -250,17 +256,21 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         )
         return flow, config
 
-    def process(self, input: Any, config: RunnableConfig | None = None) -> StoreResult:
+    def process(
+        self, input: Any, config: RunnableConfig | None = None, *, run_id: str | None = None
+    ) -> StoreResult:
         """Like :meth:`invoke`, returning the full :class:`~retain.core.store_flow.StoreResult`."""
         flow, config = self._prepare(input, config)
-        access = StoreAccess(self.store, source=SOURCE)
+        access = StoreAccess(self.store, source=SOURCE, run_id=run_id)
         result: StoreResult = drive_store_flow(flow, self._runner, access, config)
         return result
 
-    async def aprocess(self, input: Any, config: RunnableConfig | None = None) -> StoreResult:
+    async def aprocess(
+        self, input: Any, config: RunnableConfig | None = None, *, run_id: str | None = None
+    ) -> StoreResult:
         """Async :meth:`process`."""
         flow, config = self._prepare(input, config)
-        access = StoreAccess(self.store, source=SOURCE)
+        access = StoreAccess(self.store, source=SOURCE, run_id=run_id)
         result: StoreResult = await adrive_store_flow(flow, self._runner, access, config)
         return result
 
@@ -270,8 +280,8 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         """Process a conversation; returns the ``{"namespace", "key", "value"}`` written."""
         config = _current_config(config)
 
-        def run(value: Any, config: RunnableConfig) -> list[dict[str, Any]]:
-            return self.process(value, config).puts
+        def run(value: Any, config: RunnableConfig, run_manager: Any) -> list[dict[str, Any]]:
+            return self.process(value, config, run_id=str(run_manager.run_id)).puts
 
         func: Any = run
         return self._call_with_config(func, input, config, run_type="chain")
@@ -282,8 +292,8 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         """Async :meth:`invoke`."""
         config = _current_config(config)
 
-        async def run(value: Any, config: RunnableConfig) -> list[dict[str, Any]]:
-            return (await self.aprocess(value, config)).puts
+        async def run(value: Any, config: RunnableConfig, run_manager: Any) -> list[dict[str, Any]]:
+            return (await self.aprocess(value, config, run_id=str(run_manager.run_id))).puts
 
         func: Any = run
         return await self._acall_with_config(func, input, config, run_type="chain")
@@ -441,7 +451,8 @@ def create_memory_store_manager(
         query_limit: The most memories recalled and shown to the model per run.
         namespace: Where the memories live; ``{var}`` labels are filled from
             ``config["configurable"]``.
-        store: The store; default: the store of the LangGraph graph or entrypoint running.
+        store: The store; default: the store of the LangGraph graph or entrypoint running,
+            else retain's default store (``./.retain/memories.db``).
         phases: Extra consolidation passes, each one more model call.
         structured_output: ``"auto"``, ``"tool_calling"`` or ``"json_schema"``.
         max_repairs: Repair attempts for invalid model answers before ``ModelOutputError``.

@@ -96,8 +96,7 @@ def test_changes_are_written_as_one_batch(invoke: Invoke) -> None:
     assert len(writes[0]) == 4
 
 
-def test_prompt_holds_at_most_query_limit_memories(invoke: Invoke) -> None:
-    store = InMemoryStore(index=INDEX)  # type: ignore[arg-type]
+def test_prompt_holds_at_most_query_limit_memories(store: BaseStore, invoke: Invoke) -> None:
     ns = ("memories", "alice")
     store.batch(
         [_put(ns, f"k{i}", f"User fact number {i} about topic {i % 97}") for i in range(10_000)]
@@ -281,6 +280,38 @@ def test_store_and_config_from_the_langgraph_context(store: BaseStore) -> None:
     assert [i.value["content"]["content"] for i in found] == ["User prefers dark mode in all apps"]
 
 
+def test_without_a_store_the_default_sqlite_file_is_used(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retain.store_access
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(retain.store_access, "_DEFAULT", [])
+    manager = create_memory_store_manager(FakeChatModel([[insert("User likes tea")]]))
+    manager.invoke([("user", "I like tea")], ALICE)
+    assert (tmp_path / ".retain" / "memories.db").exists()
+    from retain.stores import SQLiteStore
+
+    reopened = SQLiteStore(tmp_path / ".retain" / "memories.db")
+    assert [i.value["content"]["content"] for i in reopened.search(("memories", "alice"))] == [
+        "User likes tea"
+    ]
+
+
+def test_manager_writes_carry_provenance_in_the_history(tmp_path: Any) -> None:
+    from retain.stores import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "m.db", index=INDEX)  # type: ignore[arg-type]
+    model = FakeChatModel([[insert("User likes tea")]])
+    manager = create_memory_store_manager(model, store=store)
+    config = {"configurable": {"langgraph_user_id": "alice", "thread_id": "thread-9"}}
+    (written,) = manager.invoke([("user", "I like tea")], config)
+    (version,) = store.history(("memories", "alice"), written["key"])
+    assert version.provenance["source"] == "memory_store_manager"
+    assert version.provenance["thread_id"] == "thread-9"
+    assert "run_id" in version.provenance
+
+
 def test_bad_input_and_configuration(store: BaseStore) -> None:
     model = FakeChatModel([])
     manager = create_memory_store_manager(model, store=store)
@@ -294,6 +325,4 @@ def test_bad_input_and_configuration(store: BaseStore) -> None:
         create_memory_store_manager(model, default="x", default_factory=lambda c: "y")
     with pytest.raises(ConfigurationError):
         create_memory_store_manager(model, schemas=[UserProfile], default=42)
-    with pytest.raises(ConfigurationError, match="No store"):
-        create_memory_store_manager(model).invoke([("user", "hi")], ALICE)
     assert model.calls == []

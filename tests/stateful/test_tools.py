@@ -144,9 +144,21 @@ def test_missing_namespace_variable_is_reported_to_the_agent(store: BaseStore) -
     assert "user_id" in out
 
 
-def test_no_store_anywhere_is_reported_to_the_agent() -> None:
-    out = create_manage_memory_tool(namespace=NS).invoke({"content": "x"})
-    assert out.startswith("Error: No store")
+def test_history_records_tool_writes_with_provenance(tmp_path: Any) -> None:
+    from retain.stores import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "m.db")
+    tool = create_manage_memory_tool(namespace=NS, store=store)
+    config = {"configurable": {"thread_id": "thread-7"}}
+    key = tool.invoke({"content": "User likes tea"}, config).removeprefix("created memory ")
+    tool.invoke({"action": "update", "id": key, "content": "User likes green tea"}, config)
+    versions = store.history(NS, key)
+    assert [v.value for v in versions] == [
+        {"content": "User likes tea"},
+        {"content": "User likes green tea"},
+    ]
+    assert versions[1].provenance["source"] == "manage_memory"
+    assert versions[1].provenance["thread_id"] == "thread-7"
 
 
 def test_store_from_the_langgraph_context(store: BaseStore) -> None:

@@ -1,0 +1,221 @@
+"""What every retain store shares: the extension API beyond LangGraph's ``BaseStore``,
+history versions, provenance, filters and recall scoring (pure functions)."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from langgraph.store.base import BaseStore, Item, SearchItem
+
+from retain.errors import InvalidInputError
+
+__all__ = [
+    "RRF_K",
+    "RecallMode",
+    "RetainStore",
+    "Version",
+    "current_provenance",
+    "fuse",
+    "matches_filter",
+    "provenance",
+]
+
+RecallMode = Literal["hybrid", "vector", "keyword"]
+RRF_K = 60
+"""The constant of reciprocal-rank fusion: ``1 / (RRF_K + rank)`` per ranking."""
+
+_PROVENANCE: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "retain_provenance", default=None
+)
+
+
+@contextlib.contextmanager
+def provenance(**fields: Any) -> Iterator[None]:
+    """Record ``fields`` in the history of every put and delete made inside the block.
+
+    Example:
+        >>> from retain.stores import SQLiteStore, provenance
+        >>> store = SQLiteStore(":memory:")
+        >>> with provenance(thread_id="t-1", source="import"):
+        ...     store.put(("memories",), "k", {"content": "User likes tea"})
+        >>> store.history(("memories",), "k")[0].provenance
+        {'thread_id': 't-1', 'source': 'import'}
+    """
+    merged = {**(_PROVENANCE.get() or {}), **fields}
+    token = _PROVENANCE.set(merged)
+    try:
+        yield
+    finally:
+        _PROVENANCE.reset(token)
+
+
+def current_provenance() -> dict[str, Any]:
+    """The provenance fields in effect (see :func:`provenance`)."""
+    return dict(_PROVENANCE.get() or {})
+
+
+@dataclass(frozen=True)
+class Version:
+    """One entry of an item's history: a put (``value``) or a delete (``value is None``)."""
+
+    version: int
+    op: Literal["put", "delete"]
+    value: dict[str, Any] | None
+    at: datetime
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def _compare(value: Any, condition: Any) -> bool:
+    if isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition):
+        return all(_operator(value, op, target) for op, target in condition.items())
+    return bool(value == condition)
+
+
+def _operator(value: Any, op: str, target: Any) -> bool:
+    if op == "$eq":
+        return bool(value == target)
+    if op == "$ne":
+        return bool(value != target)
+    if value is None:
+        return False
+    try:
+        if op == "$gt":
+            return bool(value > target)
+        if op == "$gte":
+            return bool(value >= target)
+        if op == "$lt":
+            return bool(value < target)
+        if op == "$lte":
+            return bool(value <= target)
+    except TypeError:
+        return False
+    raise InvalidInputError(f"Unknown filter operator {op!r}; use $eq, $ne, $gt, $gte, $lt, $lte.")
+
+
+def matches_filter(value: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bool:
+    """LangGraph's filter semantics: exact match, or ``{"$gt": 3}``-style operators
+    (compared as numbers when both sides are numbers)."""
+    if not filter:
+        return True
+    return all(_compare(value.get(k), cond) for k, cond in filter.items())
+
+
+def fuse(
+    rankings: Sequence[Sequence[int]],
+    *,
+    ages_s: Mapping[int, float],
+    importance: Mapping[int, float],
+    recency_weight: float,
+    half_life_s: float,
+    importance_weight: float,
+) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of several rankings of row ids, then re-weighting.
+
+    ``relevance = sum(1 / (RRF_K + rank))`` over the rankings that contain the row, scaled
+    to [0, 1] by its maximum (first in every ranking). The final score is
+    ``(1 - rw - iw) * relevance + rw * 0.5 ** (age / half_life) + iw * importance`` with
+    ``importance`` clamped to [0, 1]. Returns ``(row id, score)`` best first.
+    """
+    if recency_weight < 0 or importance_weight < 0 or recency_weight + importance_weight > 1:
+        raise InvalidInputError(
+            "recency_weight and importance_weight must be >= 0 and sum to at most 1; got "
+            f"{recency_weight} and {importance_weight}."
+        )
+    rrf: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, row in enumerate(ranking, start=1):
+            rrf[row] = rrf.get(row, 0.0) + 1.0 / (RRF_K + rank)
+    best = len([r for r in rankings if r]) / (RRF_K + 1) or 1.0
+    scored = []
+    for row, score in rrf.items():
+        relevance = score / best
+        final = (1 - recency_weight - importance_weight) * relevance
+        if recency_weight:
+            age = max(ages_s.get(row, 0.0), 0.0)
+            final += recency_weight * math.pow(0.5, age / half_life_s)
+        if importance_weight:
+            final += importance_weight * min(max(importance.get(row, 0.0), 0.0), 1.0)
+        scored.append((row, final))
+    scored.sort(key=lambda x: x[1], reverse=True)
+    return scored
+
+
+class RetainStore(BaseStore):
+    """A LangGraph ``BaseStore`` with retain's extensions: hybrid recall with recency and
+    importance weighting, per-item history with provenance, purge, export and re-embedding.
+
+    Every method has an ``a``-prefixed async twin.
+    """
+
+    supports_ttl = True
+
+    @abstractmethod
+    def recall(
+        self,
+        namespace_prefix: tuple[str, ...],
+        /,
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        mode: RecallMode = "hybrid",
+        recency_weight: float = 0.0,
+        recency_half_life: timedelta = timedelta(days=30),
+        importance_weight: float = 0.0,
+        importance_field: str = "importance",
+    ) -> list[SearchItem]:
+        """Search by keywords and meaning, fused, optionally favouring recent or important
+        items (see :func:`fuse` for the formula)."""
+
+    async def arecall(
+        self, namespace_prefix: tuple[str, ...], /, **kwargs: Any
+    ) -> list[SearchItem]:
+        """Async :meth:`recall`."""
+        found: list[SearchItem] = await self._in_thread(self.recall, namespace_prefix, **kwargs)
+        return found
+
+    @abstractmethod
+    def history(self, namespace: tuple[str, ...], key: str) -> list[Version]:
+        """Every version of one item, oldest first, deletions included."""
+
+    async def ahistory(self, namespace: tuple[str, ...], key: str) -> list[Version]:
+        found: list[Version] = await self._in_thread(self.history, namespace, key)
+        return found
+
+    @abstractmethod
+    def get_as_of(self, namespace: tuple[str, ...], key: str, at: datetime) -> Item | None:
+        """The item as it was at ``at`` (``None`` if it did not exist then)."""
+
+    @abstractmethod
+    def restore(self, namespace: tuple[str, ...], key: str, version: int) -> Item:
+        """Put back the value of ``version``; the restore is itself a new version."""
+
+    @abstractmethod
+    def purge(self, namespace_prefix: tuple[str, ...]) -> int:
+        """Delete everything under the prefix (items, vectors, keyword index, history);
+        returns the number of items removed."""
+
+    async def apurge(self, namespace_prefix: tuple[str, ...]) -> int:
+        count: int = await self._in_thread(self.purge, namespace_prefix)
+        return count
+
+    @abstractmethod
+    def export(self, namespace_prefix: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        """Everything under the prefix as JSON-serialisable records (items, then history)."""
+
+    @abstractmethod
+    def reembed(self, *, batch_size: int = 64) -> int:
+        """Recompute every vector with the store's current embedding model."""
+
+    async def _in_thread(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        import asyncio
+
+        return await asyncio.to_thread(func, *args, **kwargs)

@@ -1,0 +1,84 @@
+"""Schema migrations: a small registry of numbered steps, applied in order and recorded in
+the ``retain_migrations`` table of the database they ran on."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["SQLITE_MIGRATIONS", "Migration", "apply_sqlite_migrations", "migration"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+SQLITE_MIGRATIONS: list[Migration] = []
+
+
+def migration(version: int, name: str) -> Callable[[Callable[[sqlite3.Connection], None]], None]:
+    """Register ``func`` as SQLite migration ``version`` (versions must increase by one)."""
+
+    def register(func: Callable[[sqlite3.Connection], None]) -> None:
+        expected = len(SQLITE_MIGRATIONS) + 1
+        if version != expected:
+            raise AssertionError(f"migration {name} has version {version}, expected {expected}")
+        SQLITE_MIGRATIONS.append(Migration(version, name, func))
+
+    return register
+
+
+@migration(1, "items, vectors, keyword index, history, meta")
+def _initial(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, prefix TEXT NOT NULL, key TEXT NOT NULL, "
+        "value TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL, "
+        "expires_at REAL, ttl_minutes REAL, UNIQUE (prefix, key))"
+    )
+    conn.execute("CREATE INDEX items_expires ON items(expires_at) WHERE expires_at IS NOT NULL")
+    conn.execute(
+        "CREATE TABLE vectors (item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE, "
+        "field TEXT NOT NULL, embedding BLOB NOT NULL, PRIMARY KEY (item_id, field))"
+    )
+    conn.execute("CREATE VIRTUAL TABLE items_fts USING fts5(body, tokenize='porter unicode61')")
+    conn.execute(
+        "CREATE TABLE history (id INTEGER PRIMARY KEY, prefix TEXT NOT NULL, key TEXT NOT NULL, "
+        "version INTEGER NOT NULL, op TEXT NOT NULL, value TEXT, at REAL NOT NULL, "
+        "provenance TEXT NOT NULL DEFAULT '{}', UNIQUE (prefix, key, version))"
+    )
+    conn.execute("CREATE TABLE retain_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+def apply_sqlite_migrations(conn: sqlite3.Connection) -> list[int]:
+    """Apply the pending migrations in one write transaction; returns the versions applied.
+
+    Safe when several processes open the same file at once: ``BEGIN IMMEDIATE`` lets one
+    of them migrate while the others wait, then find nothing to do.
+    """
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS retain_migrations (version INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL, applied_at REAL NOT NULL)"
+    )
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        done = {r[0] for r in conn.execute("SELECT version FROM retain_migrations")}
+        applied = []
+        for step in SQLITE_MIGRATIONS:
+            if step.version in done:
+                continue
+            step.apply(conn)
+            conn.execute(
+                "INSERT INTO retain_migrations(version, name, applied_at) VALUES (?, ?, ?)",
+                (step.version, step.name, time.time()),
+            )
+            applied.append(step.version)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return applied

@@ -1,0 +1,745 @@
+"""``SQLiteStore``: retain's embedded store, one SQLite file, no server.
+
+* Works on Python builds without SQLite extension loading: vectors are float32 BLOBs
+  searched exactly with numpy; keywords use SQLite's built-in FTS5.
+* WAL journal, a busy timeout and ``BEGIN IMMEDIATE`` write transactions: a batch is
+  atomic (all of it or none of it) and several processes can share one file.
+* Every put and delete appends a version to the history, with the provenance in effect
+  (:func:`retain.stores.provenance`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langgraph.store.base import (
+    GetOp,
+    IndexConfig,
+    Item,
+    ListNamespacesOp,
+    MatchCondition,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+    TTLConfig,
+)
+from langgraph.store.base.embed import get_text_at_path, tokenize_path
+
+from retain.embeddings import resolve_embeddings
+from retain.errors import ConfigurationError, InvalidInputError, StoreError
+from retain.stores.base import (
+    RecallMode,
+    RetainStore,
+    Version,
+    current_provenance,
+    fuse,
+    matches_filter,
+)
+from retain.stores.migrations import apply_sqlite_migrations
+
+__all__ = ["SQLiteStore"]
+
+SEP = "."
+CANDIDATES = 200  # rows each ranking contributes to hybrid fusion
+
+
+def _ns(namespace: Sequence[str]) -> str:
+    return SEP.join(namespace)
+
+
+def _tuple(prefix: str) -> tuple[str, ...]:
+    return tuple(prefix.split(SEP))
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def _under(column: str = "prefix") -> str:
+    """SQL matching rows whose namespace equals or lies under the bound prefix (2 params)."""
+    return f"({column} = ? OR ({column} >= ? AND {column} < ?))"
+
+
+def _under_args(prefix: tuple[str, ...]) -> tuple[str, ...]:
+    p = _ns(prefix)
+    if not p:
+        return ("", "", "\U0010ffff")
+    return (p, p + SEP, p + chr(ord(SEP) + 1))
+
+
+def _fts_query(text: str) -> str | None:
+    words = [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
+    if not words:
+        return None
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _matches(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
+    path = tuple(condition.path)
+    if len(path) > len(namespace):
+        return False
+    part = namespace[: len(path)] if condition.match_type == "prefix" else namespace[-len(path) :]
+    return all(p == "*" or p == n for p, n in zip(path, part, strict=True))
+
+
+class SQLiteStore(RetainStore):
+    """A LangGraph ``BaseStore`` in one SQLite file, with retain's extensions.
+
+    Args:
+        path: The database file (created with its folder), or ``":memory:"``.
+        index: LangGraph's index config ``{"embed": ..., "dims": ..., "fields": [...]}``;
+            ``embed`` takes a function, a LangChain ``Embeddings`` or a ``"provider:model"``
+            string (``"local:minilm"`` is the offline default, see
+            :func:`retain.stores.default_store`). Without an index, search is by keywords
+            (``recall``) or lists items (``search``).
+        ttl: LangGraph's TTL config (``default_ttl`` minutes, ``refresh_on_read``).
+
+    Example:
+        >>> from retain.stores import SQLiteStore
+        >>> store = SQLiteStore(":memory:")
+        >>> store.put(("memories", "alice"), "k1", {"content": "Alice prefers dark mode"})
+        >>> [i.key for i in store.recall(("memories",), query="dark mode", mode="keyword")]
+        ['k1']
+    """
+
+    def __init__(
+        self,
+        path: str | Path = ".retain/memories.db",
+        *,
+        index: IndexConfig | dict[str, Any] | None = None,
+        ttl: TTLConfig | None = None,
+        busy_timeout_ms: int = 30_000,
+    ) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_ms / 1000
+        )
+        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        apply_sqlite_migrations(self._conn)
+        self.ttl_config = ttl
+        self.index_config: dict[str, Any] | None = None
+        self.embeddings = None
+        self.embedding_id: str | None = None
+        self._fields: list[tuple[str, Any]] = [("$", "$")]
+        if index:
+            config = dict(index)
+            self.embeddings, self.embedding_id = resolve_embeddings(config.get("embed"))
+            dims = config.get("dims") or getattr(self.embeddings, "dims", None)
+            if not isinstance(dims, int) or dims < 1:
+                raise ConfigurationError("index needs 'dims' (the embedding size).")
+            config["dims"] = dims
+            fields = config.get("fields") or ["$"]
+            self._fields = [(f, tokenize_path(f)) for f in fields]
+            self.index_config = config
+        self._check_embedding_model()
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def _meta(self, name: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM retain_meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _check_embedding_model(self) -> None:
+        self._stale: str | None = None
+        if self.index_config is None:
+            return
+        recorded = self._meta("embedding_id")
+        dims = self._meta("embedding_dims")
+        has_vectors = self._conn.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is not None
+        current = (self.embedding_id, str(self.index_config["dims"]))
+        if has_vectors and recorded is not None and (recorded, dims) != current:
+            self._stale = (
+                f"The vectors in {self.path} were made with {recorded} ({dims} dims), but the "
+                f"store was opened with {current[0]} ({current[1]} dims). Call "
+                "store.reembed() to recompute them with the new model (or open the store "
+                "with the old one)."
+            )
+        elif not has_vectors:
+            self._set_meta()
+
+    def _set_meta(self) -> None:
+        assert self.index_config is not None
+        with self._lock:
+            self._conn.executemany(
+                "INSERT INTO retain_meta(name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                [
+                    ("embedding_id", str(self.embedding_id)),
+                    ("embedding_dims", str(self.index_config["dims"])),
+                ],
+            )
+
+    def _require_fresh_vectors(self) -> None:
+        if self._stale:
+            raise ConfigurationError(self._stale)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._conn.close()
+
+    # -- batch -------------------------------------------------------------------------------
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        ops = list(ops)
+        results: list[Result] = [None] * len(ops)
+        puts: dict[tuple[tuple[str, ...], str], PutOp] = {}
+        for _i, op in enumerate(ops):
+            if isinstance(op, PutOp):
+                puts[(tuple(op.namespace), op.key)] = op
+            elif not isinstance(op, (GetOp, SearchOp, ListNamespacesOp)):
+                raise InvalidInputError(f"Unknown store operation {type(op).__name__}.")
+        vectors = self._embed_puts(list(puts.values()))
+        try:
+            return self._run(ops, results, puts, vectors)
+        except sqlite3.Error as e:
+            raise StoreError(f"SQLite error in {self.path}: {e}") from e
+
+    def _run(
+        self,
+        ops: list[Op],
+        results: list[Result],
+        puts: dict[tuple[tuple[str, ...], str], PutOp],
+        vectors: dict[tuple[tuple[str, ...], str], list[Any]],
+    ) -> list[Result]:
+        with self._lock:
+            for i, op in enumerate(ops):
+                if isinstance(op, GetOp):
+                    results[i] = self._get(op)
+                elif isinstance(op, SearchOp):
+                    results[i] = self._search(op)
+                elif isinstance(op, ListNamespacesOp):
+                    results[i] = self._list_namespaces(op)
+            if puts:
+                self._write(list(puts.values()), vectors)
+        return results
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        return await self._in_thread(self.batch, list(ops))  # type: ignore[no-any-return]
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _texts(self, op: PutOp) -> list[tuple[str, str]]:
+        """``(field path, text)`` pairs to index for a put."""
+        if op.value is None or op.index is False:
+            return []
+        fields = self._fields if op.index is None else [(f, tokenize_path(f)) for f in op.index]
+        out: list[tuple[str, str]] = []
+        for path, tokens in fields:
+            texts = (
+                [" ".join(_strings(op.value))]
+                if path == "$"
+                else get_text_at_path(op.value, tokens)
+            )
+            if len(texts) == 1:
+                out.append((path, texts[0]))
+            else:
+                out.extend((f"{path}.{i}", t) for i, t in enumerate(texts))
+        return [(p, t) for p, t in out if t]
+
+    def _embed_puts(self, puts: list[PutOp]) -> dict[tuple[tuple[str, ...], str], list[Any]]:
+        if self.embeddings is None:
+            return {}
+        wanted = [(op, self._texts(op)) for op in puts if op.value is not None]
+        flat = [text for _, pairs in wanted for _, text in pairs]
+        if not flat:
+            return {}
+        self._require_fresh_vectors()
+        vecs = self.embeddings.embed_documents(flat)
+        dims = self.index_config["dims"] if self.index_config else 0
+        out: dict[tuple[tuple[str, ...], str], list[Any]] = {}
+        i = 0
+        for op, pairs in wanted:
+            rows = []
+            for path, _ in pairs:
+                vec = np.asarray(vecs[i], dtype=np.float32)
+                i += 1
+                if vec.shape != (dims,):
+                    raise ConfigurationError(
+                        f"The embedding model returned {vec.shape[0]} dims; the index says {dims}."
+                    )
+                norm = float(np.linalg.norm(vec)) or 1.0
+                rows.append((path, (vec / norm).tobytes()))
+            out[(tuple(op.namespace), op.key)] = rows
+        return out
+
+    def _write(
+        self, puts: list[PutOp], vectors: dict[tuple[tuple[str, ...], str], list[Any]]
+    ) -> None:
+        now = time.time()
+        prov = json.dumps(current_provenance(), default=str)
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for op in puts:
+                prefix = _ns(op.namespace)
+                row = conn.execute(
+                    "SELECT id FROM items WHERE prefix = ? AND key = ?", (prefix, op.key)
+                ).fetchone()
+                if op.value is None:
+                    if row is None:
+                        continue
+                    conn.execute("DELETE FROM items_fts WHERE rowid = ?", (row[0],))
+                    conn.execute("DELETE FROM items WHERE id = ?", (row[0],))
+                    self._version(prefix, op.key, "delete", None, now, prov)
+                    continue
+                value = json.dumps(op.value, ensure_ascii=False)
+                ttl = op.ttl
+                expires = None if ttl is None else now + ttl * 60
+                if row is None:
+                    item_id = conn.execute(
+                        "INSERT INTO items(prefix, key, value, created_at, updated_at, "
+                        "expires_at, ttl_minutes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (prefix, op.key, value, now, now, expires, ttl),
+                    ).lastrowid
+                else:
+                    item_id = row[0]
+                    conn.execute(
+                        "UPDATE items SET value = ?, updated_at = ?, expires_at = ?, "
+                        "ttl_minutes = ? WHERE id = ?",
+                        (value, now, expires, ttl, item_id),
+                    )
+                    conn.execute("DELETE FROM items_fts WHERE rowid = ?", (item_id,))
+                    conn.execute("DELETE FROM vectors WHERE item_id = ?", (item_id,))
+                texts = self._texts(op)
+                body = (
+                    " ".join(t for _, t in texts)
+                    if self.index_config
+                    else " ".join(_strings(op.value))
+                    if op.index is not False
+                    else ""
+                )
+                if body:
+                    conn.execute(
+                        "INSERT INTO items_fts(rowid, body) VALUES (?, ?)", (item_id, body)
+                    )
+                for path, blob in vectors.get((tuple(op.namespace), op.key), []):
+                    conn.execute(
+                        "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)",
+                        (item_id, path, blob),
+                    )
+                self._version(prefix, op.key, "put", value, now, prov)
+            if vectors and self._meta("embedding_id") is None:
+                self._set_meta()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _version(
+        self, prefix: str, key: str, op: str, value: str | None, now: float, prov: str
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO history(prefix, key, version, op, value, at, provenance) VALUES "
+            "(?, ?, COALESCE((SELECT MAX(version) FROM history WHERE prefix = ? AND key = ?), 0)"
+            " + 1, ?, ?, ?, ?)",
+            (prefix, key, prefix, key, op, value, now, prov),
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _item(self, row: Sequence[Any], score: float | None = None, search: bool = False) -> Any:
+        prefix, key, value, created, updated = row[:5]
+        args = (_tuple(prefix), key, json.loads(value), _dt(created), _dt(updated))
+        if search:
+            return SearchItem(*args, score=score)
+        return Item(
+            value=args[2], key=key, namespace=args[0], created_at=args[3], updated_at=args[4]
+        )
+
+    def _refresh(self, ids: list[int], refresh: bool) -> None:
+        if not refresh or not ids:
+            return
+        now = time.time()
+        marks = ",".join("?" * len(ids))
+        self._conn.execute(
+            f"UPDATE items SET expires_at = ? + ttl_minutes * 60 WHERE ttl_minutes IS NOT NULL "
+            f"AND id IN ({marks})",
+            (now, *ids),
+        )
+
+    def _get(self, op: GetOp) -> Item | None:
+        row = self._conn.execute(
+            "SELECT prefix, key, value, created_at, updated_at, id FROM items WHERE prefix = ? "
+            "AND key = ? AND (expires_at IS NULL OR expires_at > ?)",
+            (_ns(op.namespace), op.key, time.time()),
+        ).fetchone()
+        if row is None:
+            return None
+        self._refresh([row[5]], op.refresh_ttl)
+        return self._item(row)  # type: ignore[no-any-return]
+
+    def _rows(self, prefix: tuple[str, ...], ids: Sequence[int] | None = None) -> list[Any]:
+        sql = (
+            "SELECT prefix, key, value, created_at, updated_at, id FROM items WHERE "
+            f"{_under()} AND (expires_at IS NULL OR expires_at > ?)"
+        )
+        args: list[Any] = [*_under_args(prefix), time.time()]
+        if ids is not None:
+            if not ids:
+                return []
+            sql += f" AND id IN ({','.join('?' * len(ids))})"
+            args += list(ids)
+        return self._conn.execute(sql + " ORDER BY updated_at DESC", args).fetchall()
+
+    def _filtered_ids(self, prefix: tuple[str, ...], filter: dict[str, Any]) -> set[int]:
+        return {r[5] for r in self._rows(prefix) if matches_filter(json.loads(r[2]), filter)}
+
+    def _vector_ranking(
+        self, prefix: tuple[str, ...], query: str, allowed: set[int] | None, limit: int | None
+    ) -> list[tuple[int, float]]:
+        assert self.embeddings is not None
+        self._require_fresh_vectors()
+        rows = self._conn.execute(
+            "SELECT v.item_id, v.embedding FROM vectors v JOIN items i ON i.id = v.item_id "
+            f"WHERE {_under('i.prefix')} AND (i.expires_at IS NULL OR i.expires_at > ?)",
+            (*_under_args(prefix), time.time()),
+        ).fetchall()
+        if allowed is not None:
+            rows = [r for r in rows if r[0] in allowed]
+        if not rows:
+            return []
+        q = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+        q /= float(np.linalg.norm(q)) or 1.0
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
+            len(rows), -1
+        )
+        scores = matrix @ q
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        order = np.argsort(-scores, kind="stable")
+        best: dict[int, float] = {}
+        for j in order:  # max-pool several vectors of one item
+            item_id = int(ids[j])
+            if item_id not in best:
+                best[item_id] = float(scores[j])
+                if limit is not None and len(best) >= limit:
+                    break
+        return list(best.items())
+
+    def _keyword_ranking(
+        self, prefix: tuple[str, ...], query: str, allowed: set[int] | None, limit: int
+    ) -> list[int]:
+        match = _fts_query(query)
+        if match is None:
+            return []
+        rows = self._conn.execute(
+            "SELECT f.rowid FROM items_fts f JOIN items i ON i.id = f.rowid WHERE "
+            f"items_fts MATCH ? AND {_under('i.prefix')} AND "
+            "(i.expires_at IS NULL OR i.expires_at > ?) ORDER BY bm25(items_fts) LIMIT ?",
+            (match, *_under_args(prefix), time.time(), limit if allowed is None else -1),
+        ).fetchall()
+        ranked = [r[0] for r in rows if allowed is None or r[0] in allowed]
+        return ranked[:limit]
+
+    def _search(self, op: SearchOp) -> list[SearchItem]:
+        prefix = tuple(op.namespace_prefix)
+        if op.query and self.embeddings is not None:
+            allowed = self._filtered_ids(prefix, op.filter) if op.filter else None
+            ranked = self._vector_ranking(prefix, op.query, allowed, op.offset + op.limit)
+            page = ranked[op.offset : op.offset + op.limit]
+            rows = {r[5]: r for r in self._rows(prefix, [i for i, _ in page])}
+            items = [self._item(rows[i], s, search=True) for i, s in page if i in rows]
+            if len(items) < op.limit:  # items without vectors come last, unscored
+                scored = {i for i, _ in ranked}
+                rest = [
+                    r
+                    for r in self._rows(prefix)
+                    if r[5] not in scored
+                    and (allowed is None or r[5] in allowed)
+                    and not self._has_vector(r[5])
+                ]
+                items += [self._item(r, None, search=True) for r in rest[: op.limit - len(items)]]
+            self._refresh([i for i, _ in page], op.refresh_ttl)
+            return items
+        listed = self._rows(prefix)
+        if op.filter:
+            listed = [r for r in listed if matches_filter(json.loads(r[2]), op.filter)]
+        chosen = listed[op.offset : op.offset + op.limit]
+        self._refresh([r[5] for r in chosen], op.refresh_ttl)
+        return [self._item(r, None, search=True) for r in chosen]
+
+    def _has_vector(self, item_id: int) -> bool:
+        return (
+            self._conn.execute("SELECT 1 FROM vectors WHERE item_id = ?", (item_id,)).fetchone()
+            is not None
+        )
+
+    def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
+        rows = self._conn.execute(
+            "SELECT DISTINCT prefix FROM items WHERE expires_at IS NULL OR expires_at > ?",
+            (time.time(),),
+        ).fetchall()
+        namespaces = [_tuple(r[0]) for r in rows]
+        if op.match_conditions:
+            namespaces = [
+                ns for ns in namespaces if all(_matches(c, ns) for c in op.match_conditions)
+            ]
+        if op.max_depth is not None:
+            namespaces = sorted({ns[: op.max_depth] for ns in namespaces})
+        else:
+            namespaces = sorted(namespaces)
+        return namespaces[op.offset : op.offset + op.limit]
+
+    # -- retain's extensions ---------------------------------------------------------------------
+
+    def recall(
+        self,
+        namespace_prefix: tuple[str, ...],
+        /,
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        mode: RecallMode = "hybrid",
+        recency_weight: float = 0.0,
+        recency_half_life: timedelta = timedelta(days=30),
+        importance_weight: float = 0.0,
+        importance_field: str = "importance",
+    ) -> list[SearchItem]:
+        if mode not in ("hybrid", "vector", "keyword"):
+            raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {mode!r}.")
+        if limit < 1 or offset < 0:
+            raise InvalidInputError("limit must be >= 1 and offset >= 0.")
+        prefix = tuple(namespace_prefix)
+        with self._lock:
+            if not query:
+                return self._search(SearchOp(prefix, filter, limit, offset, None, False))
+            allowed = self._filtered_ids(prefix, filter) if filter else None
+            want = max(CANDIDATES, offset + limit)
+            rankings: list[list[int]] = []
+            cosine: dict[int, float] = {}
+            if mode in ("hybrid", "vector") and self.embeddings is not None:
+                vec = self._vector_ranking(prefix, query, allowed, want)
+                cosine = dict(vec)
+                rankings.append([i for i, _ in vec])
+            if mode in ("hybrid", "keyword") or self.embeddings is None:
+                rankings.append(self._keyword_ranking(prefix, query, allowed, want))
+            candidates = {i for r in rankings for i in r}
+            rows = {r[5]: r for r in self._rows(prefix, sorted(candidates))}
+            now = time.time()
+            ages = {i: now - r[4] for i, r in rows.items()}
+            importance: dict[int, float] = {}
+            if importance_weight:
+                for i, r in rows.items():
+                    v = json.loads(r[2]).get(importance_field)
+                    if isinstance(v, (int, float)) and not isinstance(v, bool):
+                        importance[i] = float(v)
+            relevance_rankings: list[list[int]] = rankings
+            if mode == "vector" and cosine:
+                relevance_rankings = [sorted(cosine, key=lambda i: -cosine[i])]
+            scored = fuse(
+                relevance_rankings,
+                ages_s=ages,
+                importance=importance,
+                recency_weight=recency_weight,
+                half_life_s=recency_half_life.total_seconds(),
+                importance_weight=importance_weight,
+            )
+            if mode == "vector" and cosine and not (recency_weight or importance_weight):
+                scored = [(i, cosine[i]) for i, _ in scored]
+            page = [(i, s) for i, s in scored if i in rows][offset : offset + limit]
+            return [self._item(rows[i], s, search=True) for i, s in page]
+
+    def history(self, namespace: tuple[str, ...], key: str) -> list[Version]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT version, op, value, at, provenance FROM history WHERE prefix = ? AND "
+                "key = ? ORDER BY version",
+                (_ns(namespace), key),
+            ).fetchall()
+        return [
+            Version(
+                version=r[0],
+                op=r[1],
+                value=None if r[2] is None else json.loads(r[2]),
+                at=_dt(r[3]),
+                provenance=json.loads(r[4] or "{}"),
+            )
+            for r in rows
+        ]
+
+    def get_as_of(self, namespace: tuple[str, ...], key: str, at: datetime) -> Item | None:
+        versions = [v for v in self.history(namespace, key) if v.at <= at]
+        last = versions[-1] if versions else None
+        if last is None or last.value is None:
+            return None
+        created: datetime | None = None
+        for v in versions:  # an item deleted and put again was created again
+            if v.op == "delete":
+                created = None
+            elif created is None:
+                created = v.at
+        return Item(
+            value=last.value,
+            key=key,
+            namespace=tuple(namespace),
+            created_at=created or last.at,
+            updated_at=last.at,
+        )
+
+    def restore(self, namespace: tuple[str, ...], key: str, version: int) -> Item:
+        found = [v for v in self.history(namespace, key) if v.version == version]
+        if not found or found[0].value is None:
+            raise InvalidInputError(
+                f"{namespace}/{key} has no version {version} with a value to restore; see "
+                "store.history(namespace, key)."
+            )
+        from retain.stores.base import provenance
+
+        with provenance(restored_from=version):
+            self.put(namespace, key, found[0].value)
+        item = self.get(namespace, key)
+        assert item is not None
+        return item
+
+    def purge(self, namespace_prefix: tuple[str, ...]) -> int:
+        if not namespace_prefix:
+            raise InvalidInputError("purge needs a non-empty namespace prefix.")
+        args = _under_args(tuple(namespace_prefix))
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    f"DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE {_under()})",
+                    args,
+                )
+                count = conn.execute(f"DELETE FROM items WHERE {_under()}", args).rowcount
+                conn.execute(f"DELETE FROM history WHERE {_under()}", args)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return int(count)
+
+    def export(self, namespace_prefix: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        args = _under_args(tuple(namespace_prefix))
+        with self._lock:
+            items = self._conn.execute(
+                "SELECT prefix, key, value, created_at, updated_at FROM items WHERE "
+                f"{_under()} ORDER BY prefix, key",
+                args,
+            ).fetchall()
+            versions = self._conn.execute(
+                "SELECT prefix, key, version, op, value, at, provenance FROM history WHERE "
+                f"{_under()} ORDER BY prefix, key, version",
+                args,
+            ).fetchall()
+        for prefix, key, value, created, updated in items:
+            yield {
+                "type": "item",
+                "namespace": list(_tuple(prefix)),
+                "key": key,
+                "value": json.loads(value),
+                "created_at": _dt(created).isoformat(),
+                "updated_at": _dt(updated).isoformat(),
+            }
+        for prefix, key, version, op, value, at, prov in versions:
+            yield {
+                "type": "version",
+                "namespace": list(_tuple(prefix)),
+                "key": key,
+                "version": version,
+                "op": op,
+                "value": None if value is None else json.loads(value),
+                "at": _dt(at).isoformat(),
+                "provenance": json.loads(prov or "{}"),
+            }
+
+    def export_jsonl(self, namespace_prefix: tuple[str, ...], path: str | Path) -> int:
+        """Write :meth:`export` to a JSON-lines file; returns the number of lines."""
+        count = 0
+        with open(path, "w", encoding="utf-8") as out:
+            for record in self.export(namespace_prefix):
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
+        return count
+
+    def reembed(self, *, batch_size: int = 64) -> int:
+        if self.embeddings is None or self.index_config is None:
+            raise ConfigurationError("This store has no index (embedding model) to re-embed with.")
+        with self._lock:
+            rows = self._conn.execute("SELECT id, prefix, key, value FROM items").fetchall()
+        count = 0
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            ops = [PutOp(_tuple(r[1]), r[2], json.loads(r[3])) for r in chunk]
+            texts = [self._texts(op) for op in ops]
+            flat = [t for pairs in texts for _, t in pairs]
+            vecs = self.embeddings.embed_documents(flat) if flat else []
+            with self._lock:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    i = 0
+                    for row, pairs in zip(chunk, texts, strict=True):
+                        self._conn.execute("DELETE FROM vectors WHERE item_id = ?", (row[0],))
+                        for path, _ in pairs:
+                            vec = np.asarray(vecs[i], dtype=np.float32)
+                            vec /= float(np.linalg.norm(vec)) or 1.0
+                            i += 1
+                            self._conn.execute(
+                                "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)",
+                                (row[0], path, vec.tobytes()),
+                            )
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+            count += len(chunk)
+        self._set_meta()
+        self._stale = None
+        return count
+
+    def sweep_ttl(self) -> int:
+        """Delete expired items now; returns how many."""
+        with self._lock:
+            ids = [
+                r[0]
+                for r in self._conn.execute(
+                    "SELECT id FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                    (time.time(),),
+                ).fetchall()
+            ]
+            if not ids:
+                return 0
+            marks = ",".join("?" * len(ids))
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(f"DELETE FROM items_fts WHERE rowid IN ({marks})", ids)
+                self._conn.execute(f"DELETE FROM items WHERE id IN ({marks})", ids)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return len(ids)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"

@@ -1,0 +1,147 @@
+"""LangGraph's BaseStore contract, run on retain's stores and on LangGraph's InMemoryStore
+(which proves the suite encodes LangGraph's semantics)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from langgraph.store.base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp
+
+
+def test_put_get_update_delete(any_store: BaseStore) -> None:
+    ns = ("memories", "alice")
+    assert any_store.get(ns, "k") is None
+    any_store.put(ns, "k", {"content": "tea", "n": 1})
+    item = any_store.get(ns, "k")
+    assert item is not None
+    assert (item.namespace, item.key, item.value) == (ns, "k", {"content": "tea", "n": 1})
+    any_store.put(ns, "k", {"content": "coffee"})
+    updated = any_store.get(ns, "k")
+    assert updated is not None
+    assert updated.value == {"content": "coffee"}
+    assert updated.updated_at >= item.updated_at
+    any_store.delete(ns, "k")
+    assert any_store.get(ns, "k") is None
+
+
+def test_search_by_prefix_filter_limit_offset(any_store: BaseStore) -> None:
+    for i in range(6):
+        any_store.put(
+            ("docs", f"user{i % 2}"), f"k{i}", {"n": i, "tag": "even" if i % 2 == 0 else "odd"}
+        )
+    assert len(any_store.search(("docs",), limit=100)) == 6
+    assert {i.key for i in any_store.search(("docs", "user0"))} == {"k0", "k2", "k4"}
+    assert {i.key for i in any_store.search(("docs",), filter={"tag": "odd"})} == {"k1", "k3", "k5"}
+    assert {i.key for i in any_store.search(("docs",), filter={"n": {"$gt": 3}})} == {"k4", "k5"}
+    assert {i.key for i in any_store.search(("docs",), filter={"n": {"$lte": 1}})} == {"k0", "k1"}
+    assert {i.key for i in any_store.search(("docs",), filter={"n": {"$ne": 0}})} == {
+        "k1",
+        "k2",
+        "k3",
+        "k4",
+        "k5",
+    }
+    page1 = any_store.search(("docs",), limit=4)
+    page2 = any_store.search(("docs",), limit=4, offset=4)
+    assert len(page1) == 4
+    assert len(page2) == 2
+    assert {i.key for i in page1} | {i.key for i in page2} == {f"k{i}" for i in range(6)}
+    assert any_store.search(("nothing",)) == []
+    # a prefix matches whole labels only
+    any_store.put(("docsx",), "other", {"n": 99})
+    assert "other" not in {i.key for i in any_store.search(("docs",), limit=100)}
+
+
+def test_semantic_search_scores_best_first(any_store: BaseStore) -> None:
+    ns = ("memories",)
+    any_store.put(ns, "pie", {"content": "User likes cherry pie"})
+    any_store.put(ns, "cat", {"content": "User has a cat named Tom"})
+    any_store.put(ns, "car", {"content": "User drives an old red car"})
+    found = any_store.search(ns, query="cherry pie", limit=2)
+    assert next(i.key for i in found) == "pie"
+    assert len(found) == 2
+    assert all(isinstance(i.score, float) for i in found)
+    assert found[0].score >= found[1].score  # type: ignore[operator]
+    with_filter = any_store.search(
+        ns, query="cat", filter={"content": "User drives an old red car"}
+    )
+    assert [i.key for i in with_filter] == ["car"]
+
+
+def test_index_fields_and_per_put_index(any_store: BaseStore) -> None:
+    ns = ("memories",)
+    any_store.put(ns, "a", {"content": "cherry pie", "note": "x"}, index=["content"])
+    any_store.put(ns, "b", {"content": "unindexed cherry pie"}, index=False)
+    found = any_store.search(ns, query="cherry pie", limit=5)
+    assert found[0].key == "a"
+    assert found[0].score is not None
+    assert {i.key: i.score for i in found}["b"] is None  # listed last, without a score
+
+
+def test_list_namespaces(any_store: BaseStore) -> None:
+    for ns in [("a", "b", "c"), ("a", "b", "d"), ("a", "e"), ("x", "b", "c")]:
+        any_store.put(ns, "k", {"v": 1})
+    assert any_store.list_namespaces() == [
+        ("a", "b", "c"),
+        ("a", "b", "d"),
+        ("a", "e"),
+        ("x", "b", "c"),
+    ]
+    assert any_store.list_namespaces(prefix=("a",)) == [
+        ("a", "b", "c"),
+        ("a", "b", "d"),
+        ("a", "e"),
+    ]
+    assert any_store.list_namespaces(suffix=("c",)) == [("a", "b", "c"), ("x", "b", "c")]
+    assert any_store.list_namespaces(prefix=("*", "b")) == [
+        ("a", "b", "c"),
+        ("a", "b", "d"),
+        ("x", "b", "c"),
+    ]
+    assert any_store.list_namespaces(max_depth=2) == [("a", "b"), ("a", "e"), ("x", "b")]
+    assert any_store.list_namespaces(limit=1, offset=1) == [("a", "b", "d")]
+
+
+def test_batch_results_in_order_and_reads_see_the_state_before_the_batch(
+    any_store: BaseStore,
+) -> None:
+    ns = ("b",)
+    any_store.put(ns, "old", {"v": 0})
+    results = any_store.batch(
+        [
+            PutOp(ns, "new", {"v": 1}),
+            GetOp(ns, "old"),
+            GetOp(ns, "new"),
+            SearchOp(ns, limit=10),
+            ListNamespacesOp(),
+        ]
+    )
+    assert results[0] is None
+    assert results[1] is not None
+    assert results[1].value == {"v": 0}
+    assert results[2] is None  # the put lands after the reads
+    assert [i.key for i in results[3]] == ["old"]  # type: ignore[union-attr]
+    assert results[4] == [("b",)]
+    assert any_store.get(ns, "new") is not None
+
+
+def test_async_twins(any_store: BaseStore) -> None:
+    async def run() -> None:
+        ns = ("async",)
+        await any_store.aput(ns, "k", {"content": "async cherry pie"})
+        item = await any_store.aget(ns, "k")
+        assert item is not None
+        assert item.value["content"] == "async cherry pie"
+        found = await any_store.asearch(ns, query="cherry")
+        assert [i.key for i in found] == ["k"]
+        await any_store.adelete(ns, "k")
+        assert await any_store.aget(ns, "k") is None
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("namespace", [("",), ("a.b",), ()])
+def test_invalid_namespaces_are_rejected(any_store: BaseStore, namespace: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - LangGraph's InvalidNamespaceError
+        any_store.put(namespace, "k", {"v": 1})
