@@ -29,7 +29,14 @@ def bag_of_words(texts: list[str]) -> list[list[float]]:
 INDEX = {"dims": DIMS, "embed": bag_of_words}
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture(params=["sqlite", "memory"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseStore]:
-    """Each stateful test runs on every store kind."""
-    return InMemoryStore(index=INDEX)  # type: ignore[arg-type]
+    """Each stateful test runs on retain's SQLite store and on LangGraph's InMemoryStore."""
+    if request.param == "sqlite":
+        from retain.stores import SQLiteStore
+
+        sqlite = SQLiteStore(tmp_path / "memories.db", index=INDEX)  # type: ignore[arg-type]
+        yield sqlite
+        sqlite.close()
+    else:
+        yield InMemoryStore(index=INDEX)  # type: ignore[arg-type]

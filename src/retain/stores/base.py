@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from langgraph.store.base import BaseStore, Item, SearchItem
+from langgraph.store.base import BaseStore, IndexConfig, Item, MatchCondition, SearchItem
+from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
-from retain.errors import InvalidInputError
+from retain.embeddings import resolve_embeddings
+from retain.errors import ConfigurationError, InvalidInputError
 
 __all__ = [
     "RRF_K",
@@ -23,8 +25,12 @@ __all__ = [
     "Version",
     "current_provenance",
     "fuse",
+    "index_texts",
     "matches_filter",
+    "namespace_matches",
+    "parse_index",
     "provenance",
+    "value_strings",
 ]
 
 RecallMode = Literal["hybrid", "vector", "keyword"]
@@ -105,6 +111,71 @@ def matches_filter(value: Mapping[str, Any], filter: Mapping[str, Any] | None) -
     if not filter:
         return True
     return all(_compare(value.get(k), cond) for k, cond in filter.items())
+
+
+def value_strings(value: Any) -> list[str]:
+    """Every string inside a JSON value, depth first (what ``"$"`` indexes)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in value_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in value_strings(v)]
+    return []
+
+
+Fields = list[tuple[str, Any]]
+"""Index field paths with their tokenized form, as :func:`parse_index` returns them."""
+
+
+def parse_index(
+    index: IndexConfig | Mapping[str, Any] | None,
+) -> tuple[dict[str, Any] | None, Any, str | None, Fields]:
+    """LangGraph's index config resolved: ``(config, embeddings, embedding id, fields)``.
+
+    Without an index, there are no embeddings and the whole value (``"$"``) is the text.
+    """
+    if not index:
+        return None, None, None, [("$", "$")]
+    config = dict(index)
+    embeddings, ident = resolve_embeddings(config.get("embed"))
+    dims = config.get("dims") or getattr(embeddings, "dims", None)
+    if not isinstance(dims, int) or isinstance(dims, bool) or dims < 1:
+        raise ConfigurationError("index needs 'dims' (the embedding size, an integer >= 1).")
+    config["dims"] = dims
+    fields = config.get("fields") or ["$"]
+    return config, embeddings, ident, [(f, tokenize_path(f)) for f in fields]
+
+
+def index_texts(
+    value: Mapping[str, Any] | None, fields: Fields, index: Literal[False] | list[str] | None
+) -> list[tuple[str, str]]:
+    """``(field path, text)`` pairs to index for a put of ``value``.
+
+    ``index`` is the put's own ``index`` argument: ``False`` indexes nothing, a list of
+    paths replaces the store's ``fields``. ``"$"`` is every string of the value joined;
+    a path that matches several strings yields ``path.0``, ``path.1``, ...
+    """
+    if value is None or index is False:
+        return []
+    chosen = fields if index is None else [(f, tokenize_path(f)) for f in index]
+    out: list[tuple[str, str]] = []
+    for path, tokens in chosen:
+        texts = [" ".join(value_strings(value))] if path == "$" else get_text_at_path(value, tokens)
+        if len(texts) == 1:
+            out.append((path, texts[0]))
+        else:
+            out.extend((f"{path}.{i}", t) for i, t in enumerate(texts))
+    return [(p, t) for p, t in out if t]
+
+
+def namespace_matches(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
+    """LangGraph's ``list_namespaces`` match condition (prefix or suffix, ``*`` wildcards)."""
+    path = tuple(condition.path)
+    if len(path) > len(namespace):
+        return False
+    part = namespace[: len(path)] if condition.match_type == "prefix" else namespace[-len(path) :]
+    return all(p == "*" or p == n for p, n in zip(path, part, strict=True))
 
 
 def fuse(

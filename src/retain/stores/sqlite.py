@@ -25,7 +25,6 @@ from langgraph.store.base import (
     IndexConfig,
     Item,
     ListNamespacesOp,
-    MatchCondition,
     Op,
     PutOp,
     Result,
@@ -33,9 +32,7 @@ from langgraph.store.base import (
     SearchOp,
     TTLConfig,
 )
-from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
-from retain.embeddings import resolve_embeddings
 from retain.errors import ConfigurationError, InvalidInputError, StoreError
 from retain.stores.base import (
     RecallMode,
@@ -43,7 +40,11 @@ from retain.stores.base import (
     Version,
     current_provenance,
     fuse,
+    index_texts,
     matches_filter,
+    namespace_matches,
+    parse_index,
+    value_strings,
 )
 from retain.stores.migrations import apply_sqlite_migrations
 
@@ -82,24 +83,6 @@ def _fts_query(text: str) -> str | None:
     if not words:
         return None
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
-
-
-def _matches(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
-    path = tuple(condition.path)
-    if len(path) > len(namespace):
-        return False
-    part = namespace[: len(path)] if condition.match_type == "prefix" else namespace[-len(path) :]
-    return all(p == "*" or p == n for p, n in zip(path, part, strict=True))
 
 
 class SQLiteStore(RetainStore):
@@ -144,20 +127,7 @@ class SQLiteStore(RetainStore):
         self._conn.execute("PRAGMA foreign_keys=ON")
         apply_sqlite_migrations(self._conn)
         self.ttl_config = ttl
-        self.index_config: dict[str, Any] | None = None
-        self.embeddings = None
-        self.embedding_id: str | None = None
-        self._fields: list[tuple[str, Any]] = [("$", "$")]
-        if index:
-            config = dict(index)
-            self.embeddings, self.embedding_id = resolve_embeddings(config.get("embed"))
-            dims = config.get("dims") or getattr(self.embeddings, "dims", None)
-            if not isinstance(dims, int) or dims < 1:
-                raise ConfigurationError("index needs 'dims' (the embedding size).")
-            config["dims"] = dims
-            fields = config.get("fields") or ["$"]
-            self._fields = [(f, tokenize_path(f)) for f in fields]
-            self.index_config = config
+        self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
         self._check_embedding_model()
 
     # -- setup -----------------------------------------------------------------------------
@@ -248,21 +218,7 @@ class SQLiteStore(RetainStore):
 
     def _texts(self, op: PutOp) -> list[tuple[str, str]]:
         """``(field path, text)`` pairs to index for a put."""
-        if op.value is None or op.index is False:
-            return []
-        fields = self._fields if op.index is None else [(f, tokenize_path(f)) for f in op.index]
-        out: list[tuple[str, str]] = []
-        for path, tokens in fields:
-            texts = (
-                [" ".join(_strings(op.value))]
-                if path == "$"
-                else get_text_at_path(op.value, tokens)
-            )
-            if len(texts) == 1:
-                out.append((path, texts[0]))
-            else:
-                out.extend((f"{path}.{i}", t) for i, t in enumerate(texts))
-        return [(p, t) for p, t in out if t]
+        return index_texts(op.value, self._fields, op.index)
 
     def _embed_puts(self, puts: list[PutOp]) -> dict[tuple[tuple[str, ...], str], list[Any]]:
         if self.embeddings is None:
@@ -332,7 +288,7 @@ class SQLiteStore(RetainStore):
                 body = (
                     " ".join(t for _, t in texts)
                     if self.index_config
-                    else " ".join(_strings(op.value))
+                    else " ".join(value_strings(op.value))
                     if op.index is not False
                     else ""
                 )
@@ -499,7 +455,9 @@ class SQLiteStore(RetainStore):
         namespaces = [_tuple(r[0]) for r in rows]
         if op.match_conditions:
             namespaces = [
-                ns for ns in namespaces if all(_matches(c, ns) for c in op.match_conditions)
+                ns
+                for ns in namespaces
+                if all(namespace_matches(c, ns) for c in op.match_conditions)
             ]
         if op.max_depth is not None:
             namespaces = sorted({ns[: op.max_depth] for ns in namespaces})

@@ -1,0 +1,139 @@
+"""Store-manager and search-tool latency: retain on its default store vs langmem 0.0.30 on
+LangGraph's InMemoryStore (what LangMem users get), in the same run.
+
+Both use a zero-latency fake chat model (``retain.testing.FakeChatModel``) that inserts one
+memory per call, and the same embedding model (retain's offline MiniLM, with vectors of
+the pre-loaded memories computed once and shared), so the time measured is each library's
+own work: recall, prompt building, parsing and writing. retain's store is
+``retain.stores.default_store`` (SQLite file + MiniLM); the baseline is langmem.
+
+Run:  .venv/bin/python benchmarks/store_manager_bench.py [--iterations 30]
+(needs ``pip install -e '.[bench]'`` for langmem)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langgraph.store.base import PutOp
+from langgraph.store.memory import InMemoryStore
+
+from retain import create_memory_store_manager, create_search_memory_tool
+from retain.embeddings import MINILM_DIMS, LocalMiniLM
+from retain.stores import SQLiteStore
+from retain.testing import FakeChatModel, insert
+
+TOPICS = ["hiking", "cooking", "chess", "jazz", "python", "gardening", "cycling", "tea"]
+CONVERSATION = [
+    {"role": "user", "content": "I went hiking in the Alps last weekend and loved it."},
+    {"role": "assistant", "content": "That sounds wonderful! Which trail did you take?"},
+    {"role": "user", "content": "The Eiger trail. Next time I want to try via ferrata."},
+]
+CONFIG = {"configurable": {"langgraph_user_id": "bench-user"}}
+NS = ("memories", "bench-user")
+
+
+class CachedEmbeddings(Embeddings):
+    """MiniLM with a cache, so pre-loading 10k memories is paid once for both stores."""
+
+    model_id = LocalMiniLM.model_id
+    dims = MINILM_DIMS
+
+    def __init__(self) -> None:
+        self.model = LocalMiniLM()
+        self.cache: dict[str, list[float]] = {}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if missing:
+            self.cache.update(zip(missing, self.model.embed_documents(missing), strict=True))
+        return [self.cache[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+def memories(n: int) -> list[str]:
+    return [f"User fact {i}: enjoys {TOPICS[i % len(TOPICS)]} on day {i % 31}" for i in range(n)]
+
+
+def timed(fn: Any, iterations: int) -> float:
+    samples = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--sizes", default="0,1000,10000")
+    args = parser.parse_args()
+    try:
+        from langmem import create_memory_store_manager as langmem_manager
+        from langmem import create_search_memory_tool as langmem_search
+    except ImportError:
+        print("langmem is not installed: pip install -e '.[bench]'", file=sys.stderr)
+        return 2
+    embed = CachedEmbeddings()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    embed.embed_documents([*memories(max(sizes)), CONVERSATION[-1]["content"]])
+    index = {"dims": MINILM_DIMS, "embed": embed}
+    print(f"{'what':<22} {'N':>6} {'langmem ms':>11} {'retain ms':>10} {'ratio':>7}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            texts = memories(n)
+            puts = [
+                PutOp(NS, f"m{i}", {"kind": "Memory", "content": {"content": t}})
+                for i, t in enumerate(texts)
+            ]
+            stores: dict[str, Any] = {
+                "langmem": InMemoryStore(index=index),  # type: ignore[arg-type]
+                "retain": SQLiteStore(Path(tmp) / f"bench-{n}.db", index=index),
+            }
+            for store in stores.values():
+                for start in range(0, len(puts), 1000):
+                    store.batch(puts[start : start + 1000])
+            results: dict[str, dict[str, float]] = {"invoke": {}, "search tool": {}}
+            for lib, store in stores.items():
+                model = FakeChatModel([[insert("User hiked the Eiger trail")]], cycle=True)
+                factory = langmem_manager if lib == "langmem" else create_memory_store_manager
+                manager = factory(model, namespace=("memories", "{langgraph_user_id}"), store=store)
+                payload = {"messages": CONVERSATION}
+                asyncio.run(manager.ainvoke(payload, CONFIG))  # warm up
+
+                def run(m: Any = manager, p: Any = payload) -> None:
+                    asyncio.run(m.ainvoke(p, CONFIG))
+
+                results["invoke"][lib] = timed(run, args.iterations)
+                make_tool = langmem_search if lib == "langmem" else create_search_memory_tool
+                tool = make_tool(namespace=("memories", "{langgraph_user_id}"), store=store)
+                query = {"query": "hiking in the mountains", "limit": 10}
+                results["search tool"][lib] = timed(
+                    lambda t=tool, q=query: t.invoke(q, CONFIG), args.iterations
+                )
+            for what, by_lib in results.items():
+                ratio = by_lib["retain"] / by_lib["langmem"]
+                rows.append((what, n, by_lib["langmem"], by_lib["retain"], ratio))
+                print(
+                    f"{what:<22} {n:>6} {by_lib['langmem']:>11.2f} {by_lib['retain']:>10.2f} "
+                    f"{ratio:>7.3f}",
+                    flush=True,
+                )
+    print("\nratio = retain median / langmem median (lower is better; target at 10k: <= 0.05)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
