@@ -27,6 +27,9 @@ __all__ = ["create_manage_memory_tool", "create_search_memory_tool"]
 
 Action = Literal["create", "update", "delete"]
 _ACTIONS: tuple[str, ...] = ("create", "update", "delete")
+# Frameworks that call a tool's ``func`` directly (CrewAI) pass no config; LangChain
+# injects one. An empty config means "read the LangGraph context, if any".
+NO_CONFIG: RunnableConfig = {}
 
 DEFAULT_MANAGE_INSTRUCTIONS = (
     "Proactively call this tool when you:\n\n"
@@ -195,7 +198,7 @@ def create_manage_memory_tool(
 
     def target(config: RunnableConfig | None) -> tuple[BaseStore, tuple[str, ...]]:
         try:
-            return resolve_store(initial_store), namespacer(config)
+            return resolve_store(initial_store), namespacer(config or None)
         except RetainError as e:
             raise ToolException(f"Error: {e}") from None
 
@@ -204,7 +207,7 @@ def create_manage_memory_tool(
         action: str = default_action,
         id: str | None = None,
         *,
-        config: RunnableConfig,
+        config: RunnableConfig = NO_CONFIG,
     ) -> str:
         action, key, value = plan(content, action, id)
         store, ns = target(config)
@@ -222,7 +225,7 @@ def create_manage_memory_tool(
         action: str = default_action,
         id: str | None = None,
         *,
-        config: RunnableConfig,
+        config: RunnableConfig = NO_CONFIG,
     ) -> str:
         action, key, value = plan(content, action, id)
         store, ns = target(config)
@@ -297,7 +300,7 @@ def create_search_memory_tool(
     def target(config: RunnableConfig | None) -> tuple[BaseStore, tuple[str, ...], bool]:
         try:
             found = resolve_store(initial_store)
-            return found, namespacer(config), callable(getattr(found, "recall", None))
+            return found, namespacer(config or None), callable(getattr(found, "recall", None))
         except RetainError as e:
             raise ToolException(f"Error: {e}") from None
 
@@ -312,7 +315,7 @@ def create_search_memory_tool(
         offset: int = 0,
         filter: dict[str, Any] | None = None,
         *,
-        config: RunnableConfig,
+        config: RunnableConfig = NO_CONFIG,
     ) -> Any:
         found, ns, native = target(config)
         kwargs: dict[str, Any] = {
@@ -333,7 +336,7 @@ def create_search_memory_tool(
         offset: int = 0,
         filter: dict[str, Any] | None = None,
         *,
-        config: RunnableConfig,
+        config: RunnableConfig = NO_CONFIG,
     ) -> Any:
         found, ns, native = target(config)
         kwargs: dict[str, Any] = {

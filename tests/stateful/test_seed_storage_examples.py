@@ -22,7 +22,7 @@ from retain import (
     create_memory_store_manager,
     create_search_memory_tool,
 )
-from retain.testing import FakeCall, FakeChatModel, insert, tool_call, update
+from retain.testing import FakeCall, FakeChatModel, delete, insert, tool_call, update
 
 
 def _agent_model(*turns: Any) -> FakeChatModel:
@@ -292,3 +292,164 @@ def test_episodic_memories_with_storage(store: BaseStore) -> None:
     episode = similar[0].value["content"]
     assert similar[0].value["kind"] == "Episode"
     assert episode["action"] == "Explained with a family tree"
+
+
+class Triple(BaseModel):
+    """Store all new facts, preferences, and relationships as triples."""
+
+    subject: str
+    predicate: str
+    object: str
+    context: str | None = None
+
+
+def _triples_model(call: FakeCall) -> list[Any]:
+    """Plays the docs' Claude: what it would extract from each of the three conversations."""
+    said = call.prompt
+    if "Alice manages" in said:
+        return [
+            insert(Triple(subject="Alice", predicate="manages", object="ML_team")),
+            insert(Triple(subject="Alice", predicate="mentors", object="Bob")),
+            insert(Triple(subject="Bob", predicate="is_member_of", object="ML_team")),
+        ]
+    if "Bob now leads" in said:
+        return [
+            insert(Triple(subject="Bob", predicate="leads", object="ML_team")),
+            insert(Triple(subject="Bob", predicate="leads", object="NLP_project")),
+        ]
+    assert "Alice left" in said
+    about_alice = [m["id"] for m in call.memories() if m["content"]["subject"] == "Alice"]
+    assert len(about_alice) == 2, "both triples about Alice must be recalled for the model"
+    return [
+        *(delete(memory_id) for memory_id in about_alice),
+        insert(Triple(subject="Alice", predicate="employment_status", object="left_company")),
+    ]
+
+
+def test_semantic_triples_with_storage(store: BaseStore) -> None:
+    # 004 extract_semantic_memories "With storage": @entrypoint(store=store), three conversations
+    manager = create_memory_store_manager(
+        FakeChatModel(_triples_model),
+        namespace=("chat", "{user_id}", "triples"),
+        schemas=[Triple],
+        instructions="Extract all user information and events as triples.",
+        enable_inserts=True,
+        enable_deletes=True,
+    )
+    my_llm = FakeChatModel(["Noted."], cycle=True)
+
+    @entrypoint(store=store)
+    def app(messages: list[Any]) -> Any:
+        response = my_llm.invoke(
+            [{"role": "system", "content": "You are a helpful assistant."}, *messages]
+        )
+        manager.invoke({"messages": messages})
+        return response
+
+    config = {"configurable": {"user_id": "user123"}}
+    said = [
+        "Alice manages the ML team and mentors Bob, who is also on the team.",
+        "Bob now leads the ML team and the NLP project.",
+        "Alice left the company.",
+    ]
+    for text in said:
+        app.invoke([{"role": "user", "content": text}], config=config)
+
+    stored = store.search(("chat", "user123"), limit=20)
+    assert {item.namespace for item in stored} == {("chat", "user123", "triples")}
+    assert sorted(
+        (
+            i.value["kind"],
+            i.value["content"]["subject"],
+            i.value["content"]["predicate"],
+            i.value["content"]["object"],
+            i.value["content"]["context"],
+        )
+        for i in stored
+    ) == [
+        ("Triple", "Alice", "employment_status", "left_company", None),
+        ("Triple", "Bob", "is_member_of", "ML_team", None),
+        ("Triple", "Bob", "leads", "ML_team", None),
+        ("Triple", "Bob", "leads", "NLP_project", None),
+    ]
+    assert store.search(("chat", "someone-else")) == []
+
+
+def test_dynamic_namespace_tool_without_a_store_argument(store: BaseStore) -> None:
+    # 004 dynamically_configure_namespaces: the tool gets no store; the agent's store is used
+    tool = create_manage_memory_tool(namespace=("memories", "{user_id}"))
+    model = _agent_model([tool_call("manage_memory", content="User likes dolphins")])
+    app = create_react_agent(model, tools=[tool], store=store)
+    app.invoke(
+        {"messages": [{"role": "user", "content": "I like dolphins"}]},
+        config={"configurable": {"user_id": "user-123"}},
+    )
+    assert [i.value for i in store.search(("memories", "user-123"))] == [
+        {"content": "User likes dolphins"}
+    ]
+
+
+def test_dynamic_namespace_common_patterns(store: BaseStore) -> None:
+    # 004 dynamically_configure_namespaces "Common Patterns"
+    def run(tool: Any, text: str, call: dict[str, Any], **configurable: str) -> list[Any]:
+        model = _agent_model([call])
+        app = create_react_agent(model, tools=[tool], store=store)
+        result = app.invoke(
+            {"messages": [{"role": "user", "content": text}]},
+            config={"configurable": configurable},
+        )
+        return list(result["messages"])
+
+    # Organization-level
+    run(
+        create_manage_memory_tool(namespace=("memories", "{org_id}")),
+        "I'm questioning the new company health plan..",
+        tool_call("manage_memory", content="Questions the new health plan"),
+        org_id="acme",
+    )
+    # User within organization
+    run(
+        create_manage_memory_tool(namespace=("memories", "{org_id}", "{user_id}")),
+        "Dogs are welcome at work on Fridays",
+        tool_call("manage_memory", content="Dogs allowed at work on Fridays"),
+        org_id="acme",
+        user_id="alice",
+    )
+    # Search over all users within an organization
+    messages = run(
+        create_search_memory_tool(namespace=("memories", "{org_id}")),
+        "What's our policy on dogs at work?",
+        tool_call("search_memory", query="dogs at work policy"),
+        org_id="acme",
+        user_id="alice",
+    )
+    found = json.loads(messages[-2].content)
+    assert {tuple(m["namespace"]) for m in found} == {
+        ("memories", "acme"),
+        ("memories", "acme", "alice"),
+    }
+    # By type or category
+    run(
+        create_manage_memory_tool(
+            namespace=("agent_smith", "memories", "{user_id}", "preferences")
+        ),
+        "I like dolphins",
+        tool_call("manage_memory", content="Likes dolphins"),
+        user_id="alice",
+    )
+    assert [i.value["content"] for i in store.search(("agent_smith", "memories", "alice"))] == [
+        "Likes dolphins"
+    ]
+    assert [i.value["content"] for i in store.search(("memories", "acme", "alice"))] == [
+        "Dogs allowed at work on Fridays"
+    ]
+    # A missing template variable is reported to the agent, and nothing is written
+    before = len(store.search(("memories",), limit=100))
+    messages = run(
+        create_manage_memory_tool(namespace=("memories", "{org_id}", "{user_id}")),
+        "Remember this",
+        tool_call("manage_memory", content="orphan"),
+        org_id="acme",
+    )
+    assert "user_id" in messages[-2].content
+    assert len(store.search(("memories",), limit=100)) == before

@@ -240,3 +240,14 @@ def test_search_tool_content_and_artifact(store: BaseStore) -> None:
     assert isinstance(msg, ToolMessage)
     assert [item.key for item in msg.artifact] == ["k"]
     assert json.loads(msg.content)[0]["key"] == "k"
+
+
+def test_func_called_directly_without_a_config_like_crewai(store: BaseStore) -> None:
+    # CrewAI's Tool.from_langchain keeps ``tool.func`` and calls it with the arguments only.
+    manage = create_manage_memory_tool(namespace="memories", store=store)
+    search = create_search_memory_tool(namespace="memories", store=store)
+    assert manage.func is not None
+    assert search.func is not None
+    assert manage.func(content="Hannah likes Demon Slayer", action="create").startswith("created")
+    found = json.loads(search.func(query="Demon Slayer"))
+    assert [m["value"]["content"] for m in found] == ["Hannah likes Demon Slayer"]

@@ -149,7 +149,7 @@ def resolve_model(model: Any, *, argument: str = "model") -> BaseChatModel | Run
                 "configure it yourself)"
             ) from e
     try:
-        from langchain.chat_models import init_chat_model  # type: ignore[import-not-found]
+        from langchain.chat_models import init_chat_model  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         raise ConfigurationError(
             f"{argument}={spec!r}: unknown provider {provider!r}. retain knows "
