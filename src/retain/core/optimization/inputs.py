@@ -102,12 +102,21 @@ class PromptSpec:
     original: Any
 
 
+def _is_message(value: Any) -> bool:
+    return isinstance(value, BaseMessage) or (isinstance(value, Mapping) and "role" in value)
+
+
 def _is_feedback(value: Any) -> bool:
     return value is None or isinstance(value, (str, Mapping))
 
 
 def _trajectory(i: int, item: Any) -> Trajectory:
     where = f"trajectories[{i}]"
+    if isinstance(item, (tuple, list)) and item and all(_is_message(m) for m in item):
+        raise InvalidInputError(
+            f"{where} is a bare list of messages; a trajectory is a (messages, feedback) pair: "
+            "write (messages, None) when there is no feedback."
+        )
     if isinstance(item, AnnotatedTrajectory):
         messages, feedback = item.messages, item.feedback
     elif isinstance(item, (tuple, list)) and len(item) == 2 and _is_feedback(item[1]):
