@@ -3,6 +3,7 @@
 LangMem-compatible API: replace ``from langmem import ...`` with ``from retain import ...``.
 """
 
+from retain.core.optimization import AnnotatedTrajectory, Prompt
 from retain.core.types import ExtractedMemory, ExtractionResult, Memory, RemoveDoc
 from retain.errors import (
     ConfigurationError,
@@ -20,6 +21,12 @@ from retain.manager import (
     create_memory_manager,
 )
 from retain.namespaces import NamespaceTemplate
+from retain.optimizers import (
+    MultiPromptOptimizer,
+    PromptOptimizer,
+    create_multi_prompt_optimizer,
+    create_prompt_optimizer,
+)
 from retain.store_manager import (
     MemoryPhase,
     MemoryStoreManager,
@@ -31,6 +38,7 @@ from retain.tools import create_manage_memory_tool, create_search_memory_tool
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AnnotatedTrajectory",
     "ConfigurationError",
     "ExtractedMemory",
     "ExtractionResult",
@@ -42,7 +50,10 @@ __all__ = [
     "MemoryStoreManager",
     "MissingDependencyError",
     "ModelOutputError",
+    "MultiPromptOptimizer",
     "NamespaceTemplate",
+    "Prompt",
+    "PromptOptimizer",
     "RemoveDoc",
     "RetainError",
     "StoreError",
@@ -52,6 +63,8 @@ __all__ = [
     "create_memory_manager",
     "create_memory_store_enricher",
     "create_memory_store_manager",
+    "create_multi_prompt_optimizer",
+    "create_prompt_optimizer",
     "create_search_memory_tool",
     "resolve_model",
 ]

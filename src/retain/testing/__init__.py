@@ -5,6 +5,7 @@
 * :func:`insert`, :func:`update`, :func:`delete`, :func:`done`: memory operations a fake
   answers with, rendered as tool calls or JSON depending on what the caller asked for;
 * :func:`tool_call`: a scripted call of any tool (for agents);
+* :func:`structured_reply`: a scripted structured answer (for the prompt optimizers);
 * :func:`block_network` and the pytest plugin ``retain.testing.pytest_plugin``: fail any
   real network call in tests.
 
@@ -26,6 +27,7 @@ from retain.testing.fakes import (
     delete,
     done,
     insert,
+    structured_reply,
     tool_call,
     update,
 )
@@ -40,6 +42,7 @@ __all__ = [
     "delete",
     "done",
     "insert",
+    "structured_reply",
     "tool_call",
     "update",
 ]

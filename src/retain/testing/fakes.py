@@ -21,6 +21,7 @@ from pydantic import BaseModel, PrivateAttr, TypeAdapter
 
 from retain.core import protocol
 from retain.core.messages import message_text
+from retain.core.optimization.actions import render_json_action
 from retain.core.protocol import (
     Proposal,
     ProposedDelete,
@@ -37,6 +38,7 @@ __all__ = [
     "delete",
     "done",
     "insert",
+    "structured_reply",
     "tool_call",
     "update",
 ]
@@ -102,6 +104,32 @@ def done() -> ProposedDone:
 def tool_call(name: str, /, **args: Any) -> dict[str, Any]:
     """A scripted call of tool ``name``; a reply that is a list of these becomes tool calls."""
     return {"name": name, "args": args, "type": "tool_call"}
+
+
+def structured_reply(name: str, /, **arguments: Any) -> Callable[[FakeCall], AIMessage]:
+    """A scripted structured answer that takes action ``name`` with ``arguments``.
+
+    Rendered as the model would answer: a call of tool ``name`` when tools are bound, or
+    the JSON text ``{"action": name, ...arguments}`` when JSON-schema output is requested
+    (the format of retain's prompt optimizers).
+    """
+
+    def reply(call: FakeCall) -> AIMessage:
+        if call.style == "tool_calling":
+            return AIMessage(
+                content="",
+                tool_calls=[
+                    {
+                        "name": name,
+                        "args": dict(arguments),
+                        "id": f"call_{call.index}_0",
+                        "type": "tool_call",
+                    }
+                ],
+            )
+        return AIMessage(content=render_json_action(name, arguments))
+
+    return reply
 
 
 _MEMORIES = re.compile(r"<existing_memories>\n(.*?)\n</existing_memories>", re.DOTALL)
