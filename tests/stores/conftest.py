@@ -63,11 +63,20 @@ class StoreMaker:
     def make_older(self, store: RetainStore, key: str, days: int) -> None:
         """Move an item's ``updated_at`` ``days`` into the past."""
         if self.pg is None:
-            self.sql(store, "UPDATE items SET updated_at = updated_at - ? WHERE key = ?",
-                     86400 * days, key)
+            self.sql(
+                store,
+                "UPDATE items SET updated_at = updated_at - ? WHERE key = ?",
+                86400 * days,
+                key,
+            )
         else:
-            self.sql(store, "UPDATE retain_items SET updated_at = updated_at - make_interval("
-                     "days => %s) WHERE key = %s", days, key)
+            self.sql(
+                store,
+                "UPDATE retain_items SET updated_at = updated_at - make_interval("
+                "days => %s) WHERE key = %s",
+                days,
+                key,
+            )
 
     def rows_under(self, store: RetainStore, prefix: str) -> dict[str, int]:
         """Rows of the namespace prefix (``"a.b"``) left in every table, keyword index
@@ -91,13 +100,17 @@ class StoreMaker:
                     store,
                     "SELECT COUNT(*) FROM items_fts WHERE rowid NOT IN (SELECT id FROM items)",
                 )[0][0],
-                "history": self.sql(store, f"SELECT COUNT(*) FROM history WHERE {where}",
-                                    *under)[0][0],
+                "history": self.sql(store, f"SELECT COUNT(*) FROM history WHERE {where}", *under)[
+                    0
+                ][0],
             }
         where = "(prefix = %s OR prefix LIKE %s)"
         return {
-            table: self.pg.sql(store._test_location,  # type: ignore[attr-defined]
-                               f"SELECT COUNT(*) FROM {table} WHERE {where}", *under)[0][0]
+            table: self.pg.sql(
+                store._test_location,  # type: ignore[attr-defined]
+                f"SELECT COUNT(*) FROM {table} WHERE {where}",
+                *under,
+            )[0][0]
             for table in ("retain_items", "retain_vectors", "retain_history")
         } | {
             "vectors_orphaned": self.sql(

@@ -108,9 +108,7 @@ def under_params(prefix: str) -> dict[str, str]:
 _OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 
-def filter_sql(
-    filter: Mapping[str, Any] | None, column: str, params: dict[str, Any]
-) -> str:
+def filter_sql(filter: Mapping[str, Any] | None, column: str, params: dict[str, Any]) -> str:
     """LangGraph's filter as SQL on a ``jsonb`` column (``"TRUE"`` without a filter).
 
     Exact match compares ``jsonb`` values (``1`` equals ``1.0``, as in Python);

@@ -77,7 +77,7 @@ from retain.stores.pg_schema import (
 try:
     import psycopg
     from pgvector.psycopg import register_vector, register_vector_async
-    from psycopg_pool import AsyncConnectionPool, ConnectionPool
+    from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
 except ImportError as e:  # pragma: no cover - exercised in a test with the package hidden
     raise MissingDependencyError("PostgresStore", e.name or "psycopg", "postgres") from e
 
@@ -251,13 +251,13 @@ class PostgresStore(RetainStore):
                     if step.version in done:
                         continue
                     for statement in step.statements:
-                        conn.execute(statement)  # type: ignore[arg-type]
+                        conn.execute(statement)
                     conn.execute(
                         "INSERT INTO retain_migrations(version, name) VALUES (%s, %s)",
                         (step.version, step.name),
                     )
                 if self._ann:
-                    conn.execute(hnsw_index_sql(self._dims))  # type: ignore[arg-type]
+                    conn.execute(hnsw_index_sql(self._dims))
         except psycopg.errors.FeatureNotSupported as e:
             raise StoreError(f"PostgreSQL could not set up retain's schema: {e}") from e
         except psycopg.errors.UndefinedFile as e:
@@ -272,7 +272,7 @@ class PostgresStore(RetainStore):
         if self.index_config is None:
             return None
         rows = yield Sql("SELECT name, value FROM retain_meta")
-        meta = dict(rows)
+        meta: dict[str, str] = dict(rows)
         has = yield Sql("SELECT 1 FROM retain_vectors LIMIT 1")
         current = (str(self.embedding_id), str(self._dims))
         recorded = (meta.get("embedding_id"), meta.get("embedding_dims"))
@@ -338,14 +338,12 @@ class PostgresStore(RetainStore):
                 if factory is None or attempt == RETRIES - 1:
                     raise StoreError(f"PostgreSQL transaction kept conflicting: {e}") from e
                 steps = factory()
-            except psycopg.OperationalError as e:
+            except PoolClosed as e:
+                raise StoreError("This PostgresStore is closed; open a new one.") from e
+            except (psycopg.OperationalError, PoolTimeout) as e:
                 raise self._connect_error(e) from e
             except psycopg.Error as e:
                 raise StoreError(f"PostgreSQL error: {e}") from e
-            except Exception as e:
-                if type(e).__name__ == "PoolTimeout":
-                    raise self._connect_error(e) from e
-                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -385,7 +383,7 @@ class PostgresStore(RetainStore):
                     kwargs=self._kwargs,
                     configure=register_vector_async,
                     open=False,
-                    timeout=self._kwargs["connect_timeout"] * 3,  # type: ignore[operator]
+                    timeout=self._kwargs["connect_timeout"] * 3,
                 )
                 self._apools[loop] = pool
                 fresh = True
@@ -395,9 +393,7 @@ class PostgresStore(RetainStore):
             await pool.open()
         return pool
 
-    async def _adrive(
-        self, steps: Steps[T], *, factory: Callable[[], Steps[T]] | None = None
-    ) -> T:
+    async def _adrive(self, steps: Steps[T], *, factory: Callable[[], Steps[T]] | None = None) -> T:
         """Async :meth:`_drive`."""
         for attempt in range(RETRIES):
             try:
@@ -408,14 +404,12 @@ class PostgresStore(RetainStore):
                 if factory is None or attempt == RETRIES - 1:
                     raise StoreError(f"PostgreSQL transaction kept conflicting: {e}") from e
                 steps = factory()
-            except psycopg.OperationalError as e:
+            except PoolClosed as e:
+                raise StoreError("This PostgresStore is closed; open a new one.") from e
+            except (psycopg.OperationalError, PoolTimeout) as e:
                 raise self._connect_error(e) from e
             except psycopg.Error as e:
                 raise StoreError(f"PostgreSQL error: {e}") from e
-            except Exception as e:
-                if type(e).__name__ == "PoolTimeout":
-                    raise self._connect_error(e) from e
-                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -497,7 +491,7 @@ class PostgresStore(RetainStore):
         plan = self._plan(ops)
         flat = self._flat_texts(plan)
         vectors = self._vectors(plan, self.embeddings.embed_documents(flat) if flat else [])
-        queries = {q: self.embeddings.embed_query(q) for q in plan.queries}  # type: ignore[union-attr]
+        queries = {q: self.embeddings.embed_query(q) for q in plan.queries}
         return self._drive(
             self._batch(plan, vectors, queries),
             factory=lambda: self._batch(plan, vectors, queries),
@@ -506,9 +500,9 @@ class PostgresStore(RetainStore):
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         plan = self._plan(ops)
         flat = self._flat_texts(plan)
-        embedded = await self.embeddings.aembed_documents(flat) if flat else []  # type: ignore[union-attr]
+        embedded = await self.embeddings.aembed_documents(flat) if flat else []
         vectors = self._vectors(plan, embedded)
-        queries = {q: await self.embeddings.aembed_query(q) for q in plan.queries}  # type: ignore[union-attr]
+        queries = {q: await self.embeddings.aembed_query(q) for q in plan.queries}
         return await self._adrive(
             self._batch(plan, vectors, queries),
             factory=lambda: self._batch(plan, vectors, queries),
@@ -649,7 +643,12 @@ class PostgresStore(RetainStore):
         return self._item(rows[0]), ([rows[0][5]] if op.refresh_ttl else [])
 
     def _listed(
-        self, prefix: str, flt: dict[str, Any] | None, limit: int, offset: int, now: datetime,
+        self,
+        prefix: str,
+        flt: dict[str, Any] | None,
+        limit: int,
+        offset: int,
+        now: datetime,
         extra: str = "TRUE",
     ) -> Steps[list[tuple[Any, ...]]]:
         params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit, "o": offset}
@@ -738,13 +737,11 @@ class PostgresStore(RetainStore):
         prefix = _ns(op.namespace_prefix)
         refresh = op.refresh_ttl
         if q is None:
-            rows = yield from self._listed(prefix, op.filter, op.limit, op.offset, now)
-            return [self._item(r, None, search=True) for r in rows], (
-                [r[5] for r in rows] if refresh else []
+            listed = yield from self._listed(prefix, op.filter, op.limit, op.offset, now)
+            return [self._item(r, None, search=True) for r in listed], (
+                [r[5] for r in listed] if refresh else []
             )
-        ranked = yield from self._vector_ranking(
-            prefix, q, op.filter, op.offset + op.limit, now
-        )
+        ranked = yield from self._vector_ranking(prefix, q, op.filter, op.offset + op.limit, now)
         page = ranked[op.offset : op.offset + op.limit]
         rows = yield from self._by_ids([i for i, _ in page], now)
         items = [self._item(rows[i], s, search=True) for i, s in page if i in rows]
@@ -767,7 +764,9 @@ class PostgresStore(RetainStore):
         namespaces = [_tuple(r[0]) for r in rows]
         if op.match_conditions:
             namespaces = [
-                ns for ns in namespaces if all(namespace_matches(c, ns) for c in op.match_conditions)
+                ns
+                for ns in namespaces
+                if all(namespace_matches(c, ns) for c in op.match_conditions)
             ]
         if op.max_depth is not None:
             namespaces = sorted({ns[: op.max_depth] for ns in namespaces})
@@ -790,8 +789,8 @@ class PostgresStore(RetainStore):
     ) -> Steps[list[SearchItem]]:
         now = datetime.now(timezone.utc)
         if not query:
-            rows = yield from self._listed(prefix, filter, limit, offset, now)
-            return [self._item(r, None, search=True) for r in rows]
+            listed = yield from self._listed(prefix, filter, limit, offset, now)
+            return [self._item(r, None, search=True) for r in listed]
         recency_weight, half_life, importance_weight, importance_field = weights
         want = max(CANDIDATES, offset + limit)
         rankings: list[list[int]] = []
@@ -827,8 +826,14 @@ class PostgresStore(RetainStore):
         return [self._item(rows[i], s, search=True) for i, s in page]
 
     def _recall_args(
-        self, namespace_prefix: tuple[str, ...], query: str | None, limit: int, offset: int,
-        mode: str, recency_weight: float, importance_weight: float,
+        self,
+        namespace_prefix: tuple[str, ...],
+        query: str | None,
+        limit: int,
+        offset: int,
+        mode: str,
+        recency_weight: float,
+        importance_weight: float,
     ) -> tuple[str, bool]:
         if mode not in ("hybrid", "vector", "keyword"):
             raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {mode!r}.")
@@ -863,7 +868,7 @@ class PostgresStore(RetainStore):
         prefix, wants = self._recall_args(
             namespace_prefix, query, limit, offset, mode, recency_weight, importance_weight
         )
-        q = self.embeddings.embed_query(query) if wants else None  # type: ignore[union-attr,arg-type]
+        q = self.embeddings.embed_query(query) if wants else None
         weights = (recency_weight, recency_half_life, importance_weight, importance_field)
         return self._drive(self._recall(prefix, query, q, filter, limit, offset, mode, weights))
 
@@ -886,7 +891,7 @@ class PostgresStore(RetainStore):
         prefix, wants = self._recall_args(
             namespace_prefix, query, limit, offset, mode, recency_weight, importance_weight
         )
-        q = await self.embeddings.aembed_query(query) if wants else None  # type: ignore[union-attr,arg-type]
+        q = await self.embeddings.aembed_query(query) if wants else None
         weights = (recency_weight, recency_half_life, importance_weight, importance_field)
         return await self._adrive(
             self._recall(prefix, query, q, filter, limit, offset, mode, weights)
