@@ -20,13 +20,11 @@
 from __future__ import annotations
 
 import json
-import re
-import threading
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from langgraph.store.base import (
@@ -50,16 +48,13 @@ from retain.errors import (
     InvalidValueError,
     MissingDependencyError,
     StoreError,
-    StoreUnavailableError,
 )
 from retain.stores.base import (
     RecallMode,
     RetainStore,
     Version,
     current_provenance,
-    fuse,
     index_texts,
-    namespace_matches,
     parse_index,
     provenance,
     value_strings,
@@ -68,7 +63,6 @@ from retain.stores.pg_schema import (
     CREATE_MIGRATIONS_TABLE,
     MIGRATION_LOCK,
     PG_MIGRATIONS,
-    filter_sql,
     hnsw_index_sql,
     under_params,
     under_sql,
@@ -76,50 +70,15 @@ from retain.stores.pg_schema import (
 
 try:
     import psycopg
-    from pgvector.psycopg import register_vector, register_vector_async
-    from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
+
+    from retain.stores.pg_driver import Copy, PgConnections, Sql, Steps, redact
+    from retain.stores.pg_reads import SEP, PgReads, ns_text, ns_tuple
 except ImportError as e:  # pragma: no cover - exercised in a test with the package hidden
     raise MissingDependencyError("PostgresStore", e.name or "psycopg", "postgres") from e
 
-__all__ = ["Copy", "PostgresStore", "Sql"]
+__all__ = ["PostgresStore"]
 
-SEP = "."
-CANDIDATES = 200  # rows each ranking contributes to hybrid fusion
-RETRIES = 5  # attempts for a transaction that hit a deadlock or serialization failure
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Sql:
-    """A step of an operation: run ``query`` with ``params``; the step receives the rows."""
-
-    query: str
-    params: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Copy:
-    """A step: binary ``COPY statement FROM STDIN`` of ``rows`` with column ``types``."""
-
-    statement: str
-    types: tuple[str, ...]
-    rows: list[tuple[Any, ...]]
-
-
-Steps = Generator["Sql | Copy", list[tuple[Any, ...]], T]
 _Key = tuple[tuple[str, ...], str]
-
-
-def _ns(namespace: Sequence[str]) -> str:
-    return SEP.join(namespace)
-
-
-def _tuple(prefix: str) -> tuple[str, ...]:
-    return tuple(prefix.split(SEP))
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
 def _check_namespace(namespace: Sequence[str], *, allow_empty: bool) -> None:
@@ -131,11 +90,6 @@ def _check_namespace(namespace: Sequence[str], *, allow_empty: bool) -> None:
                 f"Invalid namespace label {label!r} in {tuple(namespace)!r}: labels are "
                 "non-empty strings without '.'."
             )
-
-
-def _fts_words(text: str) -> str | None:
-    words = [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
-    return " | ".join(dict.fromkeys(words)) if words else None
 
 
 def _dump(value: Any) -> str:
@@ -164,7 +118,7 @@ class _Plan:
     queries: list[str]
 
 
-class PostgresStore(RetainStore):
+class PostgresStore(PgReads, RetainStore):
     """A LangGraph ``BaseStore`` on PostgreSQL + pgvector, with retain's extensions.
 
     Args:
@@ -210,38 +164,16 @@ class PostgresStore(RetainStore):
         self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
         self._dims = int(self.index_config["dims"]) if self.index_config else 0
         self._ann = bool(ann_index and self.index_config)
-        self._kwargs = {"autocommit": True, "connect_timeout": max(1, int(connect_timeout))}
+        self._db = PgConnections(conn_string, pool_size=pool_size, connect_timeout=connect_timeout)
         self._setup()
-        self._pool_size = pool_size
-        self._pool = ConnectionPool(
-            conn_string,
-            min_size=1,
-            max_size=pool_size,
-            kwargs=self._kwargs,
-            configure=register_vector,
-            open=True,
-            timeout=connect_timeout * 3,
-        )
-        self._apools: dict[Any, AsyncConnectionPool] = {}
-        self._apools_lock = threading.Lock()
-        self._stale = self._drive(self._check_embedding_model())
+        self._db.open()
+        self._stale = self._db.drive(self._check_embedding_model())
 
     # -- setup -----------------------------------------------------------------------------
 
-    def _connect_error(self, e: Exception) -> StoreUnavailableError:
-        return StoreUnavailableError(
-            f"Cannot connect to PostgreSQL at {_redact(self.conn_string)}: "
-            f"{str(e).strip() or type(e).__name__}. Check that the server is running and that "
-            "the URL's host, port, user, password and database are right "
-            "(postgresql://USER:PASSWORD@HOST:PORT/DATABASE)."
-        )
-
     def _setup(self) -> None:
         """Apply pending migrations (and the ANN index) under an advisory lock."""
-        try:
-            conn = psycopg.connect(self.conn_string, **self._kwargs)  # type: ignore[arg-type]
-        except psycopg.OperationalError as e:
-            raise self._connect_error(e) from e
+        conn = self._db.connect()
         try:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
@@ -278,7 +210,7 @@ class PostgresStore(RetainStore):
         recorded = (meta.get("embedding_id"), meta.get("embedding_dims"))
         if has and recorded[0] is not None and recorded != current:
             return (
-                f"The vectors in {_redact(self.conn_string)} were made with {recorded[0]} "
+                f"The vectors in {redact(self.conn_string)} were made with {recorded[0]} "
                 f"({recorded[1]} dims), but the store was opened with {current[0]} "
                 f"({current[1]} dims). Call store.reembed() to recompute them with the new "
                 "model (or open the store with the old one)."
@@ -301,136 +233,17 @@ class PostgresStore(RetainStore):
 
     def close(self) -> None:
         """Close the connection pools."""
-        self._pool.close()
-        with self._apools_lock:
-            pools, self._apools = list(self._apools.values()), {}
-        for pool in pools:  # an async pool whose event loop has ended: drop its connections
-            for conn in list(getattr(pool, "_pool", ())):
-                conn.pgconn.finish()
+        self._db.close()
 
     async def aclose(self) -> None:
-        """Close the async pool of the running event loop, then everything else."""
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        with self._apools_lock:
-            pool = self._apools.pop(loop, None)
-        if pool is not None:
-            await pool.close()
-        self.close()
+        """Close the running event loop's async pool (cleanly), then the rest."""
+        await self._db.aclose()
 
     def __enter__(self) -> PostgresStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- drivers: the only code that talks to psycopg ----------------------------------------
-
-    def _drive(self, steps: Steps[T], *, factory: Callable[[], Steps[T]] | None = None) -> T:
-        """Run ``steps`` in one transaction on a pooled connection; on a deadlock, rerun a
-        fresh generator from ``factory`` (bounded)."""
-        for attempt in range(RETRIES):
-            try:
-                with self._pool.connection() as conn, conn.transaction():
-                    return self._run_sync(conn, steps)
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as e:
-                if factory is None or attempt == RETRIES - 1:
-                    raise StoreError(f"PostgreSQL transaction kept conflicting: {e}") from e
-                steps = factory()
-            except PoolClosed as e:
-                raise StoreError("This PostgresStore is closed; open a new one.") from e
-            except (psycopg.OperationalError, PoolTimeout) as e:
-                raise self._connect_error(e) from e
-            except psycopg.Error as e:
-                raise StoreError(f"PostgreSQL error: {e}") from e
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    @staticmethod
-    def _run_sync(conn: Any, steps: Steps[T]) -> T:
-        rows: list[tuple[Any, ...]] = []
-        try:
-            step = steps.send(None)  # type: ignore[arg-type]
-            while True:
-                with conn.cursor() as cur:
-                    if isinstance(step, Copy):
-                        with cur.copy(step.statement) as copy:
-                            copy.set_types(list(step.types))
-                            for row in step.rows:
-                                copy.write_row(row)
-                        rows = []
-                    else:
-                        cur.execute(step.query, step.params)
-                        rows = cur.fetchall() if cur.description else []
-                step = steps.send(rows)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-
-    async def _apool(self) -> AsyncConnectionPool:
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        with self._apools_lock:
-            pool = self._apools.get(loop)
-            if pool is None:
-                for old in [lp for lp in self._apools if lp.is_closed()]:
-                    for conn in list(getattr(self._apools.pop(old), "_pool", ())):
-                        conn.pgconn.finish()
-                pool = AsyncConnectionPool(
-                    self.conn_string,
-                    min_size=1,
-                    max_size=self._pool_size,
-                    kwargs=self._kwargs,
-                    configure=register_vector_async,
-                    open=False,
-                    timeout=self._kwargs["connect_timeout"] * 3,
-                )
-                self._apools[loop] = pool
-                fresh = True
-            else:
-                fresh = False
-        if fresh:
-            await pool.open()
-        return pool
-
-    async def _adrive(self, steps: Steps[T], *, factory: Callable[[], Steps[T]] | None = None) -> T:
-        """Async :meth:`_drive`."""
-        for attempt in range(RETRIES):
-            try:
-                pool = await self._apool()
-                async with pool.connection() as conn, conn.transaction():
-                    return await self._run_async(conn, steps)
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as e:
-                if factory is None or attempt == RETRIES - 1:
-                    raise StoreError(f"PostgreSQL transaction kept conflicting: {e}") from e
-                steps = factory()
-            except PoolClosed as e:
-                raise StoreError("This PostgresStore is closed; open a new one.") from e
-            except (psycopg.OperationalError, PoolTimeout) as e:
-                raise self._connect_error(e) from e
-            except psycopg.Error as e:
-                raise StoreError(f"PostgreSQL error: {e}") from e
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    @staticmethod
-    async def _run_async(conn: Any, steps: Steps[T]) -> T:
-        rows: list[tuple[Any, ...]] = []
-        try:
-            step = steps.send(None)  # type: ignore[arg-type]
-            while True:
-                async with conn.cursor() as cur:
-                    if isinstance(step, Copy):
-                        async with cur.copy(step.statement) as copy:
-                            copy.set_types(list(step.types))
-                            for row in step.rows:
-                                await copy.write_row(row)
-                        rows = []
-                    else:
-                        await cur.execute(step.query, step.params)
-                        rows = await cur.fetchall() if cur.description else []
-                step = steps.send(rows)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
 
     # -- batch -------------------------------------------------------------------------------
 
@@ -492,7 +305,7 @@ class PostgresStore(RetainStore):
         flat = self._flat_texts(plan)
         vectors = self._vectors(plan, self.embeddings.embed_documents(flat) if flat else [])
         queries = {q: self.embeddings.embed_query(q) for q in plan.queries}
-        return self._drive(
+        return self._db.drive(
             self._batch(plan, vectors, queries),
             factory=lambda: self._batch(plan, vectors, queries),
         )
@@ -503,7 +316,7 @@ class PostgresStore(RetainStore):
         embedded = await self.embeddings.aembed_documents(flat) if flat else []
         vectors = self._vectors(plan, embedded)
         queries = {q: await self.embeddings.aembed_query(q) for q in plan.queries}
-        return await self._adrive(
+        return await self._db.adrive(
             self._batch(plan, vectors, queries),
             factory=lambda: self._batch(plan, vectors, queries),
         )
@@ -545,7 +358,7 @@ class PostgresStore(RetainStore):
                 "DELETE FROM retain_items i USING unnest(%(p)s::text[], %(k)s::text[]) AS "
                 "d(prefix, key) WHERE i.prefix = d.prefix AND i.key = d.key "
                 "RETURNING i.prefix, i.key",
-                {"p": [_ns(ns) for ns, _ in deletes], "k": [k for _, k in deletes]},
+                {"p": [ns_text(ns) for ns, _ in deletes], "k": [k for _, k in deletes]},
             )
             history += [(p, k, "delete", None) for p, k in gone]
         upserts = sorted(plan.values)
@@ -575,7 +388,7 @@ class PostgresStore(RetainStore):
                 {
                     "now": now,
                     "cfg": self.text_search_config,
-                    "p": [_ns(ns) for ns, _ in upserts],
+                    "p": [ns_text(ns) for ns, _ in upserts],
                     "k": [k for _, k in upserts],
                     "v": [plan.values[k] for k in upserts],
                     "e": expires,
@@ -589,7 +402,7 @@ class PostgresStore(RetainStore):
                 {"ids": list(ids.values())},
             )
             copy_rows = [
-                (ids[(_ns(ns), k)], _ns(ns), path, vec)
+                (ids[(ns_text(ns), k)], ns_text(ns), path, vec)
                 for (ns, k), pairs in vectors.items()
                 for path, vec in pairs
             ]
@@ -600,7 +413,7 @@ class PostgresStore(RetainStore):
                     ("int8", "text", "text", "vector"),
                     copy_rows,
                 )
-            history += [(_ns(ns), k, "put", plan.values[(ns, k)]) for ns, k in upserts]
+            history += [(ns_text(ns), k, "put", plan.values[(ns, k)]) for ns, k in upserts]
         if history:
             yield Sql(
                 "INSERT INTO retain_history (prefix, key, version, op, value, at, provenance) "
@@ -618,212 +431,7 @@ class PostgresStore(RetainStore):
                 },
             )
 
-    # -- reads -------------------------------------------------------------------------------
-
-    _COLUMNS = "i.prefix, i.key, i.value, i.created_at, i.updated_at, i.id"
-    _LIVE = "(i.expires_at IS NULL OR i.expires_at > %(now)s)"
-
-    @staticmethod
-    def _item(row: Sequence[Any], score: float | None = None, search: bool = False) -> Any:
-        prefix, key, value, created, updated = row[:5]
-        if search:
-            return SearchItem(_tuple(prefix), key, value, created, updated, score=score)
-        return Item(
-            value=value, key=key, namespace=_tuple(prefix), created_at=created, updated_at=updated
-        )
-
-    def _get(self, op: GetOp, now: datetime) -> Steps[tuple[Item | None, list[int]]]:
-        rows = yield Sql(
-            f"SELECT {self._COLUMNS} FROM retain_items i WHERE i.prefix = %(p)s AND "
-            f"i.key = %(k)s AND {self._LIVE}",
-            {"p": _ns(op.namespace), "k": op.key, "now": now},
-        )
-        if not rows:
-            return None, []
-        return self._item(rows[0]), ([rows[0][5]] if op.refresh_ttl else [])
-
-    def _listed(
-        self,
-        prefix: str,
-        flt: dict[str, Any] | None,
-        limit: int,
-        offset: int,
-        now: datetime,
-        extra: str = "TRUE",
-    ) -> Steps[list[tuple[Any, ...]]]:
-        params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit, "o": offset}
-        where = filter_sql(flt, "i.value", params)
-        rows = yield Sql(
-            f"SELECT {self._COLUMNS} FROM retain_items i WHERE {under_sql('i.prefix')} AND "
-            f"{self._LIVE} AND {where} AND {extra} ORDER BY i.updated_at DESC, i.id "
-            "LIMIT %(l)s OFFSET %(o)s",
-            params,
-        )
-        return rows
-
-    def _by_ids(self, ids: Sequence[int], now: datetime) -> Steps[dict[int, tuple[Any, ...]]]:
-        if not ids:
-            return {}
-        rows = yield Sql(
-            f"SELECT {self._COLUMNS} FROM retain_items i WHERE i.id = ANY(%(ids)s) AND "
-            f"{self._LIVE}",
-            {"ids": list(ids), "now": now},
-        )
-        return {r[5]: r for r in rows}
-
-    def _vector_ranking(
-        self, prefix: str, q: Any, flt: dict[str, Any] | None, limit: int, now: datetime
-    ) -> Steps[list[tuple[int, float]]]:
-        """``(item id, cosine similarity)`` best first; max over an item's fields."""
-        params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit}
-        params["q"] = np.asarray(q, dtype=np.float32).reshape(-1)
-        if params["q"].shape != (self._dims,):
-            raise EmbeddingDimensionError(
-                f"The embedding model returned a query vector of {params['q'].size} dims; the "
-                f"index says {self._dims}."
-            )
-        if self._ann and not flt:
-            params["t"] = self.ann_threshold
-            count = yield Sql(
-                "SELECT count(*) FROM (SELECT 1 FROM retain_vectors v WHERE "
-                f"{under_sql('v.prefix')} LIMIT %(t)s + 1) s",
-                params,
-            )
-            if count[0][0] > self.ann_threshold:
-                return (yield from self._ann_ranking(params))
-        where = filter_sql(flt, "i.value", params)
-        rows = yield Sql(
-            "SELECT v.item_id, min(v.embedding <=> %(q)s) AS d FROM retain_vectors v "
-            f"JOIN retain_items i ON i.id = v.item_id WHERE {under_sql('v.prefix')} AND "
-            f"{self._LIVE} AND {where} GROUP BY v.item_id ORDER BY d, v.item_id LIMIT %(l)s",
-            params,
-        )
-        return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
-
-    def _ann_ranking(self, params: dict[str, Any]) -> Steps[list[tuple[int, float]]]:
-        dims = self._dims
-        yield Sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        yield Sql(f"SET LOCAL hnsw.ef_search = {max(100, min(1000, 2 * int(params['l'])))}")
-        rows = yield Sql(
-            "SELECT s.item_id, min(s.d) AS d FROM (SELECT v.item_id, "
-            f"(v.embedding::vector({dims})) <=> %(q)s::vector({dims}) AS d FROM retain_vectors v "
-            f"WHERE {under_sql('v.prefix')} ORDER BY d LIMIT %(l)s * 2) s "
-            f"JOIN retain_items i ON i.id = s.item_id WHERE {self._LIVE} "
-            "GROUP BY s.item_id ORDER BY d, s.item_id LIMIT %(l)s",
-            params,
-        )
-        return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
-
-    def _keyword_ranking(
-        self, prefix: str, query: str, flt: dict[str, Any] | None, limit: int, now: datetime
-    ) -> Steps[list[int]]:
-        words = _fts_words(query)
-        if words is None:
-            return []
-        params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit}
-        params.update(w=words, cfg=self.text_search_config)
-        where = filter_sql(flt, "i.value", params)
-        rows = yield Sql(
-            "SELECT i.id FROM retain_items i, to_tsquery(%(cfg)s::regconfig, %(w)s) q "
-            f"WHERE i.body @@ q AND {under_sql('i.prefix')} AND {self._LIVE} AND {where} "
-            "ORDER BY ts_rank(i.body, q, 1) DESC, i.id LIMIT %(l)s",
-            params,
-        )
-        return [int(r[0]) for r in rows]
-
-    def _search(
-        self, op: SearchOp, q: Any, now: datetime
-    ) -> Steps[tuple[list[SearchItem], list[int]]]:
-        prefix = _ns(op.namespace_prefix)
-        refresh = op.refresh_ttl
-        if q is None:
-            listed = yield from self._listed(prefix, op.filter, op.limit, op.offset, now)
-            return [self._item(r, None, search=True) for r in listed], (
-                [r[5] for r in listed] if refresh else []
-            )
-        ranked = yield from self._vector_ranking(prefix, q, op.filter, op.offset + op.limit, now)
-        page = ranked[op.offset : op.offset + op.limit]
-        rows = yield from self._by_ids([i for i, _ in page], now)
-        items = [self._item(rows[i], s, search=True) for i, s in page if i in rows]
-        if len(items) < op.limit:  # items without vectors come last, unscored
-            rest = yield from self._listed(
-                prefix,
-                op.filter,
-                op.limit - len(items),
-                0,
-                now,
-                "NOT EXISTS (SELECT 1 FROM retain_vectors x WHERE x.item_id = i.id)",
-            )
-            items += [self._item(r, None, search=True) for r in rest]
-        return items, ([i for i, _ in page] if refresh else [])
-
-    def _list_namespaces(self, op: ListNamespacesOp, now: datetime) -> Steps[list[tuple[str, ...]]]:
-        rows = yield Sql(
-            f"SELECT DISTINCT i.prefix FROM retain_items i WHERE {self._LIVE}", {"now": now}
-        )
-        namespaces = [_tuple(r[0]) for r in rows]
-        if op.match_conditions:
-            namespaces = [
-                ns
-                for ns in namespaces
-                if all(namespace_matches(c, ns) for c in op.match_conditions)
-            ]
-        if op.max_depth is not None:
-            namespaces = sorted({ns[: op.max_depth] for ns in namespaces})
-        else:
-            namespaces = sorted(namespaces)
-        return namespaces[op.offset : op.offset + op.limit]
-
     # -- retain's extensions -------------------------------------------------------------------
-
-    def _recall(
-        self,
-        prefix: str,
-        query: str | None,
-        q: Any,
-        filter: dict[str, Any] | None,
-        limit: int,
-        offset: int,
-        mode: RecallMode,
-        weights: tuple[float, timedelta, float, str],
-    ) -> Steps[list[SearchItem]]:
-        now = datetime.now(timezone.utc)
-        if not query:
-            listed = yield from self._listed(prefix, filter, limit, offset, now)
-            return [self._item(r, None, search=True) for r in listed]
-        recency_weight, half_life, importance_weight, importance_field = weights
-        want = max(CANDIDATES, offset + limit)
-        rankings: list[list[int]] = []
-        cosine: dict[int, float] = {}
-        if q is not None:
-            vec = yield from self._vector_ranking(prefix, q, filter, want, now)
-            cosine = dict(vec)
-            rankings.append([i for i, _ in vec])
-        if mode in ("hybrid", "keyword") or self.embeddings is None:
-            rankings.append((yield from self._keyword_ranking(prefix, query, filter, want, now)))
-        rows = yield from self._by_ids(sorted({i for r in rankings for i in r}), now)
-        ages = {i: (now - r[4]).total_seconds() for i, r in rows.items()}
-        importance: dict[int, float] = {}
-        if importance_weight:
-            for i, r in rows.items():
-                v = r[2].get(importance_field)
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    importance[i] = float(v)
-        relevance = rankings
-        if mode == "vector" and cosine:
-            relevance = [sorted(cosine, key=lambda i: -cosine[i])]
-        scored = fuse(
-            relevance,
-            ages_s=ages,
-            importance=importance,
-            recency_weight=recency_weight,
-            half_life_s=half_life.total_seconds(),
-            importance_weight=importance_weight,
-        )
-        if mode == "vector" and cosine and not (recency_weight or importance_weight):
-            scored = [(i, cosine[i]) for i, _ in scored]
-        page = [(i, s) for i, s in scored if i in rows][offset : offset + limit]
-        return [self._item(rows[i], s, search=True) for i, s in page]
 
     def _recall_args(
         self,
@@ -848,7 +456,7 @@ class PostgresStore(RetainStore):
         wants_vector = bool(query) and mode in ("hybrid", "vector") and self.embeddings is not None
         if wants_vector:
             self._require_fresh_vectors()
-        return _ns(namespace_prefix), wants_vector
+        return ns_text(namespace_prefix), wants_vector
 
     def recall(
         self,
@@ -870,7 +478,7 @@ class PostgresStore(RetainStore):
         )
         q = self.embeddings.embed_query(query) if wants else None
         weights = (recency_weight, recency_half_life, importance_weight, importance_field)
-        return self._drive(self._recall(prefix, query, q, filter, limit, offset, mode, weights))
+        return self._db.drive(self._recall(prefix, query, q, filter, limit, offset, mode, weights))
 
     async def arecall(  # type: ignore[override]
         self,
@@ -893,7 +501,7 @@ class PostgresStore(RetainStore):
         )
         q = await self.embeddings.aembed_query(query) if wants else None
         weights = (recency_weight, recency_half_life, importance_weight, importance_field)
-        return await self._adrive(
+        return await self._db.adrive(
             self._recall(prefix, query, q, filter, limit, offset, mode, weights)
         )
 
@@ -901,15 +509,15 @@ class PostgresStore(RetainStore):
         rows = yield Sql(
             "SELECT version, op, value, at, provenance FROM retain_history WHERE prefix = %(p)s "
             "AND key = %(k)s ORDER BY version",
-            {"p": _ns(namespace), "k": key},
+            {"p": ns_text(namespace), "k": key},
         )
         return [Version(r[0], r[1], r[2], r[3], r[4] or {}) for r in rows]
 
     def history(self, namespace: tuple[str, ...], key: str) -> list[Version]:
-        return self._drive(self._history(tuple(namespace), key))
+        return self._db.drive(self._history(tuple(namespace), key))
 
     async def ahistory(self, namespace: tuple[str, ...], key: str) -> list[Version]:
-        return await self._adrive(self._history(tuple(namespace), key))
+        return await self._db.adrive(self._history(tuple(namespace), key))
 
     def get_as_of(self, namespace: tuple[str, ...], key: str, at: datetime) -> Item | None:
         versions = [v for v in self.history(namespace, key) if v.at <= at]
@@ -947,7 +555,7 @@ class PostgresStore(RetainStore):
         if not namespace_prefix:
             raise InvalidInputError("purge needs a non-empty namespace prefix.")
         _check_namespace(namespace_prefix, allow_empty=False)
-        params = under_params(_ns(namespace_prefix))
+        params = under_params(ns_text(namespace_prefix))
         gone = yield Sql(
             f"DELETE FROM retain_items i WHERE {under_sql('i.prefix')} RETURNING i.id", params
         )
@@ -956,13 +564,13 @@ class PostgresStore(RetainStore):
         return len(gone)
 
     def purge(self, namespace_prefix: tuple[str, ...]) -> int:
-        return self._drive(self._purge(tuple(namespace_prefix)))
+        return self._db.drive(self._purge(tuple(namespace_prefix)))
 
     async def apurge(self, namespace_prefix: tuple[str, ...]) -> int:
-        return await self._adrive(self._purge(tuple(namespace_prefix)))
+        return await self._db.adrive(self._purge(tuple(namespace_prefix)))
 
     def _export(self, namespace_prefix: tuple[str, ...]) -> Steps[list[dict[str, Any]]]:
-        params = under_params(_ns(namespace_prefix))
+        params = under_params(ns_text(namespace_prefix))
         items = yield Sql(
             "SELECT prefix, key, value, created_at, updated_at FROM retain_items i WHERE "
             f"{under_sql('i.prefix')} ORDER BY prefix, key",
@@ -976,7 +584,7 @@ class PostgresStore(RetainStore):
         out: list[dict[str, Any]] = [
             {
                 "type": "item",
-                "namespace": list(_tuple(p)),
+                "namespace": list(ns_tuple(p)),
                 "key": k,
                 "value": v,
                 "created_at": c.isoformat(),
@@ -987,7 +595,7 @@ class PostgresStore(RetainStore):
         out += [
             {
                 "type": "version",
-                "namespace": list(_tuple(p)),
+                "namespace": list(ns_tuple(p)),
                 "key": k,
                 "version": n,
                 "op": op,
@@ -1000,11 +608,11 @@ class PostgresStore(RetainStore):
         return out
 
     def export(self, namespace_prefix: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-        yield from self._drive(self._export(tuple(namespace_prefix)))
+        yield from self._db.drive(self._export(tuple(namespace_prefix)))
 
     async def aexport(self, namespace_prefix: tuple[str, ...]) -> AsyncIterator[dict[str, Any]]:
         """Async :meth:`export`."""
-        for record in await self._adrive(self._export(tuple(namespace_prefix))):
+        for record in await self._db.adrive(self._export(tuple(namespace_prefix))):
             yield record
 
     def export_jsonl(self, namespace_prefix: tuple[str, ...], path: str | Path) -> int:
@@ -1021,10 +629,10 @@ class PostgresStore(RetainStore):
             raise ConfigurationError("This store has no index (embedding model) to re-embed with.")
         count, last = 0, 0
         while True:
-            chunk = self._drive(self._chunk(last, batch_size))
+            chunk = self._db.drive(self._chunk(last, batch_size))
             if not chunk:
                 break
-            ops = [PutOp(_tuple(p), k, v) for _, p, k, v in chunk]
+            ops = [PutOp(ns_tuple(p), k, v) for _, p, k, v in chunk]
             texts = [index_texts(op.value, self._fields, None) for op in ops]
             flat = [t for pairs in texts for _, t in pairs]
             vecs = self.embeddings.embed_documents(flat) if flat else []
@@ -1040,10 +648,10 @@ class PostgresStore(RetainStore):
                             f"{self._dims}."
                         )
                     rows.append((item_id, prefix, path, vec))
-            self._drive(self._replace_vectors([c[0] for c in chunk], rows))
+            self._db.drive(self._replace_vectors([c[0] for c in chunk], rows))
             count += len(chunk)
             last = chunk[-1][0]
-        self._drive(self._set_meta())
+        self._db.drive(self._set_meta())
         self._stale = None
         return count
 
@@ -1075,7 +683,7 @@ class PostgresStore(RetainStore):
 
     def sweep_ttl(self) -> int:
         """Delete expired items now; returns how many."""
-        return self._drive(self._sweep())
+        return self._db.drive(self._sweep())
 
     def __repr__(self) -> str:
-        return f"PostgresStore({_redact(self.conn_string)!r})"
+        return f"PostgresStore({redact(self.conn_string)!r})"
