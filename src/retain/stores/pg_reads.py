@@ -121,6 +121,7 @@ class PgReads:
         rows = yield Sql(
             "SELECT v.item_id, min(v.embedding <=> %(q)s) AS d FROM retain_vectors v "
             f"JOIN retain_items i ON i.id = v.item_id WHERE {under_sql('v.prefix')} AND "
+            f"{under_sql('i.prefix')} AND "
             f"{self._LIVE} AND {where} GROUP BY v.item_id ORDER BY d, v.item_id LIMIT %(l)s",
             params,
         )
