@@ -195,3 +195,14 @@ def test_async_extensions(retain_store: RetainStore) -> None:
         assert await retain_store.aget(NS, "k") is None
 
     asyncio.run(run())
+
+
+def test_vector_search_skips_expired_items_and_still_fills_the_page(
+    make_store: StoreMaker,
+) -> None:
+    store = make_store(index=INDEX)
+    for i in range(5):  # the nearest items expire
+        store.put(NS, f"gone{i}", {"content": "cherry pie"}, ttl=0.001)
+    store.put(NS, "live", {"content": "cherry pie with cream"}, ttl=None)
+    time.sleep(0.1)
+    assert [i.key for i in store.search(NS, query="cherry pie", limit=1)] == ["live"]

@@ -117,15 +117,43 @@ class PgReads:
             )
             if count[0][0] > self.ann_threshold:
                 return (yield from self._ann_ranking(params))
+        if not flt:
+            return (yield from self._exact_ranking(params))
         where = filter_sql(flt, "i.value", params)
         rows = yield Sql(
             "SELECT v.item_id, min(v.embedding <=> %(q)s) AS d FROM retain_vectors v "
             f"JOIN retain_items i ON i.id = v.item_id WHERE {under_sql('v.prefix')} AND "
-            f"{under_sql('i.prefix')} AND "
-            f"{self._LIVE} AND {where} GROUP BY v.item_id ORDER BY d, v.item_id LIMIT %(l)s",
+            f"{under_sql('i.prefix')} AND {self._LIVE} AND {where} "
+            "GROUP BY v.item_id ORDER BY d, v.item_id LIMIT %(l)s",
             params,
         )
         return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
+
+    def _exact_ranking(self, params: dict[str, Any]) -> Steps[list[tuple[int, float]]]:
+        """Exact ranking without a join: the nearest vector rows under the prefix (a top-N
+        sort of that namespace's rows only), then a primary-key check that their items are
+        live; fetches more rows if expired items or several fields per item leave fewer
+        than ``limit`` items."""
+        limit = int(params["l"])
+        fetch = limit
+        while True:
+            rows = yield Sql(
+                "SELECT v.item_id, v.embedding <=> %(q)s AS d FROM retain_vectors v "
+                f"WHERE {under_sql('v.prefix')} ORDER BY d, v.item_id LIMIT %(f)s",
+                {**params, "f": fetch},
+            )
+            best: dict[int, float] = {}
+            for item_id, d in rows:  # best first: the first row of an item is its best
+                best.setdefault(int(item_id), 1.0 - float(d))
+            live = yield Sql(
+                f"SELECT i.id FROM retain_items i WHERE i.id = ANY(%(ids)s) AND {self._LIVE}",
+                {"ids": list(best), "now": params["now"]},
+            )
+            alive = {int(r[0]) for r in live}
+            ranked = [(i, s) for i, s in best.items() if i in alive]
+            if len(ranked) >= limit or len(rows) < fetch:
+                return ranked[:limit]
+            fetch *= 4
 
     def _ann_ranking(self, params: dict[str, Any]) -> Steps[list[tuple[int, float]]]:
         dims = self._dims
