@@ -36,7 +36,7 @@ BATCH = 500
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return statistics.median(ordered) * 1000, p95 * 1000
 
 
@@ -79,8 +79,7 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], list[Any]]:
 def run_store(name: str, store: BaseStore, data: Data, queries: int) -> dict[str, Any]:
     n = len(data.keys)
     ops = [
-        PutOp(("users", data.ns[i]), data.keys[i], {"text": f"item {i}", "n": i})
-        for i in range(n)
+        PutOp(("users", data.ns[i]), data.keys[i], {"text": f"item {i}", "n": i}) for i in range(n)
     ]
     start = time.perf_counter()
     for b in range(0, n, BATCH):
