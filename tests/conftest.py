@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["retain.testing.pytest_plugin"]
+pytest_plugins = ["retain.testing.pytest_plugin", "tests.pg_server"]
 
 
 @pytest.fixture(params=["sync", "async"])

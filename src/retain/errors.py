@@ -4,12 +4,20 @@ The tree::
 
     RetainError
     ├── ConfigurationError        a bad argument to a retain factory or class (also ValueError)
-    │   └── MissingDependencyError    an optional package is not installed (also ImportError)
+    │   ├── MissingDependencyError    an optional package is not installed (also ImportError)
+    │   └── EmbeddingDimensionError   the embedding model returned vectors of the wrong size
     ├── InvalidInputError         bad data passed at call time: messages, existing memories, ...
-    │                             (also ValueError)
+    │   │                         (also ValueError)
+    │   ├── InvalidNamespaceError     a namespace label that is empty, not a string or has a '.'
+    │   │                             (also LangGraph's InvalidNamespaceError)
+    │   └── InvalidValueError         a value to store that is not a JSON object (also TypeError)
     ├── ModelOutputError          the model's answer stayed invalid after the bounded repair
     │                             attempts; carries the raw output and what was valid
-    └── StoreError                a memory store failed (subclasses come with the stores)
+    └── StoreError                a memory store failed
+        ├── StoreLockedError          the database stayed locked by another connection past the
+        │                             busy timeout and the bounded retries
+        ├── StoreCorruptedError       the database file is not a database or is damaged
+        └── StoreUnavailableError     the database server cannot be reached (also ConnectionError)
 
 Messages say what went wrong and what to do next. Catch ``RetainError`` to handle
 everything retain raises; catch a subclass to handle one kind of failure.
@@ -20,13 +28,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from langgraph.store.base import InvalidNamespaceError as _LangGraphInvalidNamespaceError
+
 __all__ = [
     "ConfigurationError",
+    "EmbeddingDimensionError",
     "InvalidInputError",
+    "InvalidNamespaceError",
+    "InvalidValueError",
     "MissingDependencyError",
     "ModelOutputError",
     "RetainError",
+    "StoreCorruptedError",
     "StoreError",
+    "StoreLockedError",
+    "StoreUnavailableError",
 ]
 
 
@@ -58,6 +74,28 @@ class InvalidInputError(RetainError, ValueError):
     """The data passed to a call (messages, existing memories, options) is invalid."""
 
 
+class InvalidNamespaceError(InvalidInputError, _LangGraphInvalidNamespaceError):
+    """A namespace label is empty, not a string, or contains ``'.'`` (or a NUL byte).
+
+    Also LangGraph's ``InvalidNamespaceError``, so code written for LangGraph's stores
+    catches it unchanged.
+    """
+
+
+class InvalidValueError(InvalidInputError, TypeError):
+    """A value to store is not a JSON object (a ``dict`` of JSON-serialisable values).
+
+    Also a ``TypeError``, which is what ``json.dumps`` raises for such values.
+    """
+
+
+class EmbeddingDimensionError(ConfigurationError):
+    """The embedding model returned vectors of another size (or count) than the index says.
+
+    Fix the index's ``dims`` or the model; nothing was written.
+    """
+
+
 class ModelOutputError(RetainError):
     """The model's output failed validation and could not be repaired.
 
@@ -83,3 +121,22 @@ class ModelOutputError(RetainError):
 
 class StoreError(RetainError):
     """A memory store operation failed."""
+
+
+class StoreLockedError(StoreError):
+    """Another connection kept the database locked past the busy timeout and retries.
+
+    The message names the file; retry later, raise ``busy_timeout_ms``, or find the
+    process holding the lock.
+    """
+
+
+class StoreCorruptedError(StoreError):
+    """The database file is not a database or is damaged. The message names the file."""
+
+
+class StoreUnavailableError(StoreError, ConnectionError):
+    """The database server cannot be reached (wrong URL, server down, bad credentials).
+
+    The message names the URL (password hidden) and what to check.
+    """

@@ -2,23 +2,28 @@
 provenance, purge and export.
 
 * :class:`SQLiteStore`: one file, no server; the default (:func:`default_store`).
-* :func:`open_store`: a store from a URL (``sqlite:///path``, ``sqlite:///:memory:``).
-
-PostgreSQL + pgvector (``postgresql://``) is planned; see ``docs/stores.md``.
+* :class:`PostgresStore`: PostgreSQL + pgvector, sync and async (``pip install
+  'retain[postgres]'``; imported on first use, so the extra stays optional).
+* :func:`open_store`: a store from a URL (``sqlite:///path``, ``sqlite:///:memory:``,
+  ``postgresql://...``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS
 from retain.errors import ConfigurationError
 from retain.stores.base import RetainStore, Version, current_provenance, fuse, provenance
 from retain.stores.sqlite import SQLiteStore
 
+if TYPE_CHECKING:
+    from retain.stores.postgres import PostgresStore
+
 __all__ = [
     "DEFAULT_PATH",
+    "PostgresStore",
     "RetainStore",
     "SQLiteStore",
     "Version",
@@ -39,16 +44,25 @@ def default_store(path: str | Path = DEFAULT_PATH, **kwargs: Any) -> SQLiteStore
     return SQLiteStore(path, **kwargs)
 
 
+def __getattr__(name: str) -> Any:
+    if name == "PostgresStore":  # psycopg is an optional extra: import it on first use
+        from retain.stores.postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module 'retain.stores' has no attribute {name!r}")
+
+
 def open_store(url: str, **kwargs: Any) -> RetainStore:
     """A store from a URL: ``sqlite:///relative/path.db``, ``sqlite:////abs/path.db``,
-    ``sqlite:///:memory:``. Keyword arguments go to the store's constructor."""
+    ``sqlite:///:memory:``, or ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE``
+    (:class:`PostgresStore`). Keyword arguments go to the store's constructor."""
     if url.startswith("sqlite:///"):
         return SQLiteStore(url.removeprefix("sqlite:///"), **kwargs)
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigurationError(
-            "PostgreSQL stores are not available in this version of retain yet; use "
-            "sqlite:///path.db."
-        )
+        from retain.stores.postgres import PostgresStore
+
+        return PostgresStore(url, **kwargs)
     raise ConfigurationError(
-        f"Unknown store URL {url!r}; use sqlite:///path.db or sqlite:///:memory:."
+        f"Unknown store URL {url!r}; use sqlite:///path.db, sqlite:///:memory: or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE."
     )

@@ -1,0 +1,279 @@
+"""The read side of :class:`retain.stores.PostgresStore`, as step generators (see
+:mod:`retain.stores.pg_driver`): get, list, search (exact per namespace, HNSW only for wide
+prefixes), full-text ranking, and hybrid recall fused by :func:`retain.stores.base.fuse`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+from langgraph.store.base import GetOp, Item, ListNamespacesOp, SearchItem, SearchOp
+
+from retain.errors import EmbeddingDimensionError
+from retain.stores.base import RecallMode, fuse, namespace_matches
+from retain.stores.pg_driver import Sql, Steps
+from retain.stores.pg_schema import filter_sql, under_params, under_sql
+
+__all__ = ["CANDIDATES", "SEP", "PgReads", "ns_text", "ns_tuple"]
+
+SEP = "."
+CANDIDATES = 200  # rows each ranking contributes to hybrid fusion
+
+
+def ns_text(namespace: Sequence[str]) -> str:
+    return SEP.join(namespace)
+
+
+def ns_tuple(prefix: str) -> tuple[str, ...]:
+    return tuple(prefix.split(SEP))
+
+
+def _fts_words(text: str) -> str | None:
+    words = [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
+    return " | ".join(dict.fromkeys(words)) if words else None
+
+
+class PgReads:
+    """Mixin of the read steps; the store provides the attributes below."""
+
+    _dims: int
+    _ann: bool
+    ann_threshold: int
+    text_search_config: str
+    embeddings: Any
+
+    # -- reads -------------------------------------------------------------------------------
+
+    _COLUMNS = "i.prefix, i.key, i.value, i.created_at, i.updated_at, i.id"
+    _LIVE = "(i.expires_at IS NULL OR i.expires_at > %(now)s)"
+
+    @staticmethod
+    def _item(row: Sequence[Any], score: float | None = None, search: bool = False) -> Any:
+        prefix, key, value, created, updated = row[:5]
+        if search:
+            return SearchItem(ns_tuple(prefix), key, value, created, updated, score=score)
+        return Item(
+            value=value, key=key, namespace=ns_tuple(prefix), created_at=created, updated_at=updated
+        )
+
+    def _get(self, op: GetOp, now: datetime) -> Steps[tuple[Item | None, list[int]]]:
+        rows = yield Sql(
+            f"SELECT {self._COLUMNS} FROM retain_items i WHERE i.prefix = %(p)s AND "
+            f"i.key = %(k)s AND {self._LIVE}",
+            {"p": ns_text(op.namespace), "k": op.key, "now": now},
+        )
+        if not rows:
+            return None, []
+        return self._item(rows[0]), ([rows[0][5]] if op.refresh_ttl else [])
+
+    def _listed(
+        self,
+        prefix: str,
+        flt: dict[str, Any] | None,
+        limit: int,
+        offset: int,
+        now: datetime,
+        extra: str = "TRUE",
+    ) -> Steps[list[tuple[Any, ...]]]:
+        params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit, "o": offset}
+        where = filter_sql(flt, "i.value", params)
+        rows = yield Sql(
+            f"SELECT {self._COLUMNS} FROM retain_items i WHERE {under_sql('i.prefix')} AND "
+            f"{self._LIVE} AND {where} AND {extra} ORDER BY i.updated_at DESC, i.id "
+            "LIMIT %(l)s OFFSET %(o)s",
+            params,
+        )
+        return rows
+
+    def _by_ids(self, ids: Sequence[int], now: datetime) -> Steps[dict[int, tuple[Any, ...]]]:
+        if not ids:
+            return {}
+        rows = yield Sql(
+            f"SELECT {self._COLUMNS} FROM retain_items i WHERE i.id = ANY(%(ids)s) AND "
+            f"{self._LIVE}",
+            {"ids": list(ids), "now": now},
+        )
+        return {r[5]: r for r in rows}
+
+    def _vector_ranking(
+        self, prefix: str, q: Any, flt: dict[str, Any] | None, limit: int, now: datetime
+    ) -> Steps[list[tuple[int, float]]]:
+        """``(item id, cosine similarity)`` best first; max over an item's fields."""
+        params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit}
+        params["q"] = np.asarray(q, dtype=np.float32).reshape(-1)
+        if params["q"].shape != (self._dims,):
+            raise EmbeddingDimensionError(
+                f"The embedding model returned a query vector of {params['q'].size} dims; the "
+                f"index says {self._dims}."
+            )
+        if self._ann and not flt:
+            params["t"] = self.ann_threshold
+            count = yield Sql(
+                "SELECT count(*) FROM (SELECT 1 FROM retain_vectors v WHERE "
+                f"{under_sql('v.prefix')} LIMIT %(t)s + 1) s",
+                params,
+            )
+            if count[0][0] > self.ann_threshold:
+                return (yield from self._ann_ranking(params))
+        if not flt:
+            return (yield from self._exact_ranking(params))
+        where = filter_sql(flt, "i.value", params)
+        rows = yield Sql(
+            "SELECT v.item_id, min(v.embedding <=> %(q)s) AS d FROM retain_vectors v "
+            f"JOIN retain_items i ON i.id = v.item_id WHERE {under_sql('v.prefix')} AND "
+            f"{under_sql('i.prefix')} AND {self._LIVE} AND {where} "
+            "GROUP BY v.item_id ORDER BY d, v.item_id LIMIT %(l)s",
+            params,
+        )
+        return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
+
+    def _exact_ranking(self, params: dict[str, Any]) -> Steps[list[tuple[int, float]]]:
+        """Exact ranking without a join: the nearest vector rows under the prefix (a top-N
+        sort of that namespace's rows only), then a primary-key check that their items are
+        live; fetches more rows if expired items or several fields per item leave fewer
+        than ``limit`` items."""
+        limit = int(params["l"])
+        fetch = limit
+        while True:
+            rows = yield Sql(
+                "SELECT v.item_id, v.embedding <=> %(q)s AS d FROM retain_vectors v "
+                f"WHERE {under_sql('v.prefix')} ORDER BY d, v.item_id LIMIT %(f)s",
+                {**params, "f": fetch},
+            )
+            best: dict[int, float] = {}
+            for item_id, d in rows:  # best first: the first row of an item is its best
+                best.setdefault(int(item_id), 1.0 - float(d))
+            live = yield Sql(
+                f"SELECT i.id FROM retain_items i WHERE i.id = ANY(%(ids)s) AND {self._LIVE}",
+                {"ids": list(best), "now": params["now"]},
+            )
+            alive = {int(r[0]) for r in live}
+            ranked = [(i, s) for i, s in best.items() if i in alive]
+            if len(ranked) >= limit or len(rows) < fetch:
+                return ranked[:limit]
+            fetch *= 4
+
+    def _ann_ranking(self, params: dict[str, Any]) -> Steps[list[tuple[int, float]]]:
+        dims = self._dims
+        yield Sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        yield Sql(f"SET LOCAL hnsw.ef_search = {max(100, min(1000, 2 * int(params['l'])))}")
+        rows = yield Sql(
+            "SELECT s.item_id, min(s.d) AS d FROM (SELECT v.item_id, "
+            f"(v.embedding::vector({dims})) <=> %(q)s::vector({dims}) AS d FROM retain_vectors v "
+            f"WHERE {under_sql('v.prefix')} ORDER BY d LIMIT %(l)s * 2) s "
+            f"JOIN retain_items i ON i.id = s.item_id WHERE {self._LIVE} "
+            "GROUP BY s.item_id ORDER BY d, s.item_id LIMIT %(l)s",
+            params,
+        )
+        return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
+
+    def _keyword_ranking(
+        self, prefix: str, query: str, flt: dict[str, Any] | None, limit: int, now: datetime
+    ) -> Steps[list[int]]:
+        words = _fts_words(query)
+        if words is None:
+            return []
+        params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit}
+        params.update(w=words, cfg=self.text_search_config)
+        where = filter_sql(flt, "i.value", params)
+        rows = yield Sql(
+            "SELECT i.id FROM retain_items i, to_tsquery(%(cfg)s::regconfig, %(w)s) q "
+            f"WHERE i.body @@ q AND {under_sql('i.prefix')} AND {self._LIVE} AND {where} "
+            "ORDER BY ts_rank(i.body, q, 1) DESC, i.id LIMIT %(l)s",
+            params,
+        )
+        return [int(r[0]) for r in rows]
+
+    def _search(
+        self, op: SearchOp, q: Any, now: datetime
+    ) -> Steps[tuple[list[SearchItem], list[int]]]:
+        prefix = ns_text(op.namespace_prefix)
+        refresh = op.refresh_ttl
+        if q is None:
+            listed = yield from self._listed(prefix, op.filter, op.limit, op.offset, now)
+            return [self._item(r, None, search=True) for r in listed], (
+                [r[5] for r in listed] if refresh else []
+            )
+        ranked = yield from self._vector_ranking(prefix, q, op.filter, op.offset + op.limit, now)
+        page = ranked[op.offset : op.offset + op.limit]
+        rows = yield from self._by_ids([i for i, _ in page], now)
+        items = [self._item(rows[i], s, search=True) for i, s in page if i in rows]
+        if len(items) < op.limit:  # items without vectors come last, unscored
+            rest = yield from self._listed(
+                prefix,
+                op.filter,
+                op.limit - len(items),
+                0,
+                now,
+                "NOT EXISTS (SELECT 1 FROM retain_vectors x WHERE x.item_id = i.id)",
+            )
+            items += [self._item(r, None, search=True) for r in rest]
+        return items, ([i for i, _ in page] if refresh else [])
+
+    def _list_namespaces(self, op: ListNamespacesOp, now: datetime) -> Steps[list[tuple[str, ...]]]:
+        rows = yield Sql(
+            f"SELECT DISTINCT i.prefix FROM retain_items i WHERE {self._LIVE}", {"now": now}
+        )
+        namespaces = [ns_tuple(r[0]) for r in rows]
+        if op.match_conditions:
+            namespaces = [
+                ns
+                for ns in namespaces
+                if all(namespace_matches(c, ns) for c in op.match_conditions)
+            ]
+        if op.max_depth is not None:
+            namespaces = sorted({ns[: op.max_depth] for ns in namespaces})
+        else:
+            namespaces = sorted(namespaces)
+        return namespaces[op.offset : op.offset + op.limit]
+
+    def _recall(
+        self,
+        prefix: str,
+        query: str | None,
+        q: Any,
+        filter: dict[str, Any] | None,
+        limit: int,
+        offset: int,
+        mode: RecallMode,
+        weights: tuple[float, timedelta, float, str],
+    ) -> Steps[list[SearchItem]]:
+        now = datetime.now(timezone.utc)
+        if not query:
+            listed = yield from self._listed(prefix, filter, limit, offset, now)
+            return [self._item(r, None, search=True) for r in listed]
+        recency_weight, half_life, importance_weight, importance_field = weights
+        want = max(CANDIDATES, offset + limit)
+        rankings: list[list[int]] = []
+        cosine: dict[int, float] = {}
+        if q is not None:
+            vec = yield from self._vector_ranking(prefix, q, filter, want, now)
+            cosine = dict(vec)
+            rankings.append([i for i, _ in vec])
+        if mode in ("hybrid", "keyword") or self.embeddings is None:
+            rankings.append((yield from self._keyword_ranking(prefix, query, filter, want, now)))
+        rows = yield from self._by_ids(sorted({i for r in rankings for i in r}), now)
+        ages = {i: (now - r[4]).total_seconds() for i, r in rows.items()}
+        importance: dict[int, float] = {}
+        if importance_weight:
+            for i, r in rows.items():
+                v = r[2].get(importance_field)
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    importance[i] = float(v)
+        relevance = rankings
+        if mode == "vector" and cosine:
+            relevance = [sorted(cosine, key=lambda i: -cosine[i])]
+        scored = fuse(
+            relevance,
+            ages_s=ages,
+            importance=importance,
+            recency_weight=recency_weight,
+            half_life_s=half_life.total_seconds(),
+            importance_weight=importance_weight,
+        )
+        if mode == "vector" and cosine and not (recency_weight or importance_weight):
+            scored = [(i, cosine[i]) for i, _ in scored]
+        page = [(i, s) for i, s in scored if i in rows][offset : offset + limit]
+        return [self._item(rows[i], s, search=True) for i, s in page]

@@ -1,0 +1,163 @@
+"""PostgreSQL schema of :class:`retain.stores.PostgresStore`: numbered migrations recorded in
+``retain_migrations``, applied under an advisory lock, and the SQL fragments the store
+composes (namespace prefixes, LangGraph filters on ``jsonb``).
+
+Tables (all prefixed ``retain_`` so they can share a database with other software):
+
+* ``retain_items``: one row per live item; ``body`` is its ``tsvector`` for keyword search.
+* ``retain_vectors``: one row per indexed field of an item (``ON DELETE CASCADE``), with the
+  item's namespace copied in so a one-namespace search reads only that namespace's rows.
+* ``retain_history``: every put and delete, with provenance.
+* ``retain_meta``: the embedding model the vectors were made with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from retain.errors import InvalidInputError
+
+__all__ = [
+    "MIGRATION_LOCK",
+    "PG_MIGRATIONS",
+    "PgMigration",
+    "filter_sql",
+    "hnsw_index_sql",
+    "pg_migration",
+    "under_sql",
+]
+
+MIGRATION_LOCK = 0x7265_7461_696E  # "retain": the advisory lock key the migrations run under
+
+
+@dataclass(frozen=True)
+class PgMigration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+PG_MIGRATIONS: list[PgMigration] = []
+
+
+def pg_migration(version: int, name: str) -> Callable[[Callable[[], list[str]]], None]:
+    """Register the SQL statements ``func()`` returns as PostgreSQL migration ``version``
+    (versions must increase by one)."""
+
+    def register(func: Callable[[], list[str]]) -> None:
+        expected = len(PG_MIGRATIONS) + 1
+        if version != expected:
+            raise AssertionError(f"migration {name} has version {version}, expected {expected}")
+        PG_MIGRATIONS.append(PgMigration(version, name, tuple(func())))
+
+    return register
+
+
+@pg_migration(1, "items, vectors, keyword index, history, meta")
+def _initial() -> list[str]:
+    return [
+        "CREATE EXTENSION IF NOT EXISTS vector",
+        'CREATE TABLE retain_items (id bigserial PRIMARY KEY, prefix text COLLATE "C" NOT NULL, '
+        "key text NOT NULL, value jsonb NOT NULL, created_at timestamptz NOT NULL, "
+        "updated_at timestamptz NOT NULL, expires_at timestamptz, ttl_minutes float8, "
+        "body tsvector, UNIQUE (prefix, key))",
+        "CREATE INDEX retain_items_body ON retain_items USING gin (body)",
+        "CREATE INDEX retain_items_expires ON retain_items (expires_at) "
+        "WHERE expires_at IS NOT NULL",
+        "CREATE TABLE retain_vectors (item_id bigint NOT NULL REFERENCES retain_items(id) "
+        'ON DELETE CASCADE, prefix text COLLATE "C" NOT NULL, field text NOT NULL, '
+        "embedding vector NOT NULL, PRIMARY KEY (item_id, field))",
+        "CREATE INDEX retain_vectors_prefix ON retain_vectors (prefix)",
+        'CREATE TABLE retain_history (id bigserial PRIMARY KEY, prefix text COLLATE "C" '
+        "NOT NULL, key text NOT NULL, version integer NOT NULL, op text NOT NULL "
+        "CHECK (op IN ('put', 'delete')), value jsonb, at timestamptz NOT NULL, "
+        "provenance jsonb NOT NULL DEFAULT '{}', UNIQUE (prefix, key, version))",
+        "CREATE TABLE retain_meta (name text PRIMARY KEY, value text NOT NULL)",
+    ]
+
+
+CREATE_MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS retain_migrations (version integer PRIMARY KEY, "
+    "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+)
+
+
+def hnsw_index_sql(dims: int) -> str:
+    """The optional ANN index, on the vectors cast to their fixed size (an expression index:
+    exact one-namespace queries, written without the cast, can never use it)."""
+    return (
+        f"CREATE INDEX IF NOT EXISTS retain_vectors_hnsw_{dims} ON retain_vectors USING hnsw "
+        f"((embedding::vector({dims})) vector_cosine_ops)"
+    )
+
+
+def under_sql(column: str) -> str:
+    """Rows whose namespace equals or lies under a prefix; binds ``%(p)s``, ``%(lo)s``,
+    ``%(hi)s`` (see :func:`under_params`)."""
+    return f"({column} = %(p)s OR ({column} >= %(lo)s AND {column} < %(hi)s))"
+
+
+def under_params(prefix: str) -> dict[str, str]:
+    if not prefix:
+        return {"p": "", "lo": "", "hi": "\U0010ffff"}
+    return {"p": prefix, "lo": prefix + ".", "hi": prefix + "/"}  # "/" follows "." in "C"
+
+
+_OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+
+def filter_sql(filter: Mapping[str, Any] | None, column: str, params: dict[str, Any]) -> str:
+    """LangGraph's filter as SQL on a ``jsonb`` column (``"TRUE"`` without a filter).
+
+    Exact match compares ``jsonb`` values (``1`` equals ``1.0``, as in Python);
+    ``$gt``/``$gte``/``$lt``/``$lte`` compare numbers as numbers and strings as strings
+    (code-point order), and are false for other types, like :func:`matches_filter`.
+    Parameters are added to ``params``.
+    """
+    if not filter:
+        return "TRUE"
+    import json
+
+    parts: list[str] = []
+
+    def bind(value: Any) -> str:
+        name = f"f{len(params)}"
+        params[name] = value
+        return f"%({name})s"
+
+    for key, cond in filter.items():
+        field = f"({column} -> {bind(str(key))})"
+        ops = (
+            cond
+            if isinstance(cond, dict) and cond and all(str(k).startswith("$") for k in cond)
+            else {"$eq": cond}
+        )
+        for op, target in ops.items():
+            if op in ("$eq", "$ne"):
+                literal = bind(json.dumps(target)) + "::jsonb"
+                parts.append(
+                    f"{field} = {literal}" if op == "$eq" else f"{field} IS DISTINCT FROM {literal}"
+                )
+            elif op in _OPERATORS:
+                sign = _OPERATORS[op]
+                if isinstance(target, bool):
+                    kind, cast = "boolean", "::boolean"
+                elif isinstance(target, (int, float)):
+                    kind, cast = "number", "::float8"
+                elif isinstance(target, str):
+                    kind, cast = "string", ' COLLATE "C"'
+                else:
+                    parts.append("FALSE")
+                    continue
+                text = f"({column} ->> {bind(str(key))})"
+                parts.append(
+                    f"(CASE WHEN jsonb_typeof({field}) = '{kind}' THEN "
+                    f"({text}{cast}) {sign} {bind(target)} ELSE FALSE END)"
+                )
+            else:
+                raise InvalidInputError(
+                    f"Unknown filter operator {op!r}; use $eq, $ne, $gt, $gte, $lt, $lte."
+                )
+    return " AND ".join(parts)

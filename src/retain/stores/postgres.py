@@ -1,0 +1,689 @@
+"""``PostgresStore``: retain's server store, PostgreSQL with pgvector, sync and async.
+
+* Search inside one namespace is exact: rows are selected by namespace first, then ordered
+  by cosine distance, with no ANN index involved. An optional HNSW index
+  (``ann_index=True``) serves only searches over more than ``ann_threshold`` vectors (a
+  wide prefix), so it can never lower per-namespace recall.
+* Keywords use PostgreSQL full-text search (a ``tsvector`` per item, GIN index); hybrid
+  recall fuses it with the vector ranking (reciprocal-rank fusion, :func:`fuse`).
+* A batch is one transaction: all of it or none of it. Writes are set-based (one statement
+  per table per batch, vectors by binary ``COPY``); deadlocks between concurrent writers
+  are retried (bounded).
+* Sync calls use a ``psycopg_pool.ConnectionPool``; async calls an
+  ``AsyncConnectionPool`` (one per event loop): ``abatch`` is native async, not a thread.
+* Each operation is written once, as a generator of SQL steps (:class:`Sql`, :class:`Copy`)
+  that receives the rows; a small sync and a small async driver run them.
+* Migrations (:mod:`retain.stores.pg_schema`) run under ``pg_advisory_xact_lock``, so
+  several processes can open the same database at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langgraph.store.base import (
+    GetOp,
+    IndexConfig,
+    Item,
+    ListNamespacesOp,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+    TTLConfig,
+)
+
+from retain.errors import (
+    ConfigurationError,
+    EmbeddingDimensionError,
+    InvalidInputError,
+    InvalidNamespaceError,
+    InvalidValueError,
+    MissingDependencyError,
+    StoreError,
+)
+from retain.stores.base import (
+    RecallMode,
+    RetainStore,
+    Version,
+    current_provenance,
+    index_texts,
+    parse_index,
+    provenance,
+    value_strings,
+)
+from retain.stores.pg_schema import (
+    CREATE_MIGRATIONS_TABLE,
+    MIGRATION_LOCK,
+    PG_MIGRATIONS,
+    hnsw_index_sql,
+    under_params,
+    under_sql,
+)
+
+try:
+    import psycopg
+
+    from retain.stores.pg_driver import Copy, PgConnections, Sql, Steps, redact
+    from retain.stores.pg_reads import SEP, PgReads, ns_text, ns_tuple
+except ImportError as e:  # pragma: no cover - exercised in a test with the package hidden
+    raise MissingDependencyError("PostgresStore", e.name or "psycopg", "postgres") from e
+
+__all__ = ["PostgresStore"]
+
+_Key = tuple[tuple[str, ...], str]
+
+
+def _check_namespace(namespace: Sequence[str], *, allow_empty: bool) -> None:
+    if not namespace and not allow_empty:
+        raise InvalidNamespaceError("A namespace needs at least one label.")
+    for label in namespace:
+        if not isinstance(label, str) or not label or SEP in label or "\x00" in label:
+            raise InvalidNamespaceError(
+                f"Invalid namespace label {label!r} in {tuple(namespace)!r}: labels are "
+                "non-empty strings without '.'."
+            )
+
+
+def _dump(value: Any) -> str:
+    if not isinstance(value, dict):
+        raise InvalidValueError(f"A stored value must be a JSON object (dict); got {value!r}.")
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise InvalidValueError(
+            f"The value is not JSON ({e}); store only dicts of str, numbers, bools, None, "
+            "lists and dicts."
+        ) from e
+    if "\\u0000" in text:
+        raise InvalidValueError("PostgreSQL cannot store the NUL character (\\u0000) in JSON.")
+    return text
+
+
+@dataclass
+class _Plan:
+    """A validated batch: reads in order, and the last write of each item."""
+
+    ops: list[Op]
+    puts: dict[_Key, PutOp]
+    values: dict[_Key, str]
+    texts: dict[_Key, list[tuple[str, str]]]
+    queries: list[str]
+
+
+class PostgresStore(PgReads, RetainStore):
+    """A LangGraph ``BaseStore`` on PostgreSQL + pgvector, with retain's extensions.
+
+    Args:
+        conn_string: A libpq URL, ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE``.
+        index: LangGraph's index config ``{"embed": ..., "dims": ..., "fields": [...]}``
+            (see :class:`retain.stores.SQLiteStore`).
+        ttl: LangGraph's TTL config.
+        pool_size: Most connections each pool (sync, and async per event loop) opens.
+        ann_index: Also build an HNSW index, used only for searches over more than
+            ``ann_threshold`` vectors; smaller searches (any one namespace below that
+            size) stay exact.
+        text_search_config: The PostgreSQL text-search configuration for keywords.
+
+    Raises:
+        StoreUnavailableError: the server cannot be reached with ``conn_string``.
+
+    Example (needs a running server, hence not run here):
+
+    .. code-block:: python
+
+        store = PostgresStore("postgresql://postgres@localhost/app", index={
+            "embed": "local:minilm", "dims": 384})
+        store.put(("memories", "alice"), "k1", {"content": "Alice prefers dark mode"})
+        store.recall(("memories",), query="dark mode")
+    """
+
+    def __init__(
+        self,
+        conn_string: str,
+        *,
+        index: IndexConfig | dict[str, Any] | None = None,
+        ttl: TTLConfig | None = None,
+        pool_size: int = 8,
+        ann_index: bool = False,
+        ann_threshold: int = 20_000,
+        text_search_config: str = "english",
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.conn_string = conn_string
+        self.ttl_config = ttl
+        self.ann_threshold = ann_threshold
+        self.text_search_config = text_search_config
+        self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
+        self._dims = int(self.index_config["dims"]) if self.index_config else 0
+        self._ann = bool(ann_index and self.index_config)
+        self._db = PgConnections(conn_string, pool_size=pool_size, connect_timeout=connect_timeout)
+        self._setup()
+        self._db.open()
+        self._stale = self._db.drive(self._check_embedding_model())
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        """Apply pending migrations (and the ANN index) under an advisory lock."""
+        conn = self._db.connect()
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                conn.execute(CREATE_MIGRATIONS_TABLE)
+                done = {r[0] for r in conn.execute("SELECT version FROM retain_migrations")}
+                for step in PG_MIGRATIONS:
+                    if step.version in done:
+                        continue
+                    for statement in step.statements:
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO retain_migrations(version, name) VALUES (%s, %s)",
+                        (step.version, step.name),
+                    )
+                if self._ann:
+                    conn.execute(hnsw_index_sql(self._dims))
+        except psycopg.errors.FeatureNotSupported as e:
+            raise StoreError(f"PostgreSQL could not set up retain's schema: {e}") from e
+        except psycopg.errors.UndefinedFile as e:
+            raise StoreError(
+                f"The pgvector extension is not installed on this server ({e}); install "
+                "pgvector (https://github.com/pgvector/pgvector) or use a server that has it."
+            ) from e
+        finally:
+            conn.close()
+
+    def _check_embedding_model(self) -> Steps[str | None]:
+        if self.index_config is None:
+            return None
+        rows = yield Sql("SELECT name, value FROM retain_meta")
+        meta: dict[str, str] = dict(rows)
+        has = yield Sql("SELECT 1 FROM retain_vectors LIMIT 1")
+        current = (str(self.embedding_id), str(self._dims))
+        recorded = (meta.get("embedding_id"), meta.get("embedding_dims"))
+        if has and recorded[0] is not None and recorded != current:
+            return (
+                f"The vectors in {redact(self.conn_string)} were made with {recorded[0]} "
+                f"({recorded[1]} dims), but the store was opened with {current[0]} "
+                f"({current[1]} dims). Call store.reembed() to recompute them with the new "
+                "model (or open the store with the old one)."
+            )
+        if not has:
+            yield from self._set_meta()
+        return None
+
+    def _set_meta(self) -> Steps[None]:
+        yield Sql(
+            "INSERT INTO retain_meta(name, value) VALUES ('embedding_id', %(id)s), "
+            "('embedding_dims', %(dims)s) ON CONFLICT (name) DO UPDATE SET value = "
+            "excluded.value",
+            {"id": str(self.embedding_id), "dims": str(self._dims)},
+        )
+
+    def _require_fresh_vectors(self) -> None:
+        if self._stale:
+            raise ConfigurationError(self._stale)
+
+    def close(self) -> None:
+        """Close the connection pools."""
+        self._db.close()
+
+    async def aclose(self) -> None:
+        """Close the running event loop's async pool (cleanly), then the rest."""
+        await self._db.aclose()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- batch -------------------------------------------------------------------------------
+
+    def _plan(self, ops: Iterable[Op]) -> _Plan:
+        """Validate every op before anything runs: a bad op fails the batch up front."""
+        ops = list(ops)
+        puts: dict[_Key, PutOp] = {}
+        queries: list[str] = []
+        for op in ops:
+            if isinstance(op, PutOp):
+                _check_namespace(op.namespace, allow_empty=False)
+                puts[(tuple(op.namespace), op.key)] = op
+            elif isinstance(op, GetOp):
+                _check_namespace(op.namespace, allow_empty=False)
+            elif isinstance(op, SearchOp):
+                _check_namespace(op.namespace_prefix, allow_empty=True)
+                if op.query and self.embeddings is not None:
+                    queries.append(op.query)
+            elif not isinstance(op, ListNamespacesOp):
+                raise InvalidInputError(f"Unknown store operation {type(op).__name__}.")
+        values = {k: _dump(op.value) for k, op in puts.items() if op.value is not None}
+        texts = {k: index_texts(puts[k].value, self._fields, puts[k].index) for k in values}
+        return _Plan(ops, puts, values, texts, queries)
+
+    def _vectors(self, plan: _Plan, vecs: list[list[float]]) -> dict[_Key, list[Any]]:
+        out: dict[_Key, list[Any]] = {}
+        if self.embeddings is None:
+            return out
+        i = 0
+        for key, pairs in plan.texts.items():
+            rows = []
+            for path, _ in pairs:
+                vec = np.asarray(vecs[i], dtype=np.float32)
+                i += 1
+                if vec.shape != (self._dims,):
+                    raise EmbeddingDimensionError(
+                        f"The embedding model returned a vector of {vec.size} dims; the index "
+                        f"says {self._dims}. Fix 'dims' in the index or the model; nothing was "
+                        "written."
+                    )
+                rows.append((path, vec))
+            out[key] = rows
+        if i != len(vecs):
+            raise EmbeddingDimensionError(
+                f"The embedding model returned {len(vecs)} vectors for {i} texts."
+            )
+        return out
+
+    def _flat_texts(self, plan: _Plan) -> list[str]:
+        if self.embeddings is None:
+            return []
+        flat = [text for pairs in plan.texts.values() for _, text in pairs]
+        if flat or plan.queries:
+            self._require_fresh_vectors()
+        return flat
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        plan = self._plan(ops)
+        flat = self._flat_texts(plan)
+        vectors = self._vectors(plan, self.embeddings.embed_documents(flat) if flat else [])
+        queries = {q: self.embeddings.embed_query(q) for q in plan.queries}
+        return self._db.drive(
+            self._batch(plan, vectors, queries),
+            factory=lambda: self._batch(plan, vectors, queries),
+        )
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        plan = self._plan(ops)
+        flat = self._flat_texts(plan)
+        embedded = await self.embeddings.aembed_documents(flat) if flat else []
+        vectors = self._vectors(plan, embedded)
+        queries = {q: await self.embeddings.aembed_query(q) for q in plan.queries}
+        return await self._db.adrive(
+            self._batch(plan, vectors, queries),
+            factory=lambda: self._batch(plan, vectors, queries),
+        )
+
+    def _batch(
+        self, plan: _Plan, vectors: dict[_Key, list[Any]], queries: dict[str, list[float]]
+    ) -> Steps[list[Result]]:
+        now = datetime.now(timezone.utc)
+        results: list[Result] = [None] * len(plan.ops)
+        refresh: list[int] = []
+        for i, op in enumerate(plan.ops):
+            if isinstance(op, GetOp):
+                results[i], ids = yield from self._get(op, now)
+                refresh += ids
+            elif isinstance(op, SearchOp):
+                q = queries.get(op.query) if op.query else None
+                results[i], ids = yield from self._search(op, q, now)
+                refresh += ids
+            elif isinstance(op, ListNamespacesOp):
+                results[i] = yield from self._list_namespaces(op, now)
+        if refresh:
+            yield Sql(
+                "UPDATE retain_items SET expires_at = %(now)s + ttl_minutes * interval "
+                "'1 minute' WHERE ttl_minutes IS NOT NULL AND id = ANY(%(ids)s)",
+                {"now": now, "ids": refresh},
+            )
+        if plan.puts:
+            yield from self._write(plan, vectors, now)
+        return results
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _write(self, plan: _Plan, vectors: dict[_Key, list[Any]], now: datetime) -> Steps[None]:
+        prov = json.dumps(current_provenance(), default=str)
+        history: list[tuple[str, str, str, str | None]] = []
+        deletes = sorted(k for k, op in plan.puts.items() if op.value is None)
+        if deletes:
+            gone = yield Sql(
+                "DELETE FROM retain_items i USING unnest(%(p)s::text[], %(k)s::text[]) AS "
+                "d(prefix, key) WHERE i.prefix = d.prefix AND i.key = d.key "
+                "RETURNING i.prefix, i.key",
+                {"p": [ns_text(ns) for ns, _ in deletes], "k": [k for _, k in deletes]},
+            )
+            history += [(p, k, "delete", None) for p, k in gone]
+        upserts = sorted(plan.values)
+        if upserts:
+            expires, ttls, bodies = [], [], []
+            for key in upserts:
+                op = plan.puts[key]
+                expires.append(None if op.ttl is None else now + timedelta(minutes=op.ttl))
+                ttls.append(op.ttl)
+                texts = plan.texts[key]
+                if self.index_config:
+                    body = " ".join(t for _, t in texts)
+                else:
+                    body = " ".join(value_strings(op.value)) if op.index is not False else ""
+                bodies.append(body or None)
+            rows = yield Sql(
+                "INSERT INTO retain_items AS i (prefix, key, value, created_at, updated_at, "
+                "expires_at, ttl_minutes, body) SELECT u.prefix, u.key, u.value::jsonb, "
+                "%(now)s, %(now)s, u.expires_at, u.ttl, to_tsvector(%(cfg)s::regconfig, u.body) "
+                "FROM unnest(%(p)s::text[], %(k)s::text[], %(v)s::text[], "
+                "%(e)s::timestamptz[], %(t)s::float8[], %(b)s::text[]) "
+                "AS u(prefix, key, value, expires_at, ttl, body) ORDER BY u.prefix, u.key "
+                "ON CONFLICT (prefix, key) DO UPDATE SET value = excluded.value, "
+                "updated_at = excluded.updated_at, expires_at = excluded.expires_at, "
+                "ttl_minutes = excluded.ttl_minutes, body = excluded.body "
+                "RETURNING i.id, i.prefix, i.key",
+                {
+                    "now": now,
+                    "cfg": self.text_search_config,
+                    "p": [ns_text(ns) for ns, _ in upserts],
+                    "k": [k for _, k in upserts],
+                    "v": [plan.values[k] for k in upserts],
+                    "e": expires,
+                    "t": ttls,
+                    "b": bodies,
+                },
+            )
+            ids = {(p, k): item_id for item_id, p, k in rows}
+            yield Sql(
+                "DELETE FROM retain_vectors WHERE item_id = ANY(%(ids)s)",
+                {"ids": list(ids.values())},
+            )
+            copy_rows = [
+                (ids[(ns_text(ns), k)], ns_text(ns), path, vec)
+                for (ns, k), pairs in vectors.items()
+                for path, vec in pairs
+            ]
+            if copy_rows:
+                yield Copy(
+                    "COPY retain_vectors (item_id, prefix, field, embedding) FROM STDIN "
+                    "WITH (FORMAT BINARY)",
+                    ("int8", "text", "text", "vector"),
+                    copy_rows,
+                )
+            history += [(ns_text(ns), k, "put", plan.values[(ns, k)]) for ns, k in upserts]
+        if history:
+            yield Sql(
+                "INSERT INTO retain_history (prefix, key, version, op, value, at, provenance) "
+                "SELECT h.prefix, h.key, COALESCE((SELECT max(x.version) FROM retain_history x "
+                "WHERE x.prefix = h.prefix AND x.key = h.key), 0) + 1, h.op, h.value::jsonb, "
+                "%(now)s, %(prov)s::jsonb FROM unnest(%(p)s::text[], %(k)s::text[], "
+                "%(o)s::text[], %(v)s::text[]) AS h(prefix, key, op, value)",
+                {
+                    "now": now,
+                    "prov": prov,
+                    "p": [h[0] for h in history],
+                    "k": [h[1] for h in history],
+                    "o": [h[2] for h in history],
+                    "v": [h[3] for h in history],
+                },
+            )
+
+    # -- retain's extensions -------------------------------------------------------------------
+
+    def _recall_args(
+        self,
+        namespace_prefix: tuple[str, ...],
+        query: str | None,
+        limit: int,
+        offset: int,
+        mode: str,
+        recency_weight: float,
+        importance_weight: float,
+    ) -> tuple[str, bool]:
+        if mode not in ("hybrid", "vector", "keyword"):
+            raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {mode!r}.")
+        if limit < 1 or offset < 0:
+            raise InvalidInputError("limit must be >= 1 and offset >= 0.")
+        if recency_weight < 0 or importance_weight < 0 or recency_weight + importance_weight > 1:
+            raise InvalidInputError(
+                "recency_weight and importance_weight must be >= 0 and sum to at most 1; got "
+                f"{recency_weight} and {importance_weight}."
+            )
+        _check_namespace(namespace_prefix, allow_empty=True)
+        wants_vector = bool(query) and mode in ("hybrid", "vector") and self.embeddings is not None
+        if wants_vector:
+            self._require_fresh_vectors()
+        return ns_text(namespace_prefix), wants_vector
+
+    def recall(
+        self,
+        namespace_prefix: tuple[str, ...],
+        /,
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        mode: RecallMode = "hybrid",
+        recency_weight: float = 0.0,
+        recency_half_life: timedelta = timedelta(days=30),
+        importance_weight: float = 0.0,
+        importance_field: str = "importance",
+    ) -> list[SearchItem]:
+        prefix, wants = self._recall_args(
+            namespace_prefix, query, limit, offset, mode, recency_weight, importance_weight
+        )
+        q = self.embeddings.embed_query(query) if wants else None
+        weights = (recency_weight, recency_half_life, importance_weight, importance_field)
+        return self._db.drive(self._recall(prefix, query, q, filter, limit, offset, mode, weights))
+
+    async def arecall(  # type: ignore[override]
+        self,
+        namespace_prefix: tuple[str, ...],
+        /,
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        mode: RecallMode = "hybrid",
+        recency_weight: float = 0.0,
+        recency_half_life: timedelta = timedelta(days=30),
+        importance_weight: float = 0.0,
+        importance_field: str = "importance",
+    ) -> list[SearchItem]:
+        """Async :meth:`recall`, on the async pool."""
+        prefix, wants = self._recall_args(
+            namespace_prefix, query, limit, offset, mode, recency_weight, importance_weight
+        )
+        q = await self.embeddings.aembed_query(query) if wants else None
+        weights = (recency_weight, recency_half_life, importance_weight, importance_field)
+        return await self._db.adrive(
+            self._recall(prefix, query, q, filter, limit, offset, mode, weights)
+        )
+
+    def _history(self, namespace: tuple[str, ...], key: str) -> Steps[list[Version]]:
+        rows = yield Sql(
+            "SELECT version, op, value, at, provenance FROM retain_history WHERE prefix = %(p)s "
+            "AND key = %(k)s ORDER BY version",
+            {"p": ns_text(namespace), "k": key},
+        )
+        return [Version(r[0], r[1], r[2], r[3], r[4] or {}) for r in rows]
+
+    def history(self, namespace: tuple[str, ...], key: str) -> list[Version]:
+        return self._db.drive(self._history(tuple(namespace), key))
+
+    async def ahistory(self, namespace: tuple[str, ...], key: str) -> list[Version]:
+        return await self._db.adrive(self._history(tuple(namespace), key))
+
+    def get_as_of(self, namespace: tuple[str, ...], key: str, at: datetime) -> Item | None:
+        versions = [v for v in self.history(namespace, key) if v.at <= at]
+        last = versions[-1] if versions else None
+        if last is None or last.value is None:
+            return None
+        created: datetime | None = None
+        for v in versions:  # an item deleted and put again was created again
+            if v.op == "delete":
+                created = None
+            elif created is None:
+                created = v.at
+        return Item(
+            value=last.value,
+            key=key,
+            namespace=tuple(namespace),
+            created_at=created or last.at,
+            updated_at=last.at,
+        )
+
+    def restore(self, namespace: tuple[str, ...], key: str, version: int) -> Item:
+        found = [v for v in self.history(namespace, key) if v.version == version]
+        if not found or found[0].value is None:
+            raise InvalidInputError(
+                f"{namespace}/{key} has no version {version} with a value to restore; see "
+                "store.history(namespace, key)."
+            )
+        with provenance(restored_from=version):
+            self.put(namespace, key, found[0].value)
+        item = self.get(namespace, key)
+        assert item is not None
+        return item
+
+    def _purge(self, namespace_prefix: tuple[str, ...]) -> Steps[int]:
+        if not namespace_prefix:
+            raise InvalidInputError("purge needs a non-empty namespace prefix.")
+        _check_namespace(namespace_prefix, allow_empty=False)
+        params = under_params(ns_text(namespace_prefix))
+        gone = yield Sql(
+            f"DELETE FROM retain_items i WHERE {under_sql('i.prefix')} RETURNING i.id", params
+        )
+        yield Sql(f"DELETE FROM retain_vectors v WHERE {under_sql('v.prefix')}", params)
+        yield Sql(f"DELETE FROM retain_history h WHERE {under_sql('h.prefix')}", params)
+        return len(gone)
+
+    def purge(self, namespace_prefix: tuple[str, ...]) -> int:
+        return self._db.drive(self._purge(tuple(namespace_prefix)))
+
+    async def apurge(self, namespace_prefix: tuple[str, ...]) -> int:
+        return await self._db.adrive(self._purge(tuple(namespace_prefix)))
+
+    def _export(self, namespace_prefix: tuple[str, ...]) -> Steps[list[dict[str, Any]]]:
+        params = under_params(ns_text(namespace_prefix))
+        items = yield Sql(
+            "SELECT prefix, key, value, created_at, updated_at FROM retain_items i WHERE "
+            f"{under_sql('i.prefix')} ORDER BY prefix, key",
+            params,
+        )
+        versions = yield Sql(
+            "SELECT prefix, key, version, op, value, at, provenance FROM retain_history h "
+            f"WHERE {under_sql('h.prefix')} ORDER BY prefix, key, version",
+            params,
+        )
+        out: list[dict[str, Any]] = [
+            {
+                "type": "item",
+                "namespace": list(ns_tuple(p)),
+                "key": k,
+                "value": v,
+                "created_at": c.isoformat(),
+                "updated_at": u.isoformat(),
+            }
+            for p, k, v, c, u in items
+        ]
+        out += [
+            {
+                "type": "version",
+                "namespace": list(ns_tuple(p)),
+                "key": k,
+                "version": n,
+                "op": op,
+                "value": v,
+                "at": at.isoformat(),
+                "provenance": prov or {},
+            }
+            for p, k, n, op, v, at, prov in versions
+        ]
+        return out
+
+    def export(self, namespace_prefix: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        yield from self._db.drive(self._export(tuple(namespace_prefix)))
+
+    async def aexport(self, namespace_prefix: tuple[str, ...]) -> AsyncIterator[dict[str, Any]]:
+        """Async :meth:`export`."""
+        for record in await self._db.adrive(self._export(tuple(namespace_prefix))):
+            yield record
+
+    def export_jsonl(self, namespace_prefix: tuple[str, ...], path: str | Path) -> int:
+        """Write :meth:`export` to a JSON-lines file; returns the number of lines."""
+        count = 0
+        with open(path, "w", encoding="utf-8") as out:
+            for record in self.export(namespace_prefix):
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
+        return count
+
+    def reembed(self, *, batch_size: int = 64) -> int:
+        if self.embeddings is None or self.index_config is None:
+            raise ConfigurationError("This store has no index (embedding model) to re-embed with.")
+        count, last = 0, 0
+        while True:
+            chunk = self._db.drive(self._chunk(last, batch_size))
+            if not chunk:
+                break
+            ops = [PutOp(ns_tuple(p), k, v) for _, p, k, v in chunk]
+            texts = [index_texts(op.value, self._fields, None) for op in ops]
+            flat = [t for pairs in texts for _, t in pairs]
+            vecs = self.embeddings.embed_documents(flat) if flat else []
+            rows: list[tuple[Any, ...]] = []
+            i = 0
+            for (item_id, prefix, _, _), pairs in zip(chunk, texts, strict=True):
+                for path, _ in pairs:
+                    vec = np.asarray(vecs[i], dtype=np.float32)
+                    i += 1
+                    if vec.shape != (self._dims,):
+                        raise EmbeddingDimensionError(
+                            f"The embedding model returned {vec.size} dims; the index says "
+                            f"{self._dims}."
+                        )
+                    rows.append((item_id, prefix, path, vec))
+            self._db.drive(self._replace_vectors([c[0] for c in chunk], rows))
+            count += len(chunk)
+            last = chunk[-1][0]
+        self._db.drive(self._set_meta())
+        self._stale = None
+        return count
+
+    def _chunk(self, after: int, size: int) -> Steps[list[tuple[Any, ...]]]:
+        rows = yield Sql(
+            "SELECT id, prefix, key, value FROM retain_items WHERE id > %(a)s ORDER BY id "
+            "LIMIT %(n)s",
+            {"a": after, "n": size},
+        )
+        return rows
+
+    def _replace_vectors(self, ids: list[int], rows: list[tuple[Any, ...]]) -> Steps[None]:
+        yield Sql("DELETE FROM retain_vectors WHERE item_id = ANY(%(ids)s)", {"ids": ids})
+        if rows:
+            yield Copy(
+                "COPY retain_vectors (item_id, prefix, field, embedding) FROM STDIN "
+                "WITH (FORMAT BINARY)",
+                ("int8", "text", "text", "vector"),
+                rows,
+            )
+
+    def _sweep(self) -> Steps[int]:
+        gone = yield Sql(
+            "DELETE FROM retain_items WHERE expires_at IS NOT NULL AND expires_at <= %(now)s "
+            "RETURNING id",
+            {"now": datetime.now(timezone.utc)},
+        )
+        return len(gone)
+
+    def sweep_ttl(self) -> int:
+        """Delete expired items now; returns how many."""
+        return self._db.drive(self._sweep())
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({redact(self.conn_string)!r})"
