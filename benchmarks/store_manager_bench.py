@@ -91,6 +91,8 @@ def main() -> int:
     index = {"dims": MINILM_DIMS, "embed": embed}
     print(f"{'what':<22} {'N':>6} {'langmem ms':>11} {'retain ms':>10} {'ratio':>7}")
     rows = []
+    # One event loop for the whole run, as in a server or a long-lived agent process.
+    loop = asyncio.new_event_loop()
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             texts = memories(n)
@@ -111,10 +113,10 @@ def main() -> int:
                 factory = langmem_manager if lib == "langmem" else create_memory_store_manager
                 manager = factory(model, namespace=("memories", "{langgraph_user_id}"), store=store)
                 payload = {"messages": CONVERSATION}
-                asyncio.run(manager.ainvoke(payload, CONFIG))  # warm up
+                loop.run_until_complete(manager.ainvoke(payload, CONFIG))  # warm up
 
                 def run(m: Any = manager, p: Any = payload) -> None:
-                    asyncio.run(m.ainvoke(p, CONFIG))
+                    loop.run_until_complete(m.ainvoke(p, CONFIG))
 
                 results["invoke"][lib] = timed(run, args.iterations)
                 make_tool = langmem_search if lib == "langmem" else create_search_memory_tool
