@@ -7,12 +7,14 @@ from retain.core.optimization import AnnotatedTrajectory, Prompt
 from retain.core.types import ExtractedMemory, ExtractionResult, Memory, RemoveDoc
 from retain.errors import (
     ConfigurationError,
+    ExecutorShutdownError,
     InvalidInputError,
     MissingDependencyError,
     ModelOutputError,
     RetainError,
     StoreError,
 )
+from retain.executor import ReflectionExecutor
 from retain.llm.resolve import resolve_model
 from retain.manager import (
     MemoryManager,
@@ -40,6 +42,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AnnotatedTrajectory",
     "ConfigurationError",
+    "ExecutorShutdownError",
     "ExtractedMemory",
     "ExtractionResult",
     "InvalidInputError",
@@ -54,6 +57,7 @@ __all__ = [
     "NamespaceTemplate",
     "Prompt",
     "PromptOptimizer",
+    "ReflectionExecutor",
     "RemoveDoc",
     "RetainError",
     "StoreError",

@@ -17,12 +17,13 @@ from langchain_core.messages import BaseMessage, messages_from_dict, messages_to
 
 from retain.errors import InvalidInputError
 
-__all__ = ["decode", "encode", "portable_config"]
+__all__ = ["decode", "encode", "portable_config", "to_json"]
 
 _MESSAGE = "__retain_message__"
 
 
-def _to_json(value: Any, path: str) -> Any:
+def to_json(value: Any, path: str = "payload") -> Any:
+    """``value`` as plain JSON data (messages as marked dicts); see the module docstring."""
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
@@ -32,13 +33,13 @@ def _to_json(value: Any, path: str) -> Any:
     if isinstance(value, BaseMessage):
         return {_MESSAGE: messages_to_dict([value])[0]}
     if isinstance(value, (list, tuple)):
-        return [_to_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [to_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
                 raise InvalidInputError(f"{path} has a non-string key {k!r}; use strings.")
-            out[k] = _to_json(v, f"{path}[{k!r}]")
+            out[k] = to_json(v, f"{path}[{k!r}]")
         return out
     raise InvalidInputError(
         f"{path} is a {type(value).__name__}, which a durable job cannot store. Durable "
@@ -65,7 +66,7 @@ def encode(value: Any, what: str = "payload") -> str:
         >>> decode(encode({"messages": [HumanMessage("hi")]}))["messages"][0].content
         'hi'
     """
-    return json.dumps(_to_json(value, what), ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(to_json(value, what), ensure_ascii=False, separators=(",", ":"))
 
 
 def decode(text: str) -> Any:
@@ -83,11 +84,11 @@ def portable_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
         k: v for k, v in dict(config.get("configurable") or {}).items() if not k.startswith("__")
     }
     if configurable:
-        out["configurable"] = _to_json(configurable, "config['configurable']")
+        out["configurable"] = to_json(configurable, "config['configurable']")
     for name in ("metadata", "tags"):
         if config.get(name):
             try:
-                out[name] = _to_json(config[name], f"config[{name!r}]")
+                out[name] = to_json(config[name], f"config[{name!r}]")
             except InvalidInputError:
                 continue
     return out
