@@ -158,6 +158,9 @@ class LocalRunner:
     def _cancel_job(self, job_id: int) -> Callable[[Future[Any]], None]:
         def on_done(future: Future[Any]) -> None:
             if future.cancelled() and self.queue is not None:
+                with self._cond:
+                    if self._futures.get(job_id) is future:
+                        del self._futures[job_id]
                 self.queue.cancel([job_id])
 
         return on_done
@@ -276,38 +279,44 @@ class LocalRunner:
         with self._cond:
             if not self._closed:
                 self._closed = True
-                if self.queue is None:
-                    for work in self._schedule.pop_all():
-                        if work.future is None:
-                            continue
-                        if cancel_futures:
-                            work.future.cancel()
-                        elif work.future.set_running_or_notify_cancel():
-                            self._ready.append(work)
-                else:
-                    waiting = {
-                        i: f
-                        for i, f in self._futures.items()
-                        if not f.running()
-                        and all(w.job is None or w.job.id != i for w in self._ready)
-                    }
-                    if cancel_futures:
-                        self.queue.cancel(list(waiting))
-                    for job_id, future in waiting.items():
-                        self._futures.pop(job_id, None)
-                        if cancel_futures:
-                            future.cancel()
-                        else:
-                            future.set_exception(
-                                ExecutorShutdownError(
-                                    f"Job {job_id} stays queued in {self.queue!r}; a worker "
-                                    "started later runs it."
-                                )
-                            )
-                self._stopping = True
-                self._cond.notify_all()
+                try:
+                    self._drain(cancel_futures)
+                finally:
+                    self._stopping = True
+                    self._cond.notify_all()
         if wait:
             current = threading.current_thread()
             for thread in self._threads:
                 if thread is not current:
                     thread.join()
+
+    def _drain(self, cancel_futures: bool) -> None:
+        """Settle the work not started yet (the caller holds the condition)."""
+        if self.queue is None:
+            for work in self._schedule.pop_all():
+                if work.future is None:
+                    continue
+                if cancel_futures:
+                    work.future.cancel()
+                elif work.future.set_running_or_notify_cancel():
+                    self._ready.append(work)
+            return
+        claimed = {w.job.id for w in self._ready if w.job is not None}
+        waiting = {
+            i: f
+            for i, f in self._futures.items()
+            if not f.running() and not f.done() and i not in claimed
+        }
+        if cancel_futures:
+            self.queue.cancel(list(waiting))
+        for job_id, future in waiting.items():
+            self._futures.pop(job_id, None)
+            if cancel_futures:
+                future.cancel()
+            else:
+                future.set_exception(
+                    ExecutorShutdownError(
+                        f"Job {job_id} stays queued in {self.queue!r}; a worker started "
+                        "later runs it."
+                    )
+                )
