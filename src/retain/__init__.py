@@ -3,6 +3,7 @@
 LangMem-compatible API: replace ``from langmem import ...`` with ``from retain import ...``.
 """
 
+from retain.background.scheduler import MemoryScheduler
 from retain.core.optimization import AnnotatedTrajectory, Prompt
 from retain.core.types import ExtractedMemory, ExtractionResult, Memory, RemoveDoc
 from retain.errors import (
@@ -49,6 +50,7 @@ __all__ = [
     "Memory",
     "MemoryManager",
     "MemoryPhase",
+    "MemoryScheduler",
     "MemoryState",
     "MemoryStoreManager",
     "MissingDependencyError",
