@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -14,7 +17,7 @@ import pytest
 from retain import ReflectionExecutor, create_memory_store_manager
 from retain.clock import ManualClock
 from retain.errors import ExecutorShutdownError, ModelOutputError
-from retain.queue import RetryPolicy
+from retain.queue import RetryPolicy, SQLiteQueue
 from retain.stores import SQLiteStore
 from retain.testing import FakeChatModel, insert
 
@@ -176,3 +179,29 @@ def test_failing_jobs_are_retried_then_dead_and_the_rest_are_unaffected(
     assert attempts[9] == 2  # retried once, then fine, written once
     assert executor.queue is not None
     assert executor.queue.counts()["done"] == 7
+
+
+@pytest.mark.slow
+def test_a_durable_script_exits_by_itself_and_keeps_pending_work(tmp_path: Path) -> None:
+    db = tmp_path / "memories.db"
+    script = textwrap.dedent(
+        f"""
+        from retain import ReflectionExecutor
+        from retain.stores import SQLiteStore
+
+        store = SQLiteStore({str(db)!r})
+        executor = ReflectionExecutor(lambda p: p, store=store, durable=True)
+        executor.submit({{"n": 1}}, thread_id="t", after_seconds=0).result(timeout=10)
+        executor.submit({{"n": 2}}, thread_id="t2", after_seconds=3600)
+        print("main done")
+        """
+    )
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - t0 < 30
+    queue = SQLiteQueue(db)
+    assert [j.payload for j in queue.jobs("done")] == [{"n": 1}]
+    assert [j.payload for j in queue.jobs("queued")] == [{"n": 2}]  # kept for a later worker
