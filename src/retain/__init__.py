@@ -3,16 +3,19 @@
 LangMem-compatible API: replace ``from langmem import ...`` with ``from retain import ...``.
 """
 
+from retain.background.scheduler import MemoryScheduler
 from retain.core.optimization import AnnotatedTrajectory, Prompt
 from retain.core.types import ExtractedMemory, ExtractionResult, Memory, RemoveDoc
 from retain.errors import (
     ConfigurationError,
+    ExecutorShutdownError,
     InvalidInputError,
     MissingDependencyError,
     ModelOutputError,
     RetainError,
     StoreError,
 )
+from retain.executor import ReflectionExecutor
 from retain.llm.resolve import resolve_model
 from retain.manager import (
     MemoryManager,
@@ -40,12 +43,14 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AnnotatedTrajectory",
     "ConfigurationError",
+    "ExecutorShutdownError",
     "ExtractedMemory",
     "ExtractionResult",
     "InvalidInputError",
     "Memory",
     "MemoryManager",
     "MemoryPhase",
+    "MemoryScheduler",
     "MemoryState",
     "MemoryStoreManager",
     "MissingDependencyError",
@@ -54,6 +59,7 @@ __all__ = [
     "NamespaceTemplate",
     "Prompt",
     "PromptOptimizer",
+    "ReflectionExecutor",
     "RemoveDoc",
     "RetainError",
     "StoreError",

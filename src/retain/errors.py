@@ -13,11 +13,16 @@ The tree::
     │   └── InvalidValueError         a value to store that is not a JSON object (also TypeError)
     ├── ModelOutputError          the model's answer stayed invalid after the bounded repair
     │                             attempts; carries the raw output and what was valid
-    └── StoreError                a memory store failed
-        ├── StoreLockedError          the database stayed locked by another connection past the
-        │                             busy timeout and the bounded retries
-        ├── StoreCorruptedError       the database file is not a database or is damaged
-        └── StoreUnavailableError     the database server cannot be reached (also ConnectionError)
+    ├── StoreError                a memory store failed
+    │   ├── StoreLockedError          the database stayed locked by another connection past the
+    │   │                             busy timeout and the bounded retries
+    │   ├── StoreCorruptedError       the database file is not a database or is damaged
+    │   ├── StoreUnavailableError     the database server cannot be reached (also ConnectionError)
+    │   └── QueueError                the durable job queue failed
+    │       └── LeaseLostError            a worker's lease on a job ran out and another
+    │                                     worker took the job; the late writes were undone
+    └── ExecutorShutdownError     work submitted to a ReflectionExecutor after shutdown()
+                                  (also RuntimeError)
 
 Messages say what went wrong and what to do next. Catch ``RetainError`` to handle
 everything retain raises; catch a subclass to handle one kind of failure.
@@ -33,11 +38,14 @@ from langgraph.store.base import InvalidNamespaceError as _LangGraphInvalidNames
 __all__ = [
     "ConfigurationError",
     "EmbeddingDimensionError",
+    "ExecutorShutdownError",
     "InvalidInputError",
     "InvalidNamespaceError",
     "InvalidValueError",
+    "LeaseLostError",
     "MissingDependencyError",
     "ModelOutputError",
+    "QueueError",
     "RetainError",
     "StoreCorruptedError",
     "StoreError",
@@ -140,3 +148,19 @@ class StoreUnavailableError(StoreError, ConnectionError):
 
     The message names the URL (password hidden) and what to check.
     """
+
+
+class QueueError(StoreError):
+    """The durable job queue failed (the database, or a job that does not exist)."""
+
+
+class LeaseLostError(QueueError):
+    """A worker held a job past its lease; another worker took the job over.
+
+    The late worker's writes to the queue's database were rolled back, so the job's
+    effect is applied once, by the worker that holds the lease.
+    """
+
+
+class ExecutorShutdownError(RetainError, RuntimeError):
+    """Work was submitted to a ``ReflectionExecutor`` after ``shutdown()``."""

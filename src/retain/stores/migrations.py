@@ -54,6 +54,20 @@ def _initial(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE retain_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migration(2, "durable job queue")
+def _jobs(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE retain_jobs (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, "
+        "key TEXT, idempotency_key TEXT UNIQUE, payload TEXT NOT NULL, "
+        "config TEXT NOT NULL DEFAULT '{}', state TEXT NOT NULL, run_at REAL NOT NULL, "
+        "attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, "
+        "lease_token TEXT, leased_until REAL, worker TEXT, effect_at REAL, error TEXT, "
+        "result TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL)"
+    )
+    conn.execute("CREATE INDEX retain_jobs_due ON retain_jobs(queue, state, run_at)")
+    conn.execute("CREATE INDEX retain_jobs_key ON retain_jobs(queue, key, state)")
+
+
 def apply_sqlite_migrations(conn: sqlite3.Connection) -> list[int]:
     """Apply the pending migrations in one write transaction; returns the versions applied.
 

@@ -46,6 +46,7 @@ from retain.stores.base import (
     parse_index,
     value_strings,
 )
+from retain.stores.hooks import run_write_hooks
 from retain.stores.migrations import apply_sqlite_migrations
 
 __all__ = ["SQLiteStore"]
@@ -304,6 +305,7 @@ class SQLiteStore(RetainStore):
                 self._version(prefix, op.key, "put", value, now, prov)
             if vectors and self._meta("embedding_id") is None:
                 self._set_meta()
+            run_write_hooks(self, conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -1,0 +1,111 @@
+"""Clocks for background work: the system clock, and a manual clock for tests.
+
+A clock tells the time (:meth:`Clock.now`, seconds) and lets a scheduler thread sleep
+until a deadline (:meth:`Clock.wait`), woken early by ``condition.notify()``. With
+:class:`ManualClock`, time moves only when a test calls :meth:`ManualClock.advance`,
+which returns once every scheduler waiting on the clock has looked at the new time, so
+debounce logic is tested without sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Clock", "ManualClock", "SystemClock"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """A source of time and a way to wait for it."""
+
+    def now(self) -> float:
+        """Seconds (any origin; durable queues need wall time)."""
+        ...
+
+    def wait(self, condition: threading.Condition, deadline: float | None) -> None:
+        """Block on ``condition`` (held by the caller) until ``deadline`` or a notify."""
+        ...
+
+
+class SystemClock:
+    """Wall-clock time (``time.time``); waits use the condition's own timeout."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def wait(self, condition: threading.Condition, deadline: float | None) -> None:
+        if deadline is None:
+            condition.wait()
+            return
+        remaining = deadline - time.time()
+        if remaining > 0:
+            condition.wait(remaining)
+
+    def __call__(self) -> float:
+        return time.time()
+
+
+class ManualClock:
+    """A clock that moves only when told to.
+
+    Example:
+        >>> from retain.clock import ManualClock
+        >>> clock = ManualClock(start=100.0)
+        >>> clock.advance(2.5)
+        >>> clock.now()
+        102.5
+    """
+
+    def __init__(self, start: float = 1_000_000.0, *, sync_timeout: float = 10.0) -> None:
+        self._now = float(start)
+        self._state = threading.Condition()
+        self._epoch = 0
+        self._seen: dict[int, int] = {}  # waiting condition -> epoch it last checked
+        self._conditions: dict[int, threading.Condition] = {}
+        self._sync_timeout = sync_timeout
+
+    def now(self) -> float:
+        with self._state:
+            return self._now
+
+    def __call__(self) -> float:
+        return self.now()
+
+    def wait(self, condition: threading.Condition, deadline: float | None) -> None:
+        with self._state:
+            if deadline is not None and deadline <= self._now:
+                return  # due already: let the caller look again
+            self._conditions[id(condition)] = condition
+            self._seen[id(condition)] = self._epoch
+            self._state.notify_all()
+        condition.wait()
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward, then wait until every scheduler on this clock has checked
+        the new time and gone back to waiting (or :attr:`sync_timeout` passes)."""
+        if seconds < 0:
+            raise ValueError("time only moves forward")
+        with self._state:
+            self._now += seconds
+            self._epoch += 1
+            target = self._epoch
+            conditions = list(self._conditions.items())
+        for _, condition in conditions:
+            with condition:
+                condition.notify_all()
+        give_up = time.monotonic() + self._sync_timeout
+        with self._state:
+            while any(self._seen.get(k, target) < target for k, _ in conditions):
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    break
+                self._state.wait(left)
+
+    def forget(self, condition: threading.Condition) -> None:
+        """Stop waiting for ``condition``'s scheduler in :meth:`advance` (it stopped)."""
+        with self._state:
+            self._conditions.pop(id(condition), None)
+            self._seen.pop(id(condition), None)
+            self._state.notify_all()

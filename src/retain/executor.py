@@ -1,0 +1,272 @@
+"""``ReflectionExecutor``: form memories in the background, after a conversation settles.
+
+LangMem's API (``submit(payload, after_seconds=...)`` returning a future), with:
+
+* **debounce per conversation**: the key is the thread id plus the namespace the
+  reflector writes (``thread_id=``, else ``config["configurable"]["thread_id"]``); a newer
+  submission for the same key replaces the pending one and cancels its future. Other
+  users and threads never cancel each other; a submission with neither a thread id nor a
+  namespace is never debounced;
+* **exact timing** without polling: a scheduler thread sleeps until the next deadline;
+  the clock is injectable (:class:`retain.clock.ManualClock` in tests);
+* **clean exits**: daemon threads, and at interpreter exit pending in-memory work runs
+  (durable work stays queued), so a script ends by itself without ``shutdown()``;
+* **durable mode** (``durable=True``): pending work is stored in the store's SQLite file
+  (:class:`retain.queue.SQLiteQueue`), survives crashes and restarts, is retried with
+  backoff and takes effect once; failed jobs stay visible (:meth:`failed_jobs`);
+* **remote mode** (``ReflectionExecutor("name", namespace, url=...)``): submissions go to
+  a server over LangGraph Platform's runs protocol (:mod:`retain.background.remote`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Mapping
+from concurrent.futures import Future
+from typing import Any
+
+from langchain_core.runnables import Runnable
+from langgraph.store.base import BaseStore
+
+from retain.background.local import LocalRunner
+from retain.background.remote import RemoteRunner
+from retain.clock import Clock, SystemClock
+from retain.errors import ConfigurationError, InvalidInputError
+from retain.queue.base import Job, JobQueue, RetryPolicy
+from retain.reflector import Reflector, reflector_namespace
+
+__all__ = ["ReflectionExecutor", "debounce_key"]
+
+
+def debounce_key(
+    namespace: tuple[str, ...] | None, thread_id: str | None, config: Mapping[str, Any] | None
+) -> str | None:
+    """The key submissions debounce on (``None``: never debounced).
+
+    Example:
+        >>> from retain.executor import debounce_key
+        >>> debounce_key(("memories", "alice"), None, {"configurable": {"thread_id": "t1"}})
+        '[["memories","alice"],"t1"]'
+        >>> debounce_key(None, None, {}) is None
+        True
+    """
+    configurable = dict((config or {}).get("configurable") or {})
+    thread = thread_id if thread_id is not None else configurable.get("thread_id")
+    if thread is None and namespace is None:
+        return None
+    return json.dumps(
+        [None if namespace is None else list(namespace), None if thread is None else str(thread)],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+class ReflectionExecutor:
+    """Runs a reflector (a store manager, any Runnable or function) in the background.
+
+    Args:
+        reflector: What to run: a Runnable or function (local), or the name of a
+            reflector deployed on a server (remote, with ``url``).
+        namespace: Remote mode: the namespace the remote reflector writes (part of the
+            debounce key), as in LangMem.
+        url: Remote mode: the server's base URL.
+        sync_client: Remote mode: a ``langgraph_sdk`` sync client to use instead of one
+            built from ``url`` (``client`` is accepted for LangMem compatibility).
+        api_key: Remote mode: sent as ``x-api-key``; never read from the environment.
+        store: The store the reflector writes (handed to it like a LangGraph graph does);
+            in durable mode, also where the queue lives (a :class:`~retain.stores.SQLiteStore`
+            file).
+        durable: Keep pending work in a durable queue in ``store``'s file.
+        queue: A :class:`~retain.queue.JobQueue` to use (implies durable mode).
+        retry: Durable mode: attempts and backoff (default 5 attempts from 1 s, doubling).
+        max_workers: Threads running reflections at once.
+        lease_seconds: Durable mode: the visibility timeout of a running job.
+        poll_interval: Durable mode: the longest wait before looking for jobs added by
+            other processes (work submitted here wakes the scheduler at once).
+        clock: Time source; :class:`~retain.clock.ManualClock` in tests.
+
+    Example:
+        >>> from retain import ReflectionExecutor
+        >>> from retain.clock import ManualClock
+        >>> seen = []
+        >>> clock = ManualClock()
+        >>> executor = ReflectionExecutor(lambda payload: seen.append(payload["n"]), clock=clock)
+        >>> config = {"configurable": {"thread_id": "t1"}}
+        >>> first = executor.submit({"n": 1}, config, after_seconds=3)
+        >>> clock.advance(2)
+        >>> second = executor.submit({"n": 2}, config, after_seconds=3)  # replaces the first
+        >>> first.cancelled()
+        True
+        >>> clock.advance(3)
+        >>> second.result(timeout=5), seen
+        (None, [2])
+        >>> executor.shutdown()
+    """
+
+    def __init__(
+        self,
+        reflector: Reflector | str,
+        namespace: tuple[str, ...] | None = None,
+        *,
+        url: str | None = None,
+        client: Any = None,
+        sync_client: Any = None,
+        api_key: str | None = None,
+        store: BaseStore | None = None,
+        durable: bool = False,
+        queue: JobQueue | None = None,
+        retry: RetryPolicy | None = None,
+        max_workers: int = 4,
+        lease_seconds: float = 300.0,
+        poll_interval: float = 1.0,
+        clock: Clock | None = None,
+    ) -> None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ConfigurationError(f"max_workers must be an integer >= 1; got {max_workers!r}.")
+        self.clock: Clock = clock or SystemClock()
+        self.store = store
+        self.namespace = None if namespace is None else tuple(namespace)
+        self._runner: LocalRunner | RemoteRunner
+        if isinstance(reflector, str):
+            if url is None and sync_client is None:
+                raise ConfigurationError(
+                    f"A reflector named {reflector!r} runs on a server: pass url= (or "
+                    "sync_client=), or pass the reflector itself to run it locally."
+                )
+            if durable or queue is not None:
+                raise ConfigurationError(
+                    "Remote mode hands work to the server, which keeps it; durable=/queue= "
+                    "apply to local mode only."
+                )
+            self.reflector: Reflector | str = reflector
+            self._runner = RemoteRunner(
+                reflector,
+                self.namespace,
+                url=url,
+                sync_client=sync_client or client,
+                api_key=api_key,
+            )
+            return
+        if not (isinstance(reflector, Runnable) or callable(reflector)):
+            raise ConfigurationError(
+                "reflector must be a Runnable (for example a store manager), a function, or "
+                f"the name of a remote reflector; got {type(reflector).__name__}."
+            )
+        if url is not None:
+            raise ConfigurationError("url= is for remote mode: pass the reflector's name.")
+        self.reflector = reflector
+        if durable and queue is None:
+            from retain.queue.sqlite import SQLiteQueue
+
+            if store is None:
+                raise ConfigurationError(
+                    "durable=True keeps the queue in the store's file: pass store= (a "
+                    "retain SQLiteStore) or queue=."
+                )
+            queue = SQLiteQueue.for_store(store, retry=retry, clock=self.clock.now)
+        self.queue = queue
+        self._runner = LocalRunner(
+            reflector,
+            store=store,
+            clock=self.clock,
+            max_workers=max_workers,
+            queue=queue,
+            lease_seconds=lease_seconds,
+            poll_interval=poll_interval,
+        )
+
+    @property
+    def durable(self) -> bool:
+        """Whether pending work is kept in a durable queue."""
+        return isinstance(self._runner, LocalRunner) and self._runner.queue is not None
+
+    def _key(self, config: Mapping[str, Any] | None, thread_id: str | None) -> Hashable:
+        if isinstance(self.reflector, str):
+            namespace = self.namespace
+        else:
+            namespace = reflector_namespace(self.reflector, config)
+        return debounce_key(namespace, thread_id, config)
+
+    def submit(
+        self,
+        payload: Any,
+        /,
+        config: Mapping[str, Any] | None = None,
+        *,
+        after_seconds: float = 0,
+        thread_id: str | None = None,
+        key: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Future[Any]:
+        """Schedule ``reflector(payload, config)`` in ``after_seconds`` seconds.
+
+        A pending submission with the same debounce key (see the module docstring; or
+        ``key=`` to choose one) is replaced and its future cancelled. The future carries
+        the reflector's result or exception. ``config`` is copied, never changed.
+        ``idempotency_key`` (durable mode): a second submission with the same key returns
+        the first job's future instead of adding a job.
+        """
+        if (
+            isinstance(after_seconds, bool)
+            or not isinstance(after_seconds, (int, float))
+            or not after_seconds >= 0
+        ):
+            raise InvalidInputError(
+                f"after_seconds must be a number of seconds >= 0; got {after_seconds!r}."
+            )
+        if config is not None and not isinstance(config, Mapping):
+            raise InvalidInputError(f"config must be a dict; got {type(config).__name__}.")
+        copied = {
+            **dict(config or {}),
+            "configurable": dict((config or {}).get("configurable") or {}),
+        }
+        chosen = key if key is not None else self._key(copied, thread_id)
+        if isinstance(self._runner, RemoteRunner):
+            return self._runner.submit(chosen, payload, copied, delay=float(after_seconds))
+        return self._runner.submit(
+            chosen, payload, copied, delay=float(after_seconds), idempotency_key=idempotency_key
+        )
+
+    def trigger(self, *, key_prefix: str | None = None) -> int:
+        """Run pending work now instead of at its time: all of it, or the submissions whose
+        key starts with ``key_prefix``. Returns how many were made due."""
+
+        def match(key: Hashable) -> bool:
+            return key_prefix is None or (isinstance(key, str) and key.startswith(key_prefix))
+
+        return self._runner.trigger(match, key_prefix)
+
+    def pending(self) -> int:
+        """How many submissions wait to run (durable: queued or running in the queue)."""
+        return self._runner.pending()
+
+    def failed_jobs(self, *, limit: int = 100) -> list[Job]:
+        """Durable mode: the dead jobs (retries used up), with their errors."""
+        if self.queue is None:
+            raise ConfigurationError("failed_jobs() needs durable mode (durable=True).")
+        return self.queue.jobs("dead", limit=limit)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop accepting work.
+
+        Pending in-memory work runs now, unless ``cancel_futures`` (then it is cancelled);
+        in durable mode queued jobs stay queued for a later worker (cancelled in the queue
+        with ``cancel_futures``) and their futures here fail with
+        :class:`~retain.errors.ExecutorShutdownError`. ``wait`` blocks until running
+        work is done.
+        """
+        self._runner.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def __enter__(self) -> ReflectionExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown(wait=True)
+
+    def __repr__(self) -> str:
+        mode = (
+            "remote"
+            if isinstance(self._runner, RemoteRunner)
+            else ("durable" if self.durable else "in-memory")
+        )
+        return f"ReflectionExecutor({self.reflector!r}, mode={mode!r})"

@@ -1,0 +1,149 @@
+"""``QueueWorker``: runs a reflector over a durable queue, one job at a time.
+
+Run one per process (or several processes on one file); each claims a due job with a
+lease, runs it, and acknowledges it. A job that raises is retried with backoff, then
+marked dead with its error (:class:`~retain.queue.RetryPolicy`). A worker killed midway
+leaves its job leased; when the lease runs out another worker takes it, unless the job's
+writes had already committed (then it is simply marked done).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langgraph.store.base import BaseStore
+
+from retain.errors import LeaseLostError
+from retain.queue.base import Job, JobQueue
+from retain.reflector import Reflector, run_reflector
+
+__all__ = ["JobOutcome", "QueueWorker", "run_job"]
+
+logger = logging.getLogger("retain.queue")
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What running one job came to."""
+
+    job: Job
+    status: Literal["done", "retry", "dead", "lost"]
+    result: Any = None
+    error: BaseException | None = None
+
+
+def _effects(queue: JobQueue, job: Job) -> Any:
+    scope = getattr(queue, "effects_of", None)
+    if scope is None:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return scope(job)
+
+
+def run_job(
+    queue: JobQueue, job: Job, reflector: Reflector, *, store: BaseStore | None = None
+) -> JobOutcome:
+    """Run one leased job and record the outcome in the queue."""
+    from retain.stores.base import provenance
+
+    try:
+        with _effects(queue, job), provenance(job_id=job.id):
+            result = run_reflector(reflector, job.payload, job.config, store)
+    except LeaseLostError as e:
+        logger.warning("job %s: %s", job.id, e)
+        return JobOutcome(job, "lost", error=e)
+    except Exception as e:
+        detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+        try:
+            failed = queue.fail(job, detail)
+        except LeaseLostError as lost:
+            return JobOutcome(job, "lost", error=lost)
+        status: Literal["retry", "dead"] = "dead" if failed.state == "dead" else "retry"
+        log = logger.error if status == "dead" else logger.warning
+        log("job %s failed (attempt %s/%s): %s", job.id, job.attempts, job.max_attempts, detail)
+        return JobOutcome(failed, status, error=e)
+    if not queue.complete(job, result):
+        return JobOutcome(job, "lost", result=result)
+    return JobOutcome(job, "done", result=result)
+
+
+class QueueWorker:
+    """Claims and runs the jobs of ``queue`` with ``reflector``.
+
+    Args:
+        queue: The durable queue (for example :class:`~retain.queue.SQLiteQueue`).
+        reflector: A Runnable or function; see :mod:`retain.reflector`.
+        store: Handed to the reflector as the LangGraph store.
+        lease_seconds: The visibility timeout: how long a job stays leased to this worker
+            before another may take it. Keep it above the longest job.
+        poll_interval: The longest wait between checks for jobs other processes add.
+
+    Example:
+        >>> import tempfile, os
+        >>> from retain.queue import QueueWorker, SQLiteQueue
+        >>> queue = SQLiteQueue(os.path.join(tempfile.mkdtemp(), "memories.db"))
+        >>> _ = queue.enqueue({"n": 2})
+        >>> worker = QueueWorker(queue, lambda payload: payload["n"] * 10)
+        >>> worker.run_once().result
+        20
+    """
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        reflector: Reflector,
+        *,
+        store: BaseStore | None = None,
+        worker_id: str | None = None,
+        lease_seconds: float = 300.0,
+        poll_interval: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        on_outcome: Callable[[JobOutcome], None] | None = None,
+    ) -> None:
+        self.queue = queue
+        self.reflector = reflector
+        self.store = store
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self._clock = clock
+        self._on_outcome = on_outcome
+        self._stop = threading.Event()
+
+    def run_once(self) -> JobOutcome | None:
+        """Claim and run one due job; ``None`` if none is due."""
+        job = self.queue.claim(self.worker_id, lease_seconds=self.lease_seconds)
+        if job is None:
+            return None
+        outcome = run_job(self.queue, job, self.reflector, store=self.store)
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+        return outcome
+
+    def run(self, *, until_idle: bool = False) -> int:
+        """Run jobs until :meth:`stop` (or, with ``until_idle``, until none is pending).
+        Returns how many jobs it ran."""
+        count = 0
+        while not self._stop.is_set():
+            if self.run_once() is not None:
+                count += 1
+                continue
+            due = self.queue.next_due()
+            if until_idle and due is None:
+                break
+            wait = self.poll_interval if due is None else due - self._clock()
+            self._stop.wait(max(0.0, min(self.poll_interval, wait)))
+        return count
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after the job in progress."""
+        self._stop.set()
