@@ -7,11 +7,16 @@ from retain.core.optimization import AnnotatedTrajectory, Prompt
 from retain.core.types import ExtractedMemory, ExtractionResult, Memory, RemoveDoc
 from retain.errors import (
     ConfigurationError,
+    EmbeddingDimensionError,
     InvalidInputError,
+    InvalidNamespaceError,
+    InvalidValueError,
     MissingDependencyError,
     ModelOutputError,
     RetainError,
+    StoreCorruptedError,
     StoreError,
+    StoreLockedError,
 )
 from retain.llm.resolve import resolve_model
 from retain.manager import (
@@ -40,9 +45,12 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AnnotatedTrajectory",
     "ConfigurationError",
+    "EmbeddingDimensionError",
     "ExtractedMemory",
     "ExtractionResult",
     "InvalidInputError",
+    "InvalidNamespaceError",
+    "InvalidValueError",
     "Memory",
     "MemoryManager",
     "MemoryPhase",
@@ -56,7 +64,9 @@ __all__ = [
     "PromptOptimizer",
     "RemoveDoc",
     "RetainError",
+    "StoreCorruptedError",
     "StoreError",
+    "StoreLockedError",
     "__version__",
     "create_manage_memory_tool",
     "create_memory_enricher",

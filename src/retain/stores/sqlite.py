@@ -2,8 +2,12 @@
 
 * Works on Python builds without SQLite extension loading: vectors are float32 BLOBs
   searched exactly with numpy; keywords use SQLite's built-in FTS5.
-* WAL journal, a busy timeout and ``BEGIN IMMEDIATE`` write transactions: a batch is
-  atomic (all of it or none of it) and several processes can share one file.
+* WAL journal, a busy timeout and ``BEGIN IMMEDIATE`` write transactions retried with
+  backoff while another process holds the lock: a batch is atomic (all of it or none of
+  it) and several processes can share one file (:mod:`retain.stores.sqlite_conn`).
+* Vectors are also held in memory (:class:`~retain.stores.sqlite_vectors.VectorCache`),
+  kept in step with this store's writes and reloaded when another connection commits.
+* Input is checked before anything is written (:mod:`retain.stores.validation`).
 * Every put and delete appends a version to the history, with the provenance in effect
   (:func:`retain.stores.provenance`).
 """
@@ -11,16 +15,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from langgraph.store.base import (
+    NOT_PROVIDED,
     GetOp,
     IndexConfig,
     Item,
@@ -33,7 +37,7 @@ from langgraph.store.base import (
     TTLConfig,
 )
 
-from retain.errors import ConfigurationError, InvalidInputError, StoreError
+from retain.errors import ConfigurationError, EmbeddingDimensionError, InvalidInputError
 from retain.stores.base import (
     RecallMode,
     RetainStore,
@@ -46,7 +50,9 @@ from retain.stores.base import (
     parse_index,
     value_strings,
 )
-from retain.stores.migrations import apply_sqlite_migrations
+from retain.stores.sqlite_conn import connect, store_errors, write_transaction
+from retain.stores.sqlite_vectors import Vector, VectorCache
+from retain.stores.validation import check_key, check_namespace, encode_value
 
 __all__ = ["SQLiteStore"]
 
@@ -96,6 +102,13 @@ class SQLiteStore(RetainStore):
             :func:`retain.stores.default_store`). Without an index, search is by keywords
             (``recall``) or lists items (``search``).
         ttl: LangGraph's TTL config (``default_ttl`` minutes, ``refresh_on_read``).
+        busy_timeout_ms: How long SQLite waits for another connection's write lock.
+        lock_retries: How many times a write transaction is retried (with backoff) after
+            the busy timeout ran out, before :class:`~retain.errors.StoreLockedError`.
+
+    Raises:
+        StoreCorruptedError: ``path`` is not a SQLite database (the file is left as is).
+        StoreLockedError: another connection kept the file locked while it was migrated.
 
     Example:
         >>> from retain.stores import SQLiteStore
@@ -112,23 +125,33 @@ class SQLiteStore(RetainStore):
         index: IndexConfig | dict[str, Any] | None = None,
         ttl: TTLConfig | None = None,
         busy_timeout_ms: int = 30_000,
+        lock_retries: int = 3,
     ) -> None:
+        if busy_timeout_ms < 0 or lock_retries < 0:
+            raise ConfigurationError("busy_timeout_ms and lock_retries must be >= 0.")
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_ms / 1000
-        )
-        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        apply_sqlite_migrations(self._conn)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._lock_retries = lock_retries
+        self._conn = connect(self.path, busy_timeout_ms=busy_timeout_ms, lock_retries=lock_retries)
         self.ttl_config = ttl
         self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
-        self._check_embedding_model()
+        self._dims = int(self.index_config["dims"]) if self.index_config else 0
+        self._cache = VectorCache(self._dims)
+        self._cache_version: int | None = None  # PRAGMA data_version when loaded
+        with store_errors(self.path):
+            self._check_embedding_model()
+
+    def _transaction(self, body: Any) -> Any:
+        return write_transaction(
+            self._conn,
+            body,
+            path=self.path,
+            busy_timeout_ms=self._busy_timeout_ms,
+            lock_retries=self._lock_retries,
+        )
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -151,7 +174,7 @@ class SQLiteStore(RetainStore):
                 "store.reembed() to recompute them with the new model (or open the store "
                 "with the old one)."
             )
-        elif not has_vectors:
+        elif not has_vectors and (recorded, dims) != current:
             self._set_meta()
 
     def _set_meta(self) -> None:
@@ -174,32 +197,62 @@ class SQLiteStore(RetainStore):
         """Close the database connection."""
         with self._lock:
             self._conn.close()
+            self._cache = VectorCache(self._dims)
+            self._cache_version = None
+
+    # -- input -------------------------------------------------------------------------------
+
+    def put(
+        self,
+        namespace: tuple[str, ...],
+        key: str,
+        value: Mapping[str, Any],
+        index: Any = None,
+        *,
+        ttl: Any = NOT_PROVIDED,
+    ) -> None:
+        check_namespace(namespace)  # retain's typed error, before LangGraph's own check
+        super().put(namespace, key, value, index, ttl=ttl)
+
+    async def aput(
+        self,
+        namespace: tuple[str, ...],
+        key: str,
+        value: Mapping[str, Any],
+        index: Any = None,
+        *,
+        ttl: Any = NOT_PROVIDED,
+    ) -> None:
+        check_namespace(namespace)
+        await super().aput(namespace, key, value, index, ttl=ttl)
+
+    def _check_ops(self, ops: list[Op]) -> dict[tuple[tuple[str, ...], str], tuple[PutOp, str]]:
+        """The puts of a batch (last one per item wins) with their JSON, after checking
+        every operation; raises retain's typed errors before anything is written."""
+        puts: dict[tuple[tuple[str, ...], str], tuple[PutOp, str]] = {}
+        for op in ops:
+            if isinstance(op, PutOp):
+                ns = check_namespace(op.namespace)
+                key = check_key(op.key)
+                encoded = "" if op.value is None else encode_value(ns, key, op.value)
+                puts[(ns, key)] = (op, encoded)
+            elif isinstance(op, GetOp):
+                check_namespace(op.namespace)
+                check_key(op.key)
+            elif isinstance(op, SearchOp):
+                check_namespace(op.namespace_prefix, prefix=True)
+            elif not isinstance(op, ListNamespacesOp):
+                raise InvalidInputError(f"Unknown store operation {type(op).__name__}.")
+        return puts
 
     # -- batch -------------------------------------------------------------------------------
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
         results: list[Result] = [None] * len(ops)
-        puts: dict[tuple[tuple[str, ...], str], PutOp] = {}
-        for _i, op in enumerate(ops):
-            if isinstance(op, PutOp):
-                puts[(tuple(op.namespace), op.key)] = op
-            elif not isinstance(op, (GetOp, SearchOp, ListNamespacesOp)):
-                raise InvalidInputError(f"Unknown store operation {type(op).__name__}.")
-        vectors = self._embed_puts(list(puts.values()))
-        try:
-            return self._run(ops, results, puts, vectors)
-        except sqlite3.Error as e:
-            raise StoreError(f"SQLite error in {self.path}: {e}") from e
-
-    def _run(
-        self,
-        ops: list[Op],
-        results: list[Result],
-        puts: dict[tuple[tuple[str, ...], str], PutOp],
-        vectors: dict[tuple[tuple[str, ...], str], list[Any]],
-    ) -> list[Result]:
-        with self._lock:
+        puts = self._check_ops(ops)
+        vectors = self._embed_puts([op for op, _ in puts.values()])
+        with self._lock, store_errors(self.path):
             for i, op in enumerate(ops):
                 if isinstance(op, GetOp):
                     results[i] = self._get(op)
@@ -221,6 +274,7 @@ class SQLiteStore(RetainStore):
         return index_texts(op.value, self._fields, op.index)
 
     def _embed_puts(self, puts: list[PutOp]) -> dict[tuple[tuple[str, ...], str], list[Any]]:
+        """``(field path, normalised vector)`` pairs per item; checked before any write."""
         if self.embeddings is None:
             return {}
         wanted = [(op, self._texts(op)) for op in puts if op.value is not None]
@@ -228,33 +282,54 @@ class SQLiteStore(RetainStore):
         if not flat:
             return {}
         self._require_fresh_vectors()
-        vecs = self.embeddings.embed_documents(flat)
-        dims = self.index_config["dims"] if self.index_config else 0
+        vecs = self._embedding_matrix(self.embeddings.embed_documents(flat), len(flat))
         out: dict[tuple[tuple[str, ...], str], list[Any]] = {}
         i = 0
         for op, pairs in wanted:
-            rows = []
-            for path, _ in pairs:
-                vec = np.asarray(vecs[i], dtype=np.float32)
-                i += 1
-                if vec.shape != (dims,):
-                    raise ConfigurationError(
-                        f"The embedding model returned {vec.shape[0]} dims; the index says {dims}."
-                    )
-                norm = float(np.linalg.norm(vec)) or 1.0
-                rows.append((path, (vec / norm).tobytes()))
-            out[(tuple(op.namespace), op.key)] = rows
+            out[(tuple(op.namespace), op.key)] = [
+                (path, vecs[i + j]) for j, (path, _) in enumerate(pairs)
+            ]
+            i += len(pairs)
         return out
 
+    def _embedding_matrix(self, vectors: Any, count: int) -> Vector:
+        """The model's vectors as a normalised float32 matrix, or
+        :class:`EmbeddingDimensionError` when their number or size is wrong."""
+        try:
+            matrix = np.asarray(vectors, dtype=np.float32)
+        except (TypeError, ValueError) as e:  # ragged: vectors of different sizes
+            raise EmbeddingDimensionError(
+                f"The embedding model returned vectors of different sizes; the index says "
+                f"{self._dims} dims. Nothing was written."
+            ) from e
+        if matrix.ndim != 2 or matrix.shape != (count, self._dims):
+            got = "x".join(str(d) for d in matrix.shape)
+            raise EmbeddingDimensionError(
+                f"The embedding model returned an array of shape {got} for {count} texts; "
+                f"the index says {self._dims} dims, so {count}x{self._dims} was expected. Fix "
+                "the index's 'dims' or the model; nothing was written."
+            )
+        if not np.isfinite(matrix).all():
+            raise EmbeddingDimensionError(
+                "The embedding model returned NaN or infinite numbers; nothing was written."
+            )
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        normalised: Vector = matrix / norms
+        return normalised
+
     def _write(
-        self, puts: list[PutOp], vectors: dict[tuple[tuple[str, ...], str], list[Any]]
+        self,
+        puts: list[tuple[PutOp, str]],
+        vectors: dict[tuple[tuple[str, ...], str], list[Any]],
     ) -> None:
         now = time.time()
         prov = json.dumps(current_provenance(), default=str)
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for op in puts:
+
+        def body() -> list[tuple[str, int, list[Vector]]]:
+            changed: list[tuple[str, int, list[Vector]]] = []  # for the vector cache
+            for op, value in puts:
                 prefix = _ns(op.namespace)
                 row = conn.execute(
                     "SELECT id FROM items WHERE prefix = ? AND key = ?", (prefix, op.key)
@@ -265,8 +340,8 @@ class SQLiteStore(RetainStore):
                     conn.execute("DELETE FROM items_fts WHERE rowid = ?", (row[0],))
                     conn.execute("DELETE FROM items WHERE id = ?", (row[0],))
                     self._version(prefix, op.key, "delete", None, now, prov)
+                    changed.append((prefix, row[0], []))
                     continue
-                value = json.dumps(op.value, ensure_ascii=False)
                 ttl = op.ttl
                 expires = None if ttl is None else now + ttl * 60
                 if row is None:
@@ -275,6 +350,7 @@ class SQLiteStore(RetainStore):
                         "expires_at, ttl_minutes) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (prefix, op.key, value, now, now, expires, ttl),
                     ).lastrowid
+                    assert item_id is not None
                 else:
                     item_id = row[0]
                     conn.execute(
@@ -285,29 +361,33 @@ class SQLiteStore(RetainStore):
                     conn.execute("DELETE FROM items_fts WHERE rowid = ?", (item_id,))
                     conn.execute("DELETE FROM vectors WHERE item_id = ?", (item_id,))
                 texts = self._texts(op)
-                body = (
+                keywords = (
                     " ".join(t for _, t in texts)
                     if self.index_config
                     else " ".join(value_strings(op.value))
                     if op.index is not False
                     else ""
                 )
-                if body:
+                if keywords:
                     conn.execute(
-                        "INSERT INTO items_fts(rowid, body) VALUES (?, ?)", (item_id, body)
+                        "INSERT INTO items_fts(rowid, body) VALUES (?, ?)", (item_id, keywords)
                     )
-                for path, blob in vectors.get((tuple(op.namespace), op.key), []):
-                    conn.execute(
+                pairs = vectors.get((tuple(op.namespace), op.key), [])
+                if pairs:
+                    conn.executemany(
                         "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)",
-                        (item_id, path, blob),
+                        [(item_id, path, vec.tobytes()) for path, vec in pairs],
                     )
+                changed.append((prefix, item_id, [vec for _, vec in pairs]))
                 self._version(prefix, op.key, "put", value, now, prov)
             if vectors and self._meta("embedding_id") is None:
                 self._set_meta()
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            return changed
+
+        changed = self._transaction(body)
+        if self._cache_version is not None:  # loaded: keep it in step (after the commit)
+            for prefix, item_id, vecs in changed:
+                self._cache.put(prefix, item_id, vecs)
 
     def _version(
         self, prefix: str, key: str, op: str, value: str | None, now: float, prov: str
@@ -368,36 +448,36 @@ class SQLiteStore(RetainStore):
     def _filtered_ids(self, prefix: tuple[str, ...], filter: dict[str, Any]) -> set[int]:
         return {r[5] for r in self._rows(prefix) if matches_filter(json.loads(r[2]), filter)}
 
+    def _vectors(self) -> VectorCache:
+        """The vector cache, (re)loaded when another connection has committed since."""
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._cache_version:
+            rows = self._conn.execute(
+                "SELECT v.item_id, i.prefix, v.embedding FROM vectors v JOIN items i ON "
+                "i.id = v.item_id ORDER BY v.item_id"
+            )
+            self._cache.load(rows)
+            self._cache_version = version
+        return self._cache
+
+    def _expired_ids(self) -> set[int]:
+        """Items past their TTL and not yet swept (usually none; uses a partial index)."""
+        rows = self._conn.execute(
+            "SELECT id FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?",
+            (time.time(),),
+        ).fetchall()
+        return {r[0] for r in rows}
+
     def _vector_ranking(
-        self, prefix: tuple[str, ...], query: str, allowed: set[int] | None, limit: int | None
+        self, prefix: tuple[str, ...], query: str, allowed: set[int] | None, limit: int
     ) -> list[tuple[int, float]]:
         assert self.embeddings is not None
         self._require_fresh_vectors()
-        rows = self._conn.execute(
-            "SELECT v.item_id, v.embedding FROM vectors v JOIN items i ON i.id = v.item_id "
-            f"WHERE {_under('i.prefix')} AND (i.expires_at IS NULL OR i.expires_at > ?)",
-            (*_under_args(prefix), time.time()),
-        ).fetchall()
-        if allowed is not None:
-            rows = [r for r in rows if r[0] in allowed]
-        if not rows:
+        cache = self._vectors()
+        if not len(cache):
             return []
-        q = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
-        q /= float(np.linalg.norm(q)) or 1.0
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
-            len(rows), -1
-        )
-        scores = matrix @ q
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        order = np.argsort(-scores, kind="stable")
-        best: dict[int, float] = {}
-        for j in order:  # max-pool several vectors of one item
-            item_id = int(ids[j])
-            if item_id not in best:
-                best[item_id] = float(scores[j])
-                if limit is not None and len(best) >= limit:
-                    break
-        return list(best.items())
+        q = self._embedding_matrix([self.embeddings.embed_query(query)], 1)[0]
+        return cache.search(prefix, q, limit, allowed=allowed, excluded=self._expired_ids())
 
     def _keyword_ranking(
         self, prefix: tuple[str, ...], query: str, allowed: set[int] | None, limit: int
@@ -429,7 +509,7 @@ class SQLiteStore(RetainStore):
                     for r in self._rows(prefix)
                     if r[5] not in scored
                     and (allowed is None or r[5] in allowed)
-                    and not self._has_vector(r[5])
+                    and r[5] not in self._cache
                 ]
                 items += [self._item(r, None, search=True) for r in rest[: op.limit - len(items)]]
             self._refresh([i for i, _ in page], op.refresh_ttl)
@@ -440,12 +520,6 @@ class SQLiteStore(RetainStore):
         chosen = listed[op.offset : op.offset + op.limit]
         self._refresh([r[5] for r in chosen], op.refresh_ttl)
         return [self._item(r, None, search=True) for r in chosen]
-
-    def _has_vector(self, item_id: int) -> bool:
-        return (
-            self._conn.execute("SELECT 1 FROM vectors WHERE item_id = ?", (item_id,)).fetchone()
-            is not None
-        )
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         rows = self._conn.execute(
@@ -486,8 +560,8 @@ class SQLiteStore(RetainStore):
             raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {mode!r}.")
         if limit < 1 or offset < 0:
             raise InvalidInputError("limit must be >= 1 and offset >= 0.")
-        prefix = tuple(namespace_prefix)
-        with self._lock:
+        prefix = check_namespace(namespace_prefix, prefix=True)
+        with self._lock, store_errors(self.path):
             if not query:
                 return self._search(SearchOp(prefix, filter, limit, offset, None, False))
             allowed = self._filtered_ids(prefix, filter) if filter else None
@@ -527,7 +601,8 @@ class SQLiteStore(RetainStore):
             return [self._item(rows[i], s, search=True) for i, s in page]
 
     def history(self, namespace: tuple[str, ...], key: str) -> list[Version]:
-        with self._lock:
+        check_namespace(namespace)
+        with self._lock, store_errors(self.path):
             rows = self._conn.execute(
                 "SELECT version, op, value, at, provenance FROM history WHERE prefix = ? AND "
                 "key = ? ORDER BY version",
@@ -579,28 +654,41 @@ class SQLiteStore(RetainStore):
         return item
 
     def purge(self, namespace_prefix: tuple[str, ...]) -> int:
+        """Delete everything under the prefix: items, vectors, keyword index, history.
+
+        The keyword index is then merged (FTS5 ``optimize``) so no trace of the deleted
+        rows stays in its segments, and freed pages are zeroed (``secure_delete``).
+        """
         if not namespace_prefix:
             raise InvalidInputError("purge needs a non-empty namespace prefix.")
-        args = _under_args(tuple(namespace_prefix))
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+        prefix = check_namespace(namespace_prefix, prefix=True)
+        args = _under_args(prefix)
+        conn = self._conn
+
+        def body() -> int:
+            conn.execute(
+                f"DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE {_under()})",
+                args,
+            )
+            count = conn.execute(f"DELETE FROM items WHERE {_under()}", args).rowcount
+            conn.execute(f"DELETE FROM history WHERE {_under()}", args)
+            conn.execute("INSERT INTO items_fts(items_fts) VALUES ('optimize')")
+            return int(count)
+
+        with self._lock, store_errors(self.path):
+            conn.execute("PRAGMA secure_delete=ON")
             try:
-                conn.execute(
-                    f"DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE {_under()})",
-                    args,
-                )
-                count = conn.execute(f"DELETE FROM items WHERE {_under()}", args).rowcount
-                conn.execute(f"DELETE FROM history WHERE {_under()}", args)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                count = self._transaction(body)
+            finally:
+                conn.execute("PRAGMA secure_delete=OFF")
+            self._cache.drop_under(prefix)
+            if self.path != ":memory:":
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old pages out of the WAL
         return int(count)
 
     def export(self, namespace_prefix: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-        args = _under_args(tuple(namespace_prefix))
-        with self._lock:
+        args = _under_args(check_namespace(namespace_prefix, prefix=True))
+        with self._lock, store_errors(self.path):
             items = self._conn.execute(
                 "SELECT prefix, key, value, created_at, updated_at FROM items WHERE "
                 f"{_under()} ORDER BY prefix, key",
@@ -644,7 +732,9 @@ class SQLiteStore(RetainStore):
     def reembed(self, *, batch_size: int = 64) -> int:
         if self.embeddings is None or self.index_config is None:
             raise ConfigurationError("This store has no index (embedding model) to re-embed with.")
-        with self._lock:
+        if batch_size < 1:
+            raise InvalidInputError("batch_size must be >= 1.")
+        with self._lock, store_errors(self.path):
             rows = self._conn.execute("SELECT id, prefix, key, value FROM items").fetchall()
         count = 0
         for start in range(0, len(rows), batch_size):
@@ -652,52 +742,55 @@ class SQLiteStore(RetainStore):
             ops = [PutOp(_tuple(r[1]), r[2], json.loads(r[3])) for r in chunk]
             texts = [self._texts(op) for op in ops]
             flat = [t for pairs in texts for _, t in pairs]
-            vecs = self.embeddings.embed_documents(flat) if flat else []
-            with self._lock:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    i = 0
-                    for row, pairs in zip(chunk, texts, strict=True):
-                        self._conn.execute("DELETE FROM vectors WHERE item_id = ?", (row[0],))
-                        for path, _ in pairs:
-                            vec = np.asarray(vecs[i], dtype=np.float32)
-                            vec /= float(np.linalg.norm(vec)) or 1.0
-                            i += 1
-                            self._conn.execute(
-                                "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)",
-                                (row[0], path, vec.tobytes()),
-                            )
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
+            vecs = (
+                self._embedding_matrix(self.embeddings.embed_documents(flat), len(flat))
+                if flat
+                else np.empty((0, self._dims), dtype=np.float32)
+            )
+
+            def body(chunk: list[Any] = chunk, texts: list[Any] = texts, vecs: Any = vecs) -> None:
+                i = 0
+                for row, pairs in zip(chunk, texts, strict=True):
+                    self._conn.execute("DELETE FROM vectors WHERE item_id = ?", (row[0],))
+                    for path, _ in pairs:
+                        self._conn.execute(
+                            "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)",
+                            (row[0], path, vecs[i].tobytes()),
+                        )
+                        i += 1
+
+            with self._lock, store_errors(self.path):
+                self._transaction(body)
+                self._cache_version = None  # reload on the next search
             count += len(chunk)
-        self._set_meta()
+        with self._lock, store_errors(self.path):
+            self._set_meta()
         self._stale = None
         return count
 
     def sweep_ttl(self) -> int:
         """Delete expired items now; returns how many."""
-        with self._lock:
+        conn = self._conn
+
+        def body() -> int:
             ids = [
                 r[0]
-                for r in self._conn.execute(
+                for r in conn.execute(
                     "SELECT id FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?",
                     (time.time(),),
                 ).fetchall()
             ]
-            if not ids:
-                return 0
-            marks = ",".join("?" * len(ids))
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute(f"DELETE FROM items_fts WHERE rowid IN ({marks})", ids)
-                self._conn.execute(f"DELETE FROM items WHERE id IN ({marks})", ids)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-        return len(ids)
+            if ids:
+                marks = ",".join("?" * len(ids))
+                conn.execute(f"DELETE FROM items_fts WHERE rowid IN ({marks})", ids)
+                conn.execute(f"DELETE FROM items WHERE id IN ({marks})", ids)
+            return len(ids)
+
+        with self._lock, store_errors(self.path):
+            count: int = self._transaction(body)
+            if count:
+                self._cache_version = None
+        return count
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
