@@ -18,6 +18,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,17 @@ def _fts_query(text: str) -> str | None:
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
+@dataclass
+class _Put:
+    """One put (``value`` is its JSON) or delete (``value is None``) of a batch."""
+
+    op: PutOp
+    prefix: str
+    value: str | None
+    texts: list[tuple[str, str]]
+    vectors: list[tuple[str, Vector]] = field(default_factory=list)
+
+
 class SQLiteStore(RetainStore):
     """A LangGraph ``BaseStore`` in one SQLite file, with retain's extensions.
 
@@ -139,6 +151,11 @@ class SQLiteStore(RetainStore):
         self.ttl_config = ttl
         self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
         self._dims = int(self.index_config["dims"]) if self.index_config else 0
+        self._simple_fields = [  # top-level keys: their text is read without path parsing
+            f for f, _ in self._fields if f != "$" and f.isidentifier()
+        ]
+        if len(self._simple_fields) != len(self._fields):
+            self._simple_fields = []
         self._cache = VectorCache(self._dims)
         self._cache_version: int | None = None  # PRAGMA data_version when loaded
         with store_errors(self.path):
@@ -226,16 +243,19 @@ class SQLiteStore(RetainStore):
         check_namespace(namespace)
         await super().aput(namespace, key, value, index, ttl=ttl)
 
-    def _check_ops(self, ops: list[Op]) -> dict[tuple[tuple[str, ...], str], tuple[PutOp, str]]:
-        """The puts of a batch (last one per item wins) with their JSON, after checking
-        every operation; raises retain's typed errors before anything is written."""
-        puts: dict[tuple[tuple[str, ...], str], tuple[PutOp, str]] = {}
+    def _check_ops(self, ops: list[Op]) -> list[_Put]:
+        """The puts of a batch (the last one per item wins), after checking every
+        operation; raises retain's typed errors before anything is written."""
+        puts: dict[tuple[tuple[str, ...], str], _Put] = {}
         for op in ops:
             if isinstance(op, PutOp):
                 ns = check_namespace(op.namespace)
                 key = check_key(op.key)
-                encoded = "" if op.value is None else encode_value(ns, key, op.value)
-                puts[(ns, key)] = (op, encoded)
+                if op.value is None:
+                    puts[(ns, key)] = _Put(op, _ns(ns), None, [])
+                else:
+                    encoded = encode_value(ns, key, op.value)
+                    puts[(ns, key)] = _Put(op, _ns(ns), encoded, self._texts(op))
             elif isinstance(op, GetOp):
                 check_namespace(op.namespace)
                 check_key(op.key)
@@ -243,7 +263,7 @@ class SQLiteStore(RetainStore):
                 check_namespace(op.namespace_prefix, prefix=True)
             elif not isinstance(op, ListNamespacesOp):
                 raise InvalidInputError(f"Unknown store operation {type(op).__name__}.")
-        return puts
+        return list(puts.values())
 
     # -- batch -------------------------------------------------------------------------------
 
@@ -251,7 +271,7 @@ class SQLiteStore(RetainStore):
         ops = list(ops)
         results: list[Result] = [None] * len(ops)
         puts = self._check_ops(ops)
-        vectors = self._embed_puts([op for op, _ in puts.values()])
+        self._embed_puts(puts)
         with self._lock, store_errors(self.path):
             for i, op in enumerate(ops):
                 if isinstance(op, GetOp):
@@ -261,7 +281,7 @@ class SQLiteStore(RetainStore):
                 elif isinstance(op, ListNamespacesOp):
                     results[i] = self._list_namespaces(op)
             if puts:
-                self._write(list(puts.values()), vectors)
+                self._write(puts)
         return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
@@ -271,26 +291,25 @@ class SQLiteStore(RetainStore):
 
     def _texts(self, op: PutOp) -> list[tuple[str, str]]:
         """``(field path, text)`` pairs to index for a put."""
+        if op.index is None and self._simple_fields and isinstance(op.value, dict):
+            texts = [(f, op.value.get(f)) for f in self._simple_fields]
+            if all(isinstance(t, str) for _, t in texts):  # the common case, made quick
+                return [(f, t) for f, t in texts if t]
         return index_texts(op.value, self._fields, op.index)
 
-    def _embed_puts(self, puts: list[PutOp]) -> dict[tuple[tuple[str, ...], str], list[Any]]:
-        """``(field path, normalised vector)`` pairs per item; checked before any write."""
+    def _embed_puts(self, puts: list[_Put]) -> None:
+        """Set each put's ``(field path, normalised vector)`` pairs, before any write."""
         if self.embeddings is None:
-            return {}
-        wanted = [(op, self._texts(op)) for op in puts if op.value is not None]
-        flat = [text for _, pairs in wanted for _, text in pairs]
+            return
+        flat = [text for put in puts for _, text in put.texts]
         if not flat:
-            return {}
+            return
         self._require_fresh_vectors()
         vecs = self._embedding_matrix(self.embeddings.embed_documents(flat), len(flat))
-        out: dict[tuple[tuple[str, ...], str], list[Any]] = {}
         i = 0
-        for op, pairs in wanted:
-            out[(tuple(op.namespace), op.key)] = [
-                (path, vecs[i + j]) for j, (path, _) in enumerate(pairs)
-            ]
-            i += len(pairs)
-        return out
+        for put in puts:
+            put.vectors = [(path, vecs[i + j]) for j, (path, _) in enumerate(put.texts)]
+            i += len(put.texts)
 
     def _embedding_matrix(self, vectors: Any, count: int) -> Vector:
         """The model's vectors as a normalised float32 matrix, or
@@ -318,69 +337,86 @@ class SQLiteStore(RetainStore):
         normalised: Vector = matrix / norms
         return normalised
 
-    def _write(
-        self,
-        puts: list[tuple[PutOp, str]],
-        vectors: dict[tuple[tuple[str, ...], str], list[Any]],
-    ) -> None:
+    def _write(self, puts: list[_Put]) -> None:
+        """Apply the puts and deletes of one batch in one transaction, with bulk statements."""
         now = time.time()
         prov = json.dumps(current_provenance(), default=str)
         conn = self._conn
 
         def body() -> list[tuple[str, int, list[Vector]]]:
+            pairs = json.dumps([[put.prefix, put.op.key] for put in puts])
+            existing = {
+                (r[0], r[1]): r[2]
+                for r in conn.execute(
+                    "SELECT i.prefix, i.key, i.id FROM json_each(?) j JOIN items i ON i.prefix "
+                    "= json_extract(j.value, '$[0]') AND i.key = json_extract(j.value, '$[1]')",
+                    (pairs,),
+                )
+            }
+            next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0])
+            inserts: list[tuple[Any, ...]] = []
+            updates: list[tuple[Any, ...]] = []
+            deletes: list[tuple[int]] = []
+            replaced: list[tuple[int]] = []
+            keywords: list[tuple[int, str]] = []
+            vector_rows: list[tuple[int, str, bytes]] = []
+            versions: list[tuple[str, str, str, str | None]] = []
             changed: list[tuple[str, int, list[Vector]]] = []  # for the vector cache
-            for op, value in puts:
-                prefix = _ns(op.namespace)
-                row = conn.execute(
-                    "SELECT id FROM items WHERE prefix = ? AND key = ?", (prefix, op.key)
-                ).fetchone()
-                if op.value is None:
-                    if row is None:
-                        continue
-                    conn.execute("DELETE FROM items_fts WHERE rowid = ?", (row[0],))
-                    conn.execute("DELETE FROM items WHERE id = ?", (row[0],))
-                    self._version(prefix, op.key, "delete", None, now, prov)
-                    changed.append((prefix, row[0], []))
+            for put in puts:
+                op = put.op
+                item_id = existing.get((put.prefix, op.key))
+                if put.value is None:
+                    if item_id is not None:
+                        deletes.append((item_id,))
+                        versions.append((put.prefix, op.key, "delete", None))
+                        changed.append((put.prefix, item_id, []))
                     continue
-                ttl = op.ttl
-                expires = None if ttl is None else now + ttl * 60
-                if row is None:
-                    item_id = conn.execute(
-                        "INSERT INTO items(prefix, key, value, created_at, updated_at, "
-                        "expires_at, ttl_minutes) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (prefix, op.key, value, now, now, expires, ttl),
-                    ).lastrowid
-                    assert item_id is not None
-                else:
-                    item_id = row[0]
-                    conn.execute(
-                        "UPDATE items SET value = ?, updated_at = ?, expires_at = ?, "
-                        "ttl_minutes = ? WHERE id = ?",
-                        (value, now, expires, ttl, item_id),
+                expires = None if op.ttl is None else now + op.ttl * 60
+                if item_id is None:
+                    item_id, next_id = next_id, next_id + 1
+                    inserts.append(
+                        (item_id, put.prefix, op.key, put.value, now, now, expires, op.ttl)
                     )
-                    conn.execute("DELETE FROM items_fts WHERE rowid = ?", (item_id,))
-                    conn.execute("DELETE FROM vectors WHERE item_id = ?", (item_id,))
-                texts = self._texts(op)
-                keywords = (
-                    " ".join(t for _, t in texts)
+                else:
+                    replaced.append((item_id,))
+                    updates.append((put.value, now, expires, op.ttl, item_id))
+                text = (
+                    " ".join(t for _, t in put.texts)
                     if self.index_config
                     else " ".join(value_strings(op.value))
                     if op.index is not False
                     else ""
                 )
-                if keywords:
-                    conn.execute(
-                        "INSERT INTO items_fts(rowid, body) VALUES (?, ?)", (item_id, keywords)
-                    )
-                pairs = vectors.get((tuple(op.namespace), op.key), [])
-                if pairs:
-                    conn.executemany(
-                        "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)",
-                        [(item_id, path, vec.tobytes()) for path, vec in pairs],
-                    )
-                changed.append((prefix, item_id, [vec for _, vec in pairs]))
-                self._version(prefix, op.key, "put", value, now, prov)
-            if vectors and self._meta("embedding_id") is None:
+                if text:
+                    keywords.append((item_id, text))
+                vector_rows += [(item_id, path, vec.tobytes()) for path, vec in put.vectors]
+                changed.append((put.prefix, item_id, [vec for _, vec in put.vectors]))
+                versions.append((put.prefix, op.key, "put", put.value))
+            gone = deletes + replaced
+            conn.executemany("DELETE FROM items_fts WHERE rowid = ?", gone)
+            conn.executemany("DELETE FROM vectors WHERE item_id = ?", replaced)
+            conn.executemany("DELETE FROM items WHERE id = ?", deletes)  # vectors cascade
+            conn.executemany(
+                "UPDATE items SET value = ?, updated_at = ?, expires_at = ?, ttl_minutes = ? "
+                "WHERE id = ?",
+                updates,
+            )
+            conn.executemany(
+                "INSERT INTO items(id, prefix, key, value, created_at, updated_at, expires_at, "
+                "ttl_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                inserts,
+            )
+            conn.executemany("INSERT INTO items_fts(rowid, body) VALUES (?, ?)", keywords)
+            conn.executemany(
+                "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)", vector_rows
+            )
+            conn.executemany(
+                "INSERT INTO history(prefix, key, version, op, value, at, provenance) VALUES "
+                "(?1, ?2, COALESCE((SELECT MAX(version) FROM history WHERE prefix = ?1 AND "
+                "key = ?2), 0) + 1, ?3, ?4, ?5, ?6)",
+                [(*v, now, prov) for v in versions],
+            )
+            if vector_rows and self._meta("embedding_id") is None:
                 self._set_meta()
             return changed
 
@@ -388,16 +424,6 @@ class SQLiteStore(RetainStore):
         if self._cache_version is not None:  # loaded: keep it in step (after the commit)
             for prefix, item_id, vecs in changed:
                 self._cache.put(prefix, item_id, vecs)
-
-    def _version(
-        self, prefix: str, key: str, op: str, value: str | None, now: float, prov: str
-    ) -> None:
-        self._conn.execute(
-            "INSERT INTO history(prefix, key, version, op, value, at, provenance) VALUES "
-            "(?, ?, COALESCE((SELECT MAX(version) FROM history WHERE prefix = ? AND key = ?), 0)"
-            " + 1, ?, ?, ?, ?)",
-            (prefix, key, prefix, key, op, value, now, prov),
-        )
 
     # -- reads -------------------------------------------------------------------------------
 
