@@ -238,9 +238,8 @@ def _report(r: dict[str, Any], b: dict[str, Any]) -> None:
         )
     for kind in ("one", "all", "filtered"):
         print(f"| recall@10 {kind} | {r['recall_' + kind]:.3f} | {b['recall_' + kind]:.3f} | |")
-    print(
-        f"| first search after opening (loads vector cache), ms | {r['cold_first_search_ms']:.1f} | | |"
-    )
+    cold = r["cold_first_search_ms"]
+    print(f"| first search after opening (loads vector cache), ms | {cold:.1f} | | |")
     print(
         "| search after another connection wrote (cache reload), ms | "
         f"{r['reload_after_foreign_write_ms']:.1f} | | |"
