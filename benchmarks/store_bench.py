@@ -28,6 +28,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,7 @@ def run_store(
     samples = []
     for _ in range(500):
         i = rnd.randrange(data.n)
-        t, item = _timed(lambda i=i: store.get(data.namespace(i), f"k{i}"))
+        t, item = _timed(partial(store.get, data.namespace(i), f"k{i}"))
         assert item is not None
         assert item.value["content"] == f"item {i}"
         samples.append(t)
@@ -126,7 +127,8 @@ def run_store(
             ns = rnd.randrange(NAMESPACES)
             if kind == "one":
                 args: dict[str, Any] = {"query": f"query {q}", "limit": 10}
-                prefix, ids = ("bench", f"ns{ns}"), by_ns[ns]
+                prefix: tuple[str, ...] = ("bench", f"ns{ns}")
+                ids = by_ns[ns]
             elif kind == "all":
                 args = {"query": f"query {q}", "limit": 10}
                 prefix, ids = PREFIX, np.arange(data.n)
@@ -134,7 +136,7 @@ def run_store(
                 args = {"query": f"query {q}", "limit": 10, "filter": {"group": 1}}
                 prefix = ("bench", f"ns{ns}")
                 ids = by_ns[ns][by_ns[ns] % 4 == 1]
-            t, found = _timed(lambda prefix=prefix, args=args: store.search(prefix, **args))
+            t, found = _timed(partial(store.search, prefix, **args))
             samples.append(t)
             want = data.exact(q, ids)
             got = {r.key for r in found}
@@ -205,7 +207,7 @@ def main() -> None:
             retain = run_retain(data, args.queries, Path(tmp))
             gc.collect()
             memory = InMemoryStore(
-                index={"dims": DIMS, "embed": data.embed, "fields": ["content"]}  # type: ignore[typeddict-item]
+                index={"dims": DIMS, "embed": data.embed, "fields": ["content"]}  # type: ignore[arg-type]
             )
             base = run_store(
                 "LangGraph InMemoryStore", memory, data, args.queries, args.baseline_all_queries
