@@ -74,15 +74,19 @@ def _dt(ts: float) -> datetime:
 
 
 def _under(column: str = "prefix") -> str:
-    """SQL matching rows whose namespace equals or lies under the bound prefix (2 params)."""
-    return f"({column} = ? OR ({column} >= ? AND {column} < ?))"
+    """SQL matching rows whose namespace equals or lies under the bound prefix (4 params).
+
+    The first two bound a range the ``(prefix, key)`` index can seek; the rest drop names
+    that sort inside it without being under the prefix (``"users-x"`` for ``"users"``).
+    """
+    return f"({column} >= ? AND {column} < ? AND ({column} = ? OR {column} >= ?))"
 
 
 def _under_args(prefix: tuple[str, ...]) -> tuple[str, ...]:
     p = _ns(prefix)
     if not p:
-        return ("", "", "\U0010ffff")
-    return (p, p + SEP, p + chr(ord(SEP) + 1))
+        return ("", "\U0010ffff", "", "")
+    return (p, p + chr(ord(SEP) + 1), p, p + SEP)
 
 
 def _fts_query(text: str) -> str | None:

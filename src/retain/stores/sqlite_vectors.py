@@ -80,6 +80,11 @@ class VectorCache:
         self._blocks: dict[str, _Block] = {}
         self._order: list[tuple[str, ...]] = []  # block namespaces, sorted: subtrees contiguous
         self._where: dict[int, str] = {}  # item id -> its namespace
+        # All blocks in namespace order, one matrix: a search across many namespaces is
+        # then one matrix-vector product over a contiguous slice. Built after a few such
+        # searches in a row, dropped by any change.
+        self._merged: tuple[Vector, npt.NDArray[np.int64], dict[str, int]] | None = None
+        self._wide_searches = 0
 
     def __len__(self) -> int:
         return len(self._where)
@@ -107,10 +112,16 @@ class VectorCache:
                 self._where[item_id] = prefix
             self._blocks[prefix] = block
         self._order = sorted(tuple(p.split(SEP)) for p in self._blocks)
+        self._changed()
+
+    def _changed(self) -> None:
+        self._merged = None
+        self._wide_searches = 0
 
     def put(self, prefix: str, item_id: int, vectors: Sequence[Vector]) -> None:
         """Set the vectors of one item (none: the item has no vectors)."""
         self.remove(item_id)
+        self._changed()
         if not vectors:
             return
         block = self._blocks.get(prefix)
@@ -125,6 +136,7 @@ class VectorCache:
         prefix = self._where.pop(item_id, None)
         if prefix is not None:
             self._blocks[prefix].remove(item_id)
+            self._changed()
 
     def drop_under(self, prefix: tuple[str, ...]) -> None:
         """Forget every namespace equal to or under ``prefix``."""
@@ -133,6 +145,7 @@ class VectorCache:
             for item_id in block.rows:
                 self._where.pop(item_id, None)
         self._order = sorted(tuple(p.split(SEP)) for p in self._blocks)
+        self._changed()
 
     def _namespaces_under(self, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
         start = bisect.bisect_left(self._order, prefix)
@@ -155,16 +168,24 @@ class VectorCache:
         """The ``k`` items under ``prefix`` most similar to ``query`` (normalised), as
         ``(item id, cosine)`` best first; an item with several vectors counts once, with
         its best score. Ties go to the lower item id."""
-        blocks = [self._blocks[SEP.join(ns)] for ns in self._namespaces_under(prefix)]
-        blocks = [b for b in blocks if b.n]
-        if not blocks or k < 1:
+        names = [SEP.join(ns) for ns in self._namespaces_under(prefix)]
+        blocks = [self._blocks[name] for name in names]
+        if not any(b.n for b in blocks) or k < 1:
             return []
         if len(blocks) == 1:
             scores = blocks[0].matrix[: blocks[0].n] @ query
             ids = blocks[0].ids[: blocks[0].n]
         else:
-            scores = np.concatenate([b.matrix[: b.n] @ query for b in blocks])
-            ids = np.concatenate([b.ids[: b.n] for b in blocks])
+            self._wide_searches += 1
+            if self._merged is None and self._wide_searches >= 3:
+                self._merge()
+            if self._merged is not None:
+                matrix, all_ids, starts = self._merged
+                lo, hi = starts[names[0]], starts[names[-1]] + blocks[-1].n
+                scores, ids = matrix[lo:hi] @ query, all_ids[lo:hi]
+            else:
+                scores = np.concatenate([b.matrix[: b.n] @ query for b in blocks])
+                ids = np.concatenate([b.ids[: b.n] for b in blocks])
         if allowed is not None or excluded:
             keep = np.ones(len(ids), dtype=bool)
             if allowed is not None:
@@ -173,6 +194,16 @@ class VectorCache:
                 keep &= ~np.isin(ids, np.fromiter(excluded, dtype=np.int64, count=len(excluded)))
             scores, ids = scores[keep], ids[keep]
         return _top_unique(scores, ids, k)
+
+    def _merge(self) -> None:
+        names = [SEP.join(ns) for ns in self._order]
+        starts, offset = {}, 0
+        for name in names:
+            starts[name] = offset
+            offset += self._blocks[name].n
+        matrix = np.concatenate([self._blocks[n].matrix[: self._blocks[n].n] for n in names])
+        ids = np.concatenate([self._blocks[n].ids[: self._blocks[n].n] for n in names])
+        self._merged = (matrix, ids, starts)
 
 
 def _top_unique(
