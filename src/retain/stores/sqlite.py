@@ -247,6 +247,36 @@ class SQLiteStore(RetainStore):
         check_namespace(namespace)
         await super().aput(namespace, key, value, index, ttl=ttl)
 
+    def get(
+        self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
+    ) -> Item | None:
+        check_namespace(namespace)
+        return super().get(namespace, key, refresh_ttl=refresh_ttl)
+
+    async def aget(
+        self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
+    ) -> Item | None:
+        check_namespace(namespace)
+        return await super().aget(namespace, key, refresh_ttl=refresh_ttl)
+
+    def delete(self, namespace: tuple[str, ...], key: str) -> None:
+        check_namespace(namespace)
+        super().delete(namespace, key)
+
+    async def adelete(self, namespace: tuple[str, ...], key: str) -> None:
+        check_namespace(namespace)
+        await super().adelete(namespace, key)
+
+    def search(self, namespace_prefix: tuple[str, ...], /, **kwargs: Any) -> list[SearchItem]:
+        check_namespace(namespace_prefix, prefix=True)
+        return super().search(namespace_prefix, **kwargs)
+
+    async def asearch(
+        self, namespace_prefix: tuple[str, ...], /, **kwargs: Any
+    ) -> list[SearchItem]:
+        check_namespace(namespace_prefix, prefix=True)
+        return await super().asearch(namespace_prefix, **kwargs)
+
     def _check_ops(self, ops: list[Op]) -> list[_Put]:
         """The puts of a batch (the last one per item wins), after checking every
         operation; raises retain's typed errors before anything is written."""
@@ -443,13 +473,19 @@ class SQLiteStore(RetainStore):
     def _refresh(self, ids: list[int], refresh: bool) -> None:
         if not refresh or not ids:
             return
-        now = time.time()
         marks = ",".join("?" * len(ids))
-        self._conn.execute(
-            f"UPDATE items SET expires_at = ? + ttl_minutes * 60 WHERE ttl_minutes IS NOT NULL "
-            f"AND id IN ({marks})",
-            (now, *ids),
-        )
+        with_ttl = [  # read first: a read of items without a TTL takes no write lock
+            r[0]
+            for r in self._conn.execute(
+                f"SELECT id FROM items WHERE ttl_minutes IS NOT NULL AND id IN ({marks})", ids
+            )
+        ]
+        if with_ttl:
+            marks = ",".join("?" * len(with_ttl))
+            self._conn.execute(
+                f"UPDATE items SET expires_at = ? + ttl_minutes * 60 WHERE id IN ({marks})",
+                (time.time(), *with_ttl),
+            )
 
     def _get(self, op: GetOp) -> Item | None:
         row = self._conn.execute(
