@@ -313,3 +313,33 @@ def test_purge_leaves_no_row_of_the_user_in_any_table(tmp_path: Path) -> None:
     assert store.get(("users", "u10"), "m") is not None
     assert store.history(("users", "u1"), "m0") == []
     store.close()
+
+
+def test_equality_filters_in_sql_match_langgraph_semantics(tmp_path: Path) -> None:
+    from langgraph.store.memory import InMemoryStore
+
+    values: list[dict[str, Any]] = [
+        {"n": 1},
+        {"n": 1.0},
+        {"n": True},
+        {"n": "1"},
+        {"n": None},
+        {},
+        {"n": [1]},
+        {"n": {"a": 1}},
+        {"n": '{"a": 1}'},
+        {"a.b": "dot"},
+    ]
+    sqlite = SQLiteStore(tmp_path / "f.db", index=INDEX)  # type: ignore[arg-type]
+    memory = InMemoryStore(index=INDEX)  # type: ignore[arg-type]
+    for s in (sqlite, memory):
+        for i, v in enumerate(values):
+            s.put(("f",), f"k{i}", {"content": f"item {i}", **v})
+    for want in [1, True, 1.0, "1", None, '{"a": 1}', 0, "dot"]:
+        for key in ("n", "a.b"):
+            got = {i.key for i in sqlite.search(("f",), query="item", filter={key: want}, limit=50)}
+            expected = {
+                i.key for i in memory.search(("f",), query="item", filter={key: want}, limit=50)
+            }
+            assert got == expected, (key, want)
+    sqlite.close()

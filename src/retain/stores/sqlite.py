@@ -89,6 +89,33 @@ def _under_args(prefix: tuple[str, ...]) -> tuple[str, ...]:
     return (p, p + chr(ord(SEP) + 1), p, p + SEP)
 
 
+def _sql_filter(filter: dict[str, Any]) -> tuple[str, list[Any]] | None:
+    """SQL for a filter of plain ``{"field": scalar}`` equalities, with the same result as
+    :func:`~retain.stores.base.matches_filter` (``True == 1``, a missing field is ``None``);
+    ``None`` for filters with operators or nested values, which are checked in Python."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    for key, want in filter.items():
+        if not isinstance(key, str) or '"' in key or "\\" in key:
+            return None
+        path = f'$."{key}"'
+        if want is None:
+            clauses.append("json_extract(value, ?) IS NULL")
+            args.append(path)
+        elif (
+            isinstance(want, str)
+            or (isinstance(want, int) and -(2**63) <= want < 2**63)
+            or (isinstance(want, float) and want == want)
+        ):  # an object or array never equals a scalar (its JSON text could)
+            clauses.append(
+                "(json_type(value, ?) NOT IN ('object', 'array') AND json_extract(value, ?) = ?)"
+            )
+            args += [path, path, want]
+        else:
+            return None
+    return " AND ".join(clauses), args
+
+
 def _fts_query(text: str) -> str | None:
     words = [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
     if not words:
@@ -512,6 +539,15 @@ class SQLiteStore(RetainStore):
         return self._conn.execute(sql + " ORDER BY updated_at DESC", args).fetchall()
 
     def _filtered_ids(self, prefix: tuple[str, ...], filter: dict[str, Any]) -> set[int]:
+        sql = _sql_filter(filter)
+        if sql is not None:  # plain equality on top-level fields: SQLite decodes the JSON
+            where, args = sql
+            rows = self._conn.execute(
+                f"SELECT id FROM items WHERE {_under()} AND (expires_at IS NULL OR "
+                f"expires_at > ?) AND {where}",
+                (*_under_args(prefix), time.time(), *args),
+            )
+            return {r[0] for r in rows}
         return {r[5] for r in self._rows(prefix) if matches_filter(json.loads(r[2]), filter)}
 
     def _vectors(self) -> VectorCache:
