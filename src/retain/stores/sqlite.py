@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,75 +52,21 @@ from retain.stores.base import (
     value_strings,
 )
 from retain.stores.sqlite_conn import connect, store_errors, write_transaction
+from retain.stores.sqlite_sql import (
+    equality_filter_sql,
+    fts_query,
+    ns_text,
+    ns_tuple,
+    under_args,
+    under_sql,
+    utc,
+)
 from retain.stores.sqlite_vectors import Vector, VectorCache
 from retain.stores.validation import check_key, check_namespace, encode_value
 
 __all__ = ["SQLiteStore"]
 
-SEP = "."
 CANDIDATES = 200  # rows each ranking contributes to hybrid fusion
-
-
-def _ns(namespace: Sequence[str]) -> str:
-    return SEP.join(namespace)
-
-
-def _tuple(prefix: str) -> tuple[str, ...]:
-    return tuple(prefix.split(SEP))
-
-
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
-
-
-def _under(column: str = "prefix") -> str:
-    """SQL matching rows whose namespace equals or lies under the bound prefix (4 params).
-
-    The first two bound a range the ``(prefix, key)`` index can seek; the rest drop names
-    that sort inside it without being under the prefix (``"users-x"`` for ``"users"``).
-    """
-    return f"({column} >= ? AND {column} < ? AND ({column} = ? OR {column} >= ?))"
-
-
-def _under_args(prefix: tuple[str, ...]) -> tuple[str, ...]:
-    p = _ns(prefix)
-    if not p:
-        return ("", "\U0010ffff", "", "")
-    return (p, p + chr(ord(SEP) + 1), p, p + SEP)
-
-
-def _sql_filter(filter: dict[str, Any]) -> tuple[str, list[Any]] | None:
-    """SQL for a filter of plain ``{"field": scalar}`` equalities, with the same result as
-    :func:`~retain.stores.base.matches_filter` (``True == 1``, a missing field is ``None``);
-    ``None`` for filters with operators or nested values, which are checked in Python."""
-    clauses: list[str] = []
-    args: list[Any] = []
-    for key, want in filter.items():
-        if not isinstance(key, str) or '"' in key or "\\" in key:
-            return None
-        path = f'$."{key}"'
-        if want is None:
-            clauses.append("json_extract(value, ?) IS NULL")
-            args.append(path)
-        elif (
-            isinstance(want, str)
-            or (isinstance(want, int) and -(2**63) <= want < 2**63)
-            or (isinstance(want, float) and want == want)
-        ):  # an object or array never equals a scalar (its JSON text could)
-            clauses.append(
-                "(json_type(value, ?) NOT IN ('object', 'array') AND json_extract(value, ?) = ?)"
-            )
-            args += [path, path, want]
-        else:
-            return None
-    return " AND ".join(clauses), args
-
-
-def _fts_query(text: str) -> str | None:
-    words = [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
-    if not words:
-        return None
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
 @dataclass
@@ -313,10 +259,10 @@ class SQLiteStore(RetainStore):
                 ns = check_namespace(op.namespace)
                 key = check_key(op.key)
                 if op.value is None:
-                    puts[(ns, key)] = _Put(op, _ns(ns), None, [])
+                    puts[(ns, key)] = _Put(op, ns_text(ns), None, [])
                 else:
                     encoded = encode_value(ns, key, op.value)
-                    puts[(ns, key)] = _Put(op, _ns(ns), encoded, self._texts(op))
+                    puts[(ns, key)] = _Put(op, ns_text(ns), encoded, self._texts(op))
             elif isinstance(op, GetOp):
                 check_namespace(op.namespace)
                 check_key(op.key)
@@ -490,7 +436,7 @@ class SQLiteStore(RetainStore):
 
     def _item(self, row: Sequence[Any], score: float | None = None, search: bool = False) -> Any:
         prefix, key, value, created, updated = row[:5]
-        args = (_tuple(prefix), key, json.loads(value), _dt(created), _dt(updated))
+        args = (ns_tuple(prefix), key, json.loads(value), utc(created), utc(updated))
         if search:
             return SearchItem(*args, score=score)
         return Item(
@@ -518,7 +464,7 @@ class SQLiteStore(RetainStore):
         row = self._conn.execute(
             "SELECT prefix, key, value, created_at, updated_at, id FROM items WHERE prefix = ? "
             "AND key = ? AND (expires_at IS NULL OR expires_at > ?)",
-            (_ns(op.namespace), op.key, time.time()),
+            (ns_text(op.namespace), op.key, time.time()),
         ).fetchone()
         if row is None:
             return None
@@ -528,9 +474,9 @@ class SQLiteStore(RetainStore):
     def _rows(self, prefix: tuple[str, ...], ids: Sequence[int] | None = None) -> list[Any]:
         sql = (
             "SELECT prefix, key, value, created_at, updated_at, id FROM items WHERE "
-            f"{_under()} AND (expires_at IS NULL OR expires_at > ?)"
+            f"{under_sql()} AND (expires_at IS NULL OR expires_at > ?)"
         )
-        args: list[Any] = [*_under_args(prefix), time.time()]
+        args: list[Any] = [*under_args(prefix), time.time()]
         if ids is not None:
             if not ids:
                 return []
@@ -539,13 +485,13 @@ class SQLiteStore(RetainStore):
         return self._conn.execute(sql + " ORDER BY updated_at DESC", args).fetchall()
 
     def _filtered_ids(self, prefix: tuple[str, ...], filter: dict[str, Any]) -> set[int]:
-        sql = _sql_filter(filter)
+        sql = equality_filter_sql(filter)
         if sql is not None:  # plain equality on top-level fields: SQLite decodes the JSON
             where, args = sql
             rows = self._conn.execute(
-                f"SELECT id FROM items WHERE {_under()} AND (expires_at IS NULL OR "
+                f"SELECT id FROM items WHERE {under_sql()} AND (expires_at IS NULL OR "
                 f"expires_at > ?) AND {where}",
-                (*_under_args(prefix), time.time(), *args),
+                (*under_args(prefix), time.time(), *args),
             )
             return {r[0] for r in rows}
         return {r[5] for r in self._rows(prefix) if matches_filter(json.loads(r[2]), filter)}
@@ -584,14 +530,14 @@ class SQLiteStore(RetainStore):
     def _keyword_ranking(
         self, prefix: tuple[str, ...], query: str, allowed: set[int] | None, limit: int
     ) -> list[int]:
-        match = _fts_query(query)
+        match = fts_query(query)
         if match is None:
             return []
         rows = self._conn.execute(
             "SELECT f.rowid FROM items_fts f JOIN items i ON i.id = f.rowid WHERE "
-            f"items_fts MATCH ? AND {_under('i.prefix')} AND "
+            f"items_fts MATCH ? AND {under_sql('i.prefix')} AND "
             "(i.expires_at IS NULL OR i.expires_at > ?) ORDER BY bm25(items_fts) LIMIT ?",
-            (match, *_under_args(prefix), time.time(), limit if allowed is None else -1),
+            (match, *under_args(prefix), time.time(), limit if allowed is None else -1),
         ).fetchall()
         ranked = [r[0] for r in rows if allowed is None or r[0] in allowed]
         return ranked[:limit]
@@ -628,7 +574,7 @@ class SQLiteStore(RetainStore):
             "SELECT DISTINCT prefix FROM items WHERE expires_at IS NULL OR expires_at > ?",
             (time.time(),),
         ).fetchall()
-        namespaces = [_tuple(r[0]) for r in rows]
+        namespaces = [ns_tuple(r[0]) for r in rows]
         if op.match_conditions:
             namespaces = [
                 ns
@@ -708,14 +654,14 @@ class SQLiteStore(RetainStore):
             rows = self._conn.execute(
                 "SELECT version, op, value, at, provenance FROM history WHERE prefix = ? AND "
                 "key = ? ORDER BY version",
-                (_ns(namespace), key),
+                (ns_text(namespace), key),
             ).fetchall()
         return [
             Version(
                 version=r[0],
                 op=r[1],
                 value=None if r[2] is None else json.loads(r[2]),
-                at=_dt(r[3]),
+                at=utc(r[3]),
                 provenance=json.loads(r[4] or "{}"),
             )
             for r in rows
@@ -764,16 +710,16 @@ class SQLiteStore(RetainStore):
         if not namespace_prefix:
             raise InvalidInputError("purge needs a non-empty namespace prefix.")
         prefix = check_namespace(namespace_prefix, prefix=True)
-        args = _under_args(prefix)
+        args = under_args(prefix)
         conn = self._conn
 
         def body() -> int:
             conn.execute(
-                f"DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE {_under()})",
+                f"DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE {under_sql()})",
                 args,
             )
-            count = conn.execute(f"DELETE FROM items WHERE {_under()}", args).rowcount
-            conn.execute(f"DELETE FROM history WHERE {_under()}", args)
+            count = conn.execute(f"DELETE FROM items WHERE {under_sql()}", args).rowcount
+            conn.execute(f"DELETE FROM history WHERE {under_sql()}", args)
             conn.execute("INSERT INTO items_fts(items_fts) VALUES ('optimize')")
             return int(count)
 
@@ -789,36 +735,36 @@ class SQLiteStore(RetainStore):
         return int(count)
 
     def export(self, namespace_prefix: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-        args = _under_args(check_namespace(namespace_prefix, prefix=True))
+        args = under_args(check_namespace(namespace_prefix, prefix=True))
         with self._lock, store_errors(self.path):
             items = self._conn.execute(
                 "SELECT prefix, key, value, created_at, updated_at FROM items WHERE "
-                f"{_under()} ORDER BY prefix, key",
+                f"{under_sql()} ORDER BY prefix, key",
                 args,
             ).fetchall()
             versions = self._conn.execute(
                 "SELECT prefix, key, version, op, value, at, provenance FROM history WHERE "
-                f"{_under()} ORDER BY prefix, key, version",
+                f"{under_sql()} ORDER BY prefix, key, version",
                 args,
             ).fetchall()
         for prefix, key, value, created, updated in items:
             yield {
                 "type": "item",
-                "namespace": list(_tuple(prefix)),
+                "namespace": list(ns_tuple(prefix)),
                 "key": key,
                 "value": json.loads(value),
-                "created_at": _dt(created).isoformat(),
-                "updated_at": _dt(updated).isoformat(),
+                "created_at": utc(created).isoformat(),
+                "updated_at": utc(updated).isoformat(),
             }
         for prefix, key, version, op, value, at, prov in versions:
             yield {
                 "type": "version",
-                "namespace": list(_tuple(prefix)),
+                "namespace": list(ns_tuple(prefix)),
                 "key": key,
                 "version": version,
                 "op": op,
                 "value": None if value is None else json.loads(value),
-                "at": _dt(at).isoformat(),
+                "at": utc(at).isoformat(),
                 "provenance": json.loads(prov or "{}"),
             }
 
@@ -841,7 +787,7 @@ class SQLiteStore(RetainStore):
         count = 0
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
-            ops = [PutOp(_tuple(r[1]), r[2], json.loads(r[3])) for r in chunk]
+            ops = [PutOp(ns_tuple(r[1]), r[2], json.loads(r[3])) for r in chunk]
             texts = [self._texts(op) for op in ops]
             flat = [t for pairs in texts for _, t in pairs]
             vecs = (
