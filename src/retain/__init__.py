@@ -8,12 +8,17 @@ from retain.core.optimization import AnnotatedTrajectory, Prompt
 from retain.core.types import ExtractedMemory, ExtractionResult, Memory, RemoveDoc
 from retain.errors import (
     ConfigurationError,
+    EmbeddingDimensionError,
     ExecutorShutdownError,
     InvalidInputError,
+    InvalidNamespaceError,
+    InvalidValueError,
     MissingDependencyError,
     ModelOutputError,
     RetainError,
+    StoreCorruptedError,
     StoreError,
+    StoreLockedError,
 )
 from retain.executor import ReflectionExecutor
 from retain.llm.resolve import resolve_model
@@ -43,10 +48,13 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AnnotatedTrajectory",
     "ConfigurationError",
+    "EmbeddingDimensionError",
     "ExecutorShutdownError",
     "ExtractedMemory",
     "ExtractionResult",
     "InvalidInputError",
+    "InvalidNamespaceError",
+    "InvalidValueError",
     "Memory",
     "MemoryManager",
     "MemoryPhase",
@@ -62,7 +70,9 @@ __all__ = [
     "ReflectionExecutor",
     "RemoveDoc",
     "RetainError",
+    "StoreCorruptedError",
     "StoreError",
+    "StoreLockedError",
     "__version__",
     "create_manage_memory_tool",
     "create_memory_enricher",

@@ -2,8 +2,12 @@
 
 * Works on Python builds without SQLite extension loading: vectors are float32 BLOBs
   searched exactly with numpy; keywords use SQLite's built-in FTS5.
-* WAL journal, a busy timeout and ``BEGIN IMMEDIATE`` write transactions: a batch is
-  atomic (all of it or none of it) and several processes can share one file.
+* WAL journal, a busy timeout and ``BEGIN IMMEDIATE`` write transactions retried with
+  backoff while another process holds the lock: a batch is atomic (all of it or none of
+  it) and several processes can share one file (:mod:`retain.stores.sqlite_conn`).
+* Vectors are also held in memory (:class:`~retain.stores.sqlite_vectors.VectorCache`),
+  kept in step with this store's writes and reloaded when another connection commits.
+* Input is checked before anything is written (:mod:`retain.stores.validation`).
 * Every put and delete appends a version to the history, with the provenance in effect
   (:func:`retain.stores.provenance`).
 """
@@ -11,16 +15,17 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from langgraph.store.base import (
+    NOT_PROVIDED,
     GetOp,
     IndexConfig,
     Item,
@@ -33,7 +38,7 @@ from langgraph.store.base import (
     TTLConfig,
 )
 
-from retain.errors import ConfigurationError, InvalidInputError, StoreError
+from retain.errors import ConfigurationError, EmbeddingDimensionError, InvalidInputError
 from retain.stores.base import (
     RecallMode,
     RetainStore,
@@ -47,43 +52,33 @@ from retain.stores.base import (
     value_strings,
 )
 from retain.stores.hooks import run_write_hooks
-from retain.stores.migrations import apply_sqlite_migrations
+from retain.stores.sqlite_conn import connect, store_errors, write_transaction
+from retain.stores.sqlite_sql import (
+    equality_filter_sql,
+    fts_query,
+    ns_text,
+    ns_tuple,
+    under_args,
+    under_sql,
+    utc,
+)
+from retain.stores.sqlite_vectors import Vector, VectorCache
+from retain.stores.validation import check_key, check_namespace, encode_value
 
 __all__ = ["SQLiteStore"]
 
-SEP = "."
 CANDIDATES = 200  # rows each ranking contributes to hybrid fusion
 
 
-def _ns(namespace: Sequence[str]) -> str:
-    return SEP.join(namespace)
+@dataclass
+class _Put:
+    """One put (``value`` is its JSON) or delete (``value is None``) of a batch."""
 
-
-def _tuple(prefix: str) -> tuple[str, ...]:
-    return tuple(prefix.split(SEP))
-
-
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
-
-
-def _under(column: str = "prefix") -> str:
-    """SQL matching rows whose namespace equals or lies under the bound prefix (2 params)."""
-    return f"({column} = ? OR ({column} >= ? AND {column} < ?))"
-
-
-def _under_args(prefix: tuple[str, ...]) -> tuple[str, ...]:
-    p = _ns(prefix)
-    if not p:
-        return ("", "", "\U0010ffff")
-    return (p, p + SEP, p + chr(ord(SEP) + 1))
-
-
-def _fts_query(text: str) -> str | None:
-    words = [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
-    if not words:
-        return None
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+    op: PutOp
+    prefix: str
+    value: str | None
+    texts: list[tuple[str, str]]
+    vectors: list[tuple[str, Vector]] = field(default_factory=list)
 
 
 class SQLiteStore(RetainStore):
@@ -97,6 +92,13 @@ class SQLiteStore(RetainStore):
             :func:`retain.stores.default_store`). Without an index, search is by keywords
             (``recall``) or lists items (``search``).
         ttl: LangGraph's TTL config (``default_ttl`` minutes, ``refresh_on_read``).
+        busy_timeout_ms: How long SQLite waits for another connection's write lock.
+        lock_retries: How many times a write transaction is retried (with backoff) after
+            the busy timeout ran out, before :class:`~retain.errors.StoreLockedError`.
+
+    Raises:
+        StoreCorruptedError: ``path`` is not a SQLite database (the file is left as is).
+        StoreLockedError: another connection kept the file locked while it was migrated.
 
     Example:
         >>> from retain.stores import SQLiteStore
@@ -113,23 +115,38 @@ class SQLiteStore(RetainStore):
         index: IndexConfig | dict[str, Any] | None = None,
         ttl: TTLConfig | None = None,
         busy_timeout_ms: int = 30_000,
+        lock_retries: int = 3,
     ) -> None:
+        if busy_timeout_ms < 0 or lock_retries < 0:
+            raise ConfigurationError("busy_timeout_ms and lock_retries must be >= 0.")
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_ms / 1000
-        )
-        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        apply_sqlite_migrations(self._conn)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._lock_retries = lock_retries
+        self._conn = connect(self.path, busy_timeout_ms=busy_timeout_ms, lock_retries=lock_retries)
         self.ttl_config = ttl
         self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
-        self._check_embedding_model()
+        self._dims = int(self.index_config["dims"]) if self.index_config else 0
+        self._simple_fields = [  # top-level keys: their text is read without path parsing
+            f for f, _ in self._fields if f != "$" and f.isidentifier()
+        ]
+        if len(self._simple_fields) != len(self._fields):
+            self._simple_fields = []
+        self._cache = VectorCache(self._dims)
+        self._cache_version: int | None = None  # PRAGMA data_version when loaded
+        with store_errors(self.path):
+            self._check_embedding_model()
+
+    def _transaction(self, body: Any) -> Any:
+        return write_transaction(
+            self._conn,
+            body,
+            path=self.path,
+            busy_timeout_ms=self._busy_timeout_ms,
+            lock_retries=self._lock_retries,
+        )
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -152,7 +169,7 @@ class SQLiteStore(RetainStore):
                 "store.reembed() to recompute them with the new model (or open the store "
                 "with the old one)."
             )
-        elif not has_vectors:
+        elif not has_vectors and (recorded, dims) != current:
             self._set_meta()
 
     def _set_meta(self) -> None:
@@ -175,32 +192,95 @@ class SQLiteStore(RetainStore):
         """Close the database connection."""
         with self._lock:
             self._conn.close()
+            self._cache = VectorCache(self._dims)
+            self._cache_version = None
+
+    # -- input -------------------------------------------------------------------------------
+
+    def put(
+        self,
+        namespace: tuple[str, ...],
+        key: str,
+        value: Mapping[str, Any],
+        index: Any = None,
+        *,
+        ttl: Any = NOT_PROVIDED,
+    ) -> None:
+        check_namespace(namespace)  # retain's typed error, before LangGraph's own check
+        super().put(namespace, key, value, index, ttl=ttl)
+
+    async def aput(
+        self,
+        namespace: tuple[str, ...],
+        key: str,
+        value: Mapping[str, Any],
+        index: Any = None,
+        *,
+        ttl: Any = NOT_PROVIDED,
+    ) -> None:
+        check_namespace(namespace)
+        await super().aput(namespace, key, value, index, ttl=ttl)
+
+    def get(
+        self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
+    ) -> Item | None:
+        check_namespace(namespace)
+        return super().get(namespace, key, refresh_ttl=refresh_ttl)
+
+    async def aget(
+        self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
+    ) -> Item | None:
+        check_namespace(namespace)
+        return await super().aget(namespace, key, refresh_ttl=refresh_ttl)
+
+    def delete(self, namespace: tuple[str, ...], key: str) -> None:
+        check_namespace(namespace)
+        super().delete(namespace, key)
+
+    async def adelete(self, namespace: tuple[str, ...], key: str) -> None:
+        check_namespace(namespace)
+        await super().adelete(namespace, key)
+
+    def search(self, namespace_prefix: tuple[str, ...], /, **kwargs: Any) -> list[SearchItem]:
+        check_namespace(namespace_prefix, prefix=True)
+        return super().search(namespace_prefix, **kwargs)
+
+    async def asearch(
+        self, namespace_prefix: tuple[str, ...], /, **kwargs: Any
+    ) -> list[SearchItem]:
+        check_namespace(namespace_prefix, prefix=True)
+        return await super().asearch(namespace_prefix, **kwargs)
+
+    def _check_ops(self, ops: list[Op]) -> list[_Put]:
+        """The puts of a batch (the last one per item wins), after checking every
+        operation; raises retain's typed errors before anything is written."""
+        puts: dict[tuple[tuple[str, ...], str], _Put] = {}
+        for op in ops:
+            if isinstance(op, PutOp):
+                ns = check_namespace(op.namespace)
+                key = check_key(op.key)
+                if op.value is None:
+                    puts[(ns, key)] = _Put(op, ns_text(ns), None, [])
+                else:
+                    encoded = encode_value(ns, key, op.value)
+                    puts[(ns, key)] = _Put(op, ns_text(ns), encoded, self._texts(op))
+            elif isinstance(op, GetOp):
+                check_namespace(op.namespace)
+                check_key(op.key)
+            elif isinstance(op, SearchOp):
+                check_namespace(op.namespace_prefix, prefix=True)
+            elif not isinstance(op, ListNamespacesOp):
+                raise InvalidInputError(f"Unknown store operation {type(op).__name__}.")
+        return list(puts.values())
 
     # -- batch -------------------------------------------------------------------------------
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
         results: list[Result] = [None] * len(ops)
-        puts: dict[tuple[tuple[str, ...], str], PutOp] = {}
-        for _i, op in enumerate(ops):
-            if isinstance(op, PutOp):
-                puts[(tuple(op.namespace), op.key)] = op
-            elif not isinstance(op, (GetOp, SearchOp, ListNamespacesOp)):
-                raise InvalidInputError(f"Unknown store operation {type(op).__name__}.")
-        vectors = self._embed_puts(list(puts.values()))
-        try:
-            return self._run(ops, results, puts, vectors)
-        except sqlite3.Error as e:
-            raise StoreError(f"SQLite error in {self.path}: {e}") from e
-
-    def _run(
-        self,
-        ops: list[Op],
-        results: list[Result],
-        puts: dict[tuple[tuple[str, ...], str], PutOp],
-        vectors: dict[tuple[tuple[str, ...], str], list[Any]],
-    ) -> list[Result]:
-        with self._lock:
+        puts = self._check_ops(ops)
+        self._embed_puts(puts)
+        with self._lock, store_errors(self.path):
             for i, op in enumerate(ops):
                 if isinstance(op, GetOp):
                     results[i] = self._get(op)
@@ -209,7 +289,7 @@ class SQLiteStore(RetainStore):
                 elif isinstance(op, ListNamespacesOp):
                     results[i] = self._list_namespaces(op)
             if puts:
-                self._write(list(puts.values()), vectors)
+                self._write(puts)
         return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
@@ -219,113 +299,146 @@ class SQLiteStore(RetainStore):
 
     def _texts(self, op: PutOp) -> list[tuple[str, str]]:
         """``(field path, text)`` pairs to index for a put."""
+        if op.index is None and self._simple_fields and isinstance(op.value, dict):
+            texts = [(f, op.value.get(f)) for f in self._simple_fields]
+            if all(isinstance(t, str) for _, t in texts):  # the common case, made quick
+                return [(f, t) for f, t in texts if t]
         return index_texts(op.value, self._fields, op.index)
 
-    def _embed_puts(self, puts: list[PutOp]) -> dict[tuple[tuple[str, ...], str], list[Any]]:
+    def _embed_puts(self, puts: list[_Put]) -> None:
+        """Set each put's ``(field path, normalised vector)`` pairs, before any write."""
         if self.embeddings is None:
-            return {}
-        wanted = [(op, self._texts(op)) for op in puts if op.value is not None]
-        flat = [text for _, pairs in wanted for _, text in pairs]
+            return
+        flat = [text for put in puts for _, text in put.texts]
         if not flat:
-            return {}
+            return
         self._require_fresh_vectors()
-        vecs = self.embeddings.embed_documents(flat)
-        dims = self.index_config["dims"] if self.index_config else 0
-        out: dict[tuple[tuple[str, ...], str], list[Any]] = {}
+        vecs = self._embedding_matrix(self.embeddings.embed_documents(flat), len(flat))
         i = 0
-        for op, pairs in wanted:
-            rows = []
-            for path, _ in pairs:
-                vec = np.asarray(vecs[i], dtype=np.float32)
-                i += 1
-                if vec.shape != (dims,):
-                    raise ConfigurationError(
-                        f"The embedding model returned {vec.shape[0]} dims; the index says {dims}."
-                    )
-                norm = float(np.linalg.norm(vec)) or 1.0
-                rows.append((path, (vec / norm).tobytes()))
-            out[(tuple(op.namespace), op.key)] = rows
-        return out
+        for put in puts:
+            put.vectors = [(path, vecs[i + j]) for j, (path, _) in enumerate(put.texts)]
+            i += len(put.texts)
 
-    def _write(
-        self, puts: list[PutOp], vectors: dict[tuple[tuple[str, ...], str], list[Any]]
-    ) -> None:
+    def _embedding_matrix(self, vectors: Any, count: int) -> Vector:
+        """The model's vectors as a normalised float32 matrix, or
+        :class:`EmbeddingDimensionError` when their number or size is wrong."""
+        try:
+            matrix = np.asarray(vectors, dtype=np.float32)
+        except (TypeError, ValueError) as e:  # ragged: vectors of different sizes
+            raise EmbeddingDimensionError(
+                f"The embedding model returned vectors of different sizes; the index says "
+                f"{self._dims} dims. Nothing was written."
+            ) from e
+        if matrix.ndim != 2 or matrix.shape != (count, self._dims):
+            got = "x".join(str(d) for d in matrix.shape)
+            raise EmbeddingDimensionError(
+                f"The embedding model returned an array of shape {got} for {count} texts; "
+                f"the index says {self._dims} dims, so {count}x{self._dims} was expected. Fix "
+                "the index's 'dims' or the model; nothing was written."
+            )
+        if not np.isfinite(matrix).all():
+            raise EmbeddingDimensionError(
+                "The embedding model returned NaN or infinite numbers; nothing was written."
+            )
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        normalised: Vector = matrix / norms
+        return normalised
+
+    def _write(self, puts: list[_Put]) -> None:
+        """Apply the puts and deletes of one batch in one transaction, with bulk statements."""
         now = time.time()
         prov = json.dumps(current_provenance(), default=str)
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for op in puts:
-                prefix = _ns(op.namespace)
-                row = conn.execute(
-                    "SELECT id FROM items WHERE prefix = ? AND key = ?", (prefix, op.key)
-                ).fetchone()
-                if op.value is None:
-                    if row is None:
-                        continue
-                    conn.execute("DELETE FROM items_fts WHERE rowid = ?", (row[0],))
-                    conn.execute("DELETE FROM items WHERE id = ?", (row[0],))
-                    self._version(prefix, op.key, "delete", None, now, prov)
+
+        def body() -> list[tuple[str, int, list[Vector]]]:
+            pairs = json.dumps([[put.prefix, put.op.key] for put in puts])
+            existing = {
+                (r[0], r[1]): r[2]
+                for r in conn.execute(
+                    "SELECT i.prefix, i.key, i.id FROM json_each(?) j JOIN items i ON i.prefix "
+                    "= json_extract(j.value, '$[0]') AND i.key = json_extract(j.value, '$[1]')",
+                    (pairs,),
+                )
+            }
+            next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0])
+            inserts: list[tuple[Any, ...]] = []
+            updates: list[tuple[Any, ...]] = []
+            deletes: list[tuple[int]] = []
+            replaced: list[tuple[int]] = []
+            keywords: list[tuple[int, str]] = []
+            vector_rows: list[tuple[int, str, bytes]] = []
+            versions: list[tuple[str, str, str, str | None]] = []
+            changed: list[tuple[str, int, list[Vector]]] = []  # for the vector cache
+            for put in puts:
+                op = put.op
+                item_id = existing.get((put.prefix, op.key))
+                if put.value is None:
+                    if item_id is not None:
+                        deletes.append((item_id,))
+                        versions.append((put.prefix, op.key, "delete", None))
+                        changed.append((put.prefix, item_id, []))
                     continue
-                value = json.dumps(op.value, ensure_ascii=False)
-                ttl = op.ttl
-                expires = None if ttl is None else now + ttl * 60
-                if row is None:
-                    item_id = conn.execute(
-                        "INSERT INTO items(prefix, key, value, created_at, updated_at, "
-                        "expires_at, ttl_minutes) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (prefix, op.key, value, now, now, expires, ttl),
-                    ).lastrowid
-                else:
-                    item_id = row[0]
-                    conn.execute(
-                        "UPDATE items SET value = ?, updated_at = ?, expires_at = ?, "
-                        "ttl_minutes = ? WHERE id = ?",
-                        (value, now, expires, ttl, item_id),
+                expires = None if op.ttl is None else now + op.ttl * 60
+                if item_id is None:
+                    item_id, next_id = next_id, next_id + 1
+                    inserts.append(
+                        (item_id, put.prefix, op.key, put.value, now, now, expires, op.ttl)
                     )
-                    conn.execute("DELETE FROM items_fts WHERE rowid = ?", (item_id,))
-                    conn.execute("DELETE FROM vectors WHERE item_id = ?", (item_id,))
-                texts = self._texts(op)
-                body = (
-                    " ".join(t for _, t in texts)
+                else:
+                    replaced.append((item_id,))
+                    updates.append((put.value, now, expires, op.ttl, item_id))
+                text = (
+                    " ".join(t for _, t in put.texts)
                     if self.index_config
                     else " ".join(value_strings(op.value))
                     if op.index is not False
                     else ""
                 )
-                if body:
-                    conn.execute(
-                        "INSERT INTO items_fts(rowid, body) VALUES (?, ?)", (item_id, body)
-                    )
-                for path, blob in vectors.get((tuple(op.namespace), op.key), []):
-                    conn.execute(
-                        "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)",
-                        (item_id, path, blob),
-                    )
-                self._version(prefix, op.key, "put", value, now, prov)
-            if vectors and self._meta("embedding_id") is None:
+                if text:
+                    keywords.append((item_id, text))
+                vector_rows += [(item_id, path, vec.tobytes()) for path, vec in put.vectors]
+                changed.append((put.prefix, item_id, [vec for _, vec in put.vectors]))
+                versions.append((put.prefix, op.key, "put", put.value))
+            gone = deletes + replaced
+            conn.executemany("DELETE FROM items_fts WHERE rowid = ?", gone)
+            conn.executemany("DELETE FROM vectors WHERE item_id = ?", replaced)
+            conn.executemany("DELETE FROM items WHERE id = ?", deletes)  # vectors cascade
+            conn.executemany(
+                "UPDATE items SET value = ?, updated_at = ?, expires_at = ?, ttl_minutes = ? "
+                "WHERE id = ?",
+                updates,
+            )
+            conn.executemany(
+                "INSERT INTO items(id, prefix, key, value, created_at, updated_at, expires_at, "
+                "ttl_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                inserts,
+            )
+            conn.executemany("INSERT INTO items_fts(rowid, body) VALUES (?, ?)", keywords)
+            conn.executemany(
+                "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)", vector_rows
+            )
+            conn.executemany(
+                "INSERT INTO history(prefix, key, version, op, value, at, provenance) VALUES "
+                "(?1, ?2, COALESCE((SELECT MAX(version) FROM history WHERE prefix = ?1 AND "
+                "key = ?2), 0) + 1, ?3, ?4, ?5, ?6)",
+                [(*v, now, prov) for v in versions],
+            )
+            if vector_rows and self._meta("embedding_id") is None:
                 self._set_meta()
             run_write_hooks(self, conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            return changed
 
-    def _version(
-        self, prefix: str, key: str, op: str, value: str | None, now: float, prov: str
-    ) -> None:
-        self._conn.execute(
-            "INSERT INTO history(prefix, key, version, op, value, at, provenance) VALUES "
-            "(?, ?, COALESCE((SELECT MAX(version) FROM history WHERE prefix = ? AND key = ?), 0)"
-            " + 1, ?, ?, ?, ?)",
-            (prefix, key, prefix, key, op, value, now, prov),
-        )
+        changed = self._transaction(body)
+        if self._cache_version is not None:  # loaded: keep it in step (after the commit)
+            for prefix, item_id, vecs in changed:
+                self._cache.put(prefix, item_id, vecs)
 
     # -- reads -------------------------------------------------------------------------------
 
     def _item(self, row: Sequence[Any], score: float | None = None, search: bool = False) -> Any:
         prefix, key, value, created, updated = row[:5]
-        args = (_tuple(prefix), key, json.loads(value), _dt(created), _dt(updated))
+        args = (ns_tuple(prefix), key, json.loads(value), utc(created), utc(updated))
         if search:
             return SearchItem(*args, score=score)
         return Item(
@@ -335,19 +448,25 @@ class SQLiteStore(RetainStore):
     def _refresh(self, ids: list[int], refresh: bool) -> None:
         if not refresh or not ids:
             return
-        now = time.time()
         marks = ",".join("?" * len(ids))
-        self._conn.execute(
-            f"UPDATE items SET expires_at = ? + ttl_minutes * 60 WHERE ttl_minutes IS NOT NULL "
-            f"AND id IN ({marks})",
-            (now, *ids),
-        )
+        with_ttl = [  # read first: a read of items without a TTL takes no write lock
+            r[0]
+            for r in self._conn.execute(
+                f"SELECT id FROM items WHERE ttl_minutes IS NOT NULL AND id IN ({marks})", ids
+            )
+        ]
+        if with_ttl:
+            marks = ",".join("?" * len(with_ttl))
+            self._conn.execute(
+                f"UPDATE items SET expires_at = ? + ttl_minutes * 60 WHERE id IN ({marks})",
+                (time.time(), *with_ttl),
+            )
 
     def _get(self, op: GetOp) -> Item | None:
         row = self._conn.execute(
             "SELECT prefix, key, value, created_at, updated_at, id FROM items WHERE prefix = ? "
             "AND key = ? AND (expires_at IS NULL OR expires_at > ?)",
-            (_ns(op.namespace), op.key, time.time()),
+            (ns_text(op.namespace), op.key, time.time()),
         ).fetchone()
         if row is None:
             return None
@@ -357,9 +476,9 @@ class SQLiteStore(RetainStore):
     def _rows(self, prefix: tuple[str, ...], ids: Sequence[int] | None = None) -> list[Any]:
         sql = (
             "SELECT prefix, key, value, created_at, updated_at, id FROM items WHERE "
-            f"{_under()} AND (expires_at IS NULL OR expires_at > ?)"
+            f"{under_sql()} AND (expires_at IS NULL OR expires_at > ?)"
         )
-        args: list[Any] = [*_under_args(prefix), time.time()]
+        args: list[Any] = [*under_args(prefix), time.time()]
         if ids is not None:
             if not ids:
                 return []
@@ -368,50 +487,59 @@ class SQLiteStore(RetainStore):
         return self._conn.execute(sql + " ORDER BY updated_at DESC", args).fetchall()
 
     def _filtered_ids(self, prefix: tuple[str, ...], filter: dict[str, Any]) -> set[int]:
+        sql = equality_filter_sql(filter)
+        if sql is not None:  # plain equality on top-level fields: SQLite decodes the JSON
+            where, args = sql
+            rows = self._conn.execute(
+                f"SELECT id FROM items WHERE {under_sql()} AND (expires_at IS NULL OR "
+                f"expires_at > ?) AND {where}",
+                (*under_args(prefix), time.time(), *args),
+            )
+            return {r[0] for r in rows}
         return {r[5] for r in self._rows(prefix) if matches_filter(json.loads(r[2]), filter)}
 
+    def _vectors(self) -> VectorCache:
+        """The vector cache, (re)loaded when another connection has committed since."""
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._cache_version:
+            rows = self._conn.execute(
+                "SELECT v.item_id, i.prefix, v.embedding FROM vectors v JOIN items i ON "
+                "i.id = v.item_id ORDER BY v.item_id"
+            )
+            self._cache.load(rows)
+            self._cache_version = version
+        return self._cache
+
+    def _expired_ids(self) -> set[int]:
+        """Items past their TTL and not yet swept (usually none; uses a partial index)."""
+        rows = self._conn.execute(
+            "SELECT id FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?",
+            (time.time(),),
+        ).fetchall()
+        return {r[0] for r in rows}
+
     def _vector_ranking(
-        self, prefix: tuple[str, ...], query: str, allowed: set[int] | None, limit: int | None
+        self, prefix: tuple[str, ...], query: str, allowed: set[int] | None, limit: int
     ) -> list[tuple[int, float]]:
         assert self.embeddings is not None
         self._require_fresh_vectors()
-        rows = self._conn.execute(
-            "SELECT v.item_id, v.embedding FROM vectors v JOIN items i ON i.id = v.item_id "
-            f"WHERE {_under('i.prefix')} AND (i.expires_at IS NULL OR i.expires_at > ?)",
-            (*_under_args(prefix), time.time()),
-        ).fetchall()
-        if allowed is not None:
-            rows = [r for r in rows if r[0] in allowed]
-        if not rows:
+        cache = self._vectors()
+        if not len(cache):
             return []
-        q = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
-        q /= float(np.linalg.norm(q)) or 1.0
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
-            len(rows), -1
-        )
-        scores = matrix @ q
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        order = np.argsort(-scores, kind="stable")
-        best: dict[int, float] = {}
-        for j in order:  # max-pool several vectors of one item
-            item_id = int(ids[j])
-            if item_id not in best:
-                best[item_id] = float(scores[j])
-                if limit is not None and len(best) >= limit:
-                    break
-        return list(best.items())
+        q = self._embedding_matrix([self.embeddings.embed_query(query)], 1)[0]
+        return cache.search(prefix, q, limit, allowed=allowed, excluded=self._expired_ids())
 
     def _keyword_ranking(
         self, prefix: tuple[str, ...], query: str, allowed: set[int] | None, limit: int
     ) -> list[int]:
-        match = _fts_query(query)
+        match = fts_query(query)
         if match is None:
             return []
         rows = self._conn.execute(
             "SELECT f.rowid FROM items_fts f JOIN items i ON i.id = f.rowid WHERE "
-            f"items_fts MATCH ? AND {_under('i.prefix')} AND "
+            f"items_fts MATCH ? AND {under_sql('i.prefix')} AND "
             "(i.expires_at IS NULL OR i.expires_at > ?) ORDER BY bm25(items_fts) LIMIT ?",
-            (match, *_under_args(prefix), time.time(), limit if allowed is None else -1),
+            (match, *under_args(prefix), time.time(), limit if allowed is None else -1),
         ).fetchall()
         ranked = [r[0] for r in rows if allowed is None or r[0] in allowed]
         return ranked[:limit]
@@ -431,7 +559,7 @@ class SQLiteStore(RetainStore):
                     for r in self._rows(prefix)
                     if r[5] not in scored
                     and (allowed is None or r[5] in allowed)
-                    and not self._has_vector(r[5])
+                    and r[5] not in self._cache
                 ]
                 items += [self._item(r, None, search=True) for r in rest[: op.limit - len(items)]]
             self._refresh([i for i, _ in page], op.refresh_ttl)
@@ -443,18 +571,12 @@ class SQLiteStore(RetainStore):
         self._refresh([r[5] for r in chosen], op.refresh_ttl)
         return [self._item(r, None, search=True) for r in chosen]
 
-    def _has_vector(self, item_id: int) -> bool:
-        return (
-            self._conn.execute("SELECT 1 FROM vectors WHERE item_id = ?", (item_id,)).fetchone()
-            is not None
-        )
-
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         rows = self._conn.execute(
             "SELECT DISTINCT prefix FROM items WHERE expires_at IS NULL OR expires_at > ?",
             (time.time(),),
         ).fetchall()
-        namespaces = [_tuple(r[0]) for r in rows]
+        namespaces = [ns_tuple(r[0]) for r in rows]
         if op.match_conditions:
             namespaces = [
                 ns
@@ -488,8 +610,8 @@ class SQLiteStore(RetainStore):
             raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {mode!r}.")
         if limit < 1 or offset < 0:
             raise InvalidInputError("limit must be >= 1 and offset >= 0.")
-        prefix = tuple(namespace_prefix)
-        with self._lock:
+        prefix = check_namespace(namespace_prefix, prefix=True)
+        with self._lock, store_errors(self.path):
             if not query:
                 return self._search(SearchOp(prefix, filter, limit, offset, None, False))
             allowed = self._filtered_ids(prefix, filter) if filter else None
@@ -529,18 +651,19 @@ class SQLiteStore(RetainStore):
             return [self._item(rows[i], s, search=True) for i, s in page]
 
     def history(self, namespace: tuple[str, ...], key: str) -> list[Version]:
-        with self._lock:
+        check_namespace(namespace)
+        with self._lock, store_errors(self.path):
             rows = self._conn.execute(
                 "SELECT version, op, value, at, provenance FROM history WHERE prefix = ? AND "
                 "key = ? ORDER BY version",
-                (_ns(namespace), key),
+                (ns_text(namespace), key),
             ).fetchall()
         return [
             Version(
                 version=r[0],
                 op=r[1],
                 value=None if r[2] is None else json.loads(r[2]),
-                at=_dt(r[3]),
+                at=utc(r[3]),
                 provenance=json.loads(r[4] or "{}"),
             )
             for r in rows
@@ -581,56 +704,69 @@ class SQLiteStore(RetainStore):
         return item
 
     def purge(self, namespace_prefix: tuple[str, ...]) -> int:
+        """Delete everything under the prefix: items, vectors, keyword index, history.
+
+        The keyword index is then merged (FTS5 ``optimize``) so no trace of the deleted
+        rows stays in its segments, and freed pages are zeroed (``secure_delete``).
+        """
         if not namespace_prefix:
             raise InvalidInputError("purge needs a non-empty namespace prefix.")
-        args = _under_args(tuple(namespace_prefix))
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+        prefix = check_namespace(namespace_prefix, prefix=True)
+        args = under_args(prefix)
+        conn = self._conn
+
+        def body() -> int:
+            conn.execute(
+                f"DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE {under_sql()})",
+                args,
+            )
+            count = conn.execute(f"DELETE FROM items WHERE {under_sql()}", args).rowcount
+            conn.execute(f"DELETE FROM history WHERE {under_sql()}", args)
+            conn.execute("INSERT INTO items_fts(items_fts) VALUES ('optimize')")
+            return int(count)
+
+        with self._lock, store_errors(self.path):
+            conn.execute("PRAGMA secure_delete=ON")
             try:
-                conn.execute(
-                    f"DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE {_under()})",
-                    args,
-                )
-                count = conn.execute(f"DELETE FROM items WHERE {_under()}", args).rowcount
-                conn.execute(f"DELETE FROM history WHERE {_under()}", args)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                count = self._transaction(body)
+            finally:
+                conn.execute("PRAGMA secure_delete=OFF")
+            self._cache.drop_under(prefix)
+            if self.path != ":memory:":
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old pages out of the WAL
         return int(count)
 
     def export(self, namespace_prefix: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-        args = _under_args(tuple(namespace_prefix))
-        with self._lock:
+        args = under_args(check_namespace(namespace_prefix, prefix=True))
+        with self._lock, store_errors(self.path):
             items = self._conn.execute(
                 "SELECT prefix, key, value, created_at, updated_at FROM items WHERE "
-                f"{_under()} ORDER BY prefix, key",
+                f"{under_sql()} ORDER BY prefix, key",
                 args,
             ).fetchall()
             versions = self._conn.execute(
                 "SELECT prefix, key, version, op, value, at, provenance FROM history WHERE "
-                f"{_under()} ORDER BY prefix, key, version",
+                f"{under_sql()} ORDER BY prefix, key, version",
                 args,
             ).fetchall()
         for prefix, key, value, created, updated in items:
             yield {
                 "type": "item",
-                "namespace": list(_tuple(prefix)),
+                "namespace": list(ns_tuple(prefix)),
                 "key": key,
                 "value": json.loads(value),
-                "created_at": _dt(created).isoformat(),
-                "updated_at": _dt(updated).isoformat(),
+                "created_at": utc(created).isoformat(),
+                "updated_at": utc(updated).isoformat(),
             }
         for prefix, key, version, op, value, at, prov in versions:
             yield {
                 "type": "version",
-                "namespace": list(_tuple(prefix)),
+                "namespace": list(ns_tuple(prefix)),
                 "key": key,
                 "version": version,
                 "op": op,
                 "value": None if value is None else json.loads(value),
-                "at": _dt(at).isoformat(),
+                "at": utc(at).isoformat(),
                 "provenance": json.loads(prov or "{}"),
             }
 
@@ -646,60 +782,65 @@ class SQLiteStore(RetainStore):
     def reembed(self, *, batch_size: int = 64) -> int:
         if self.embeddings is None or self.index_config is None:
             raise ConfigurationError("This store has no index (embedding model) to re-embed with.")
-        with self._lock:
+        if batch_size < 1:
+            raise InvalidInputError("batch_size must be >= 1.")
+        with self._lock, store_errors(self.path):
             rows = self._conn.execute("SELECT id, prefix, key, value FROM items").fetchall()
         count = 0
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
-            ops = [PutOp(_tuple(r[1]), r[2], json.loads(r[3])) for r in chunk]
+            ops = [PutOp(ns_tuple(r[1]), r[2], json.loads(r[3])) for r in chunk]
             texts = [self._texts(op) for op in ops]
             flat = [t for pairs in texts for _, t in pairs]
-            vecs = self.embeddings.embed_documents(flat) if flat else []
-            with self._lock:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    i = 0
-                    for row, pairs in zip(chunk, texts, strict=True):
-                        self._conn.execute("DELETE FROM vectors WHERE item_id = ?", (row[0],))
-                        for path, _ in pairs:
-                            vec = np.asarray(vecs[i], dtype=np.float32)
-                            vec /= float(np.linalg.norm(vec)) or 1.0
-                            i += 1
-                            self._conn.execute(
-                                "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)",
-                                (row[0], path, vec.tobytes()),
-                            )
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
+            vecs = (
+                self._embedding_matrix(self.embeddings.embed_documents(flat), len(flat))
+                if flat
+                else np.empty((0, self._dims), dtype=np.float32)
+            )
+
+            def body(chunk: list[Any] = chunk, texts: list[Any] = texts, vecs: Any = vecs) -> None:
+                i = 0
+                for row, pairs in zip(chunk, texts, strict=True):
+                    self._conn.execute("DELETE FROM vectors WHERE item_id = ?", (row[0],))
+                    for path, _ in pairs:
+                        self._conn.execute(
+                            "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)",
+                            (row[0], path, vecs[i].tobytes()),
+                        )
+                        i += 1
+
+            with self._lock, store_errors(self.path):
+                self._transaction(body)
+                self._cache_version = None  # reload on the next search
             count += len(chunk)
-        self._set_meta()
+        with self._lock, store_errors(self.path):
+            self._set_meta()
         self._stale = None
         return count
 
     def sweep_ttl(self) -> int:
         """Delete expired items now; returns how many."""
-        with self._lock:
+        conn = self._conn
+
+        def body() -> int:
             ids = [
                 r[0]
-                for r in self._conn.execute(
+                for r in conn.execute(
                     "SELECT id FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?",
                     (time.time(),),
                 ).fetchall()
             ]
-            if not ids:
-                return 0
-            marks = ",".join("?" * len(ids))
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute(f"DELETE FROM items_fts WHERE rowid IN ({marks})", ids)
-                self._conn.execute(f"DELETE FROM items WHERE id IN ({marks})", ids)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-        return len(ids)
+            if ids:
+                marks = ",".join("?" * len(ids))
+                conn.execute(f"DELETE FROM items_fts WHERE rowid IN ({marks})", ids)
+                conn.execute(f"DELETE FROM items WHERE id IN ({marks})", ids)
+            return len(ids)
+
+        with self._lock, store_errors(self.path):
+            count: int = self._transaction(body)
+            if count:
+                self._cache_version = None
+        return count
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"

@@ -1,0 +1,84 @@
+"""The SQL pieces of :class:`~retain.stores.SQLiteStore`: how namespaces are stored
+(labels joined by ``"."``), prefix ranges the ``(prefix, key)`` index can seek, equality
+filters evaluated by SQLite, and FTS5 queries. Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = [
+    "SEP",
+    "equality_filter_sql",
+    "fts_query",
+    "ns_text",
+    "ns_tuple",
+    "under_args",
+    "under_sql",
+    "utc",
+]
+
+SEP = "."
+
+
+def ns_text(namespace: Sequence[str]) -> str:
+    return SEP.join(namespace)
+
+
+def ns_tuple(prefix: str) -> tuple[str, ...]:
+    return tuple(prefix.split(SEP))
+
+
+def utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def under_sql(column: str = "prefix") -> str:
+    """SQL matching rows whose namespace equals or lies under the bound prefix (4 params).
+
+    The first two bound a range the ``(prefix, key)`` index can seek; the rest drop names
+    that sort inside it without being under the prefix (``"users-x"`` for ``"users"``).
+    """
+    return f"({column} >= ? AND {column} < ? AND ({column} = ? OR {column} >= ?))"
+
+
+def under_args(prefix: tuple[str, ...]) -> tuple[str, ...]:
+    p = ns_text(prefix)
+    if not p:
+        return ("", "\U0010ffff", "", "")
+    return (p, p + chr(ord(SEP) + 1), p, p + SEP)
+
+
+def equality_filter_sql(filter: dict[str, Any]) -> tuple[str, list[Any]] | None:
+    """SQL for a filter of plain ``{"field": scalar}`` equalities, with the same result as
+    :func:`~retain.stores.base.matches_filter` (``True == 1``, a missing field is ``None``);
+    ``None`` for filters with operators or nested values, which are checked in Python."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    for key, want in filter.items():
+        if not isinstance(key, str) or '"' in key or "\\" in key:
+            return None
+        path = f'$."{key}"'
+        if want is None:
+            clauses.append("json_extract(value, ?) IS NULL")
+            args.append(path)
+        elif (
+            isinstance(want, str)
+            or (isinstance(want, int) and -(2**63) <= want < 2**63)
+            or (isinstance(want, float) and want == want)
+        ):  # an object or array never equals a scalar (its JSON text could)
+            clauses.append(
+                "(json_type(value, ?) NOT IN ('object', 'array') AND json_extract(value, ?) = ?)"
+            )
+            args += [path, path, want]
+        else:
+            return None
+    return " AND ".join(clauses), args
+
+
+def fts_query(text: str) -> str | None:
+    words = [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
+    if not words:
+        return None
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
