@@ -105,14 +105,17 @@ class StoreResult:
 def recall_queries(messages: Sequence[BaseMessage]) -> tuple[str, ...]:
     """Queries that recall memories for a conversation without a query model.
 
-    The latest human message, and the recent conversation (newest last), each bounded to
+    The latest human message, and the text of the recent conversation (newest last), each bounded to
     ``MAX_QUERY_CHARS`` characters.
     """
     queries: list[str] = []
     humans = [m for m in messages if m.type == "human" and message_text(m).strip()]
     if humans:
         queries.append(message_text(humans[-1]).strip()[-MAX_QUERY_CHARS:])
-    window = render_transcript(messages[-6:]).strip()[-MAX_QUERY_CHARS:]
+    # Message texts without role labels: "user"/"assistant" would match every memory that
+    # mentions the user and only slow keyword search down.
+    recent = (message_text(m).strip() for m in messages[-6:])
+    window = "\n".join(t for t in recent if t)[-MAX_QUERY_CHARS:]
     if window and window not in queries:
         queries.append(window)
     return tuple(queries)

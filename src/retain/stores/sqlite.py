@@ -474,8 +474,11 @@ class SQLiteStore(RetainStore):
         return self._item(row)  # type: ignore[no-any-return]
 
     def _rows(self, prefix: tuple[str, ...], ids: Sequence[int] | None = None) -> list[Any]:
+        # With ids, look rows up by primary key: NOT INDEXED keeps the planner from walking
+        # the whole namespace through the prefix index (30x slower at 10k rows).
+        table = "items NOT INDEXED" if ids is not None else "items"
         sql = (
-            "SELECT prefix, key, value, created_at, updated_at, id FROM items WHERE "
+            f"SELECT prefix, key, value, created_at, updated_at, id FROM {table} WHERE "
             f"{under_sql()} AND (expires_at IS NULL OR expires_at > ?)"
         )
         args: list[Any] = [*under_args(prefix), time.time()]
