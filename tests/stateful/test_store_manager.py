@@ -205,8 +205,7 @@ def test_default_factory_reads_the_config(store: BaseStore, invoke: Invoke) -> N
     }
 
 
-def test_query_model_writes_the_queries(invoke: Invoke) -> None:
-    store = InMemoryStore(index=INDEX)  # type: ignore[arg-type]
+def test_query_model_writes_the_queries(store: BaseStore, invoke: Invoke) -> None:
     ns = ("memories", "alice")
     store.put(ns, "theme", {"kind": "Memory", "content": {"content": "User likes light theme"}})
     store.put(ns, "pets", {"kind": "Memory", "content": {"content": "User has a cat"}})
