@@ -5,6 +5,8 @@ The tree::
     RetainError
     ├── ConfigurationError        a bad argument to a retain factory or class (also ValueError)
     │   ├── MissingDependencyError    an optional package is not installed (also ImportError)
+    │   ├── ProfileSchemaError        a user-profile schema with fields lacking a description
+    │   │                             or a default
     │   └── EmbeddingDimensionError   the embedding model returned vectors of the wrong size
     ├── InvalidInputError         bad data passed at call time: messages, existing memories, ...
     │   │                         (also ValueError)
@@ -45,6 +47,7 @@ __all__ = [
     "LeaseLostError",
     "MissingDependencyError",
     "ModelOutputError",
+    "ProfileSchemaError",
     "QueueError",
     "RetainError",
     "StoreCorruptedError",
@@ -76,6 +79,10 @@ class MissingDependencyError(ConfigurationError, ImportError):
             f"{what} needs the package {package!r}, which is not installed. "
             f"Install it with: {command}"
         )
+
+
+class ProfileSchemaError(ConfigurationError):
+    """A user-profile schema whose fields lack a description or a default."""
 
 
 class InvalidInputError(RetainError, ValueError):
