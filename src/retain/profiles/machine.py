@@ -219,18 +219,14 @@ class LearningMachine:
             info = annotations.get(f.name)
             tp: Any = info.annotation if info is not None else Any
             fields[f.name] = (tp, Field(default=None, description=f.description))
-        args = create_model(
-            "update_user_profile", __config__=ConfigDict(extra="forbid"), **fields
-        )
+        args = create_model("update_user_profile", __config__=ConfigDict(extra="forbid"), **fields)
 
         def update_user_profile(*, config: RunnableConfig, **values: Any) -> str:
             given = {k: v for k, v in values.items() if v is not None}
             if not given:
                 raise ToolException("Error: give at least one field to set. Nothing changed.")
             try:
-                profile = profiles.set_fields(
-                    user_id=user_id_of(config), config=config, **given
-                )
+                profile = profiles.set_fields(user_id=user_id_of(config), config=config, **given)
             except RetainError as e:
                 raise ToolException(f"Error: {e} Nothing changed.") from None
             shown = ", ".join(f"{k}={v!r}" for k, v in schema.dump(profile).items() if v)
@@ -291,9 +287,7 @@ class LearningMachine:
         payload = {"user_id": user_id, "messages": messages_to_dict(turn)}
         thread = (config.get("configurable") or {}).get("thread_id")
         key = None if thread is None else f"retain.profiles:{user_id}:{thread}"
-        future = self.executor.submit(
-            payload, config, after_seconds=self.debounce_seconds, key=key
-        )
+        future = self.executor.submit(payload, config, after_seconds=self.debounce_seconds, key=key)
         with self._lock:
             self._pending = [f for f in self._pending if not f.done()] + [future]
         return [future]
@@ -320,8 +314,10 @@ class LearningMachine:
     def learn(self, messages: Sequence[Any], config: RunnableConfig) -> None:
         """Run ``ALWAYS``-mode extraction now, in this thread (what the background runs)."""
         self._reflect(
-            {"user_id": user_id_of(config), "messages": messages_to_dict(
-                normalize_messages(messages))},
+            {
+                "user_id": user_id_of(config),
+                "messages": messages_to_dict(normalize_messages(messages)),
+            },
             config,
         )
 

@@ -82,17 +82,14 @@ class ProfileSchema:
 
     def _dataclass_fields(self, schema: type[Any]) -> tuple[ProfileField, ...]:
         fields = dataclasses.fields(schema)
-        missing = [f.name for f in fields if not (f.metadata or {}).get("description")]
+        missing = [f.name for f in fields if not _description(f)]
         required = [
             f.name
             for f in fields
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         ]
         self._check(missing, required)
-        return tuple(
-            ProfileField(f.name, _label(f.name, None), str(f.metadata["description"]))
-            for f in fields
-        )
+        return tuple(ProfileField(f.name, _label(f.name, None), _description(f)) for f in fields)
 
     def _check(self, missing: list[str], required: list[str]) -> None:
         problems = []
@@ -154,3 +151,8 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def _description(f: dataclasses.Field[Any]) -> str:
+    metadata: Any = f.metadata or {}
+    return str(metadata.get("description") or "")
