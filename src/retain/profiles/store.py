@@ -56,7 +56,8 @@ class UserProfileStore:
         schema: A profile schema (see :mod:`retain.profiles.schema`); default
             :class:`~retain.profiles.UserProfile`.
         namespace: The namespace template; ``{user_id}`` is filled per user.
-        instructions: What the model is told when updating a profile.
+        instructions: What the model is told when updating a profile (the schema's field
+            names and descriptions are appended).
         max_repairs: Repair attempts for an invalid model answer (for example a field the
             schema lacks) before :class:`~retain.errors.ModelOutputError`.
 
@@ -84,10 +85,11 @@ class UserProfileStore:
     ) -> None:
         self.schema = ProfileSchema(schema)
         self.store = store
+        described = "\n".join(f"- {f.name}: {f.description}" for f in self.schema.fields)
         self.manager = create_memory_store_manager(
             model,
             schemas=[schema],
-            instructions=instructions,
+            instructions=f"{instructions}\n\nThe profile's fields:\n{described}",
             default=self.schema.empty(),
             enable_inserts=False,
             query_limit=1,
