@@ -42,6 +42,7 @@ from retain.profiles import (
     UserMemoryConfig,
     UserProfile,
     UserProfileConfig,
+    UserProfileModel,
     UserProfileStore,
     create_learning_agent,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "UserMemoryConfig",
     "UserProfile",
     "UserProfileConfig",
+    "UserProfileModel",
     "UserProfileStore",
     "__version__",
     "create_learning_agent",

@@ -17,27 +17,38 @@ from retain import (
     UserProfileConfig,
     UserProfileStore,
 )
+from retain.profiles import UserProfileModel
 from retain.stores import SQLiteStore
 from retain.testing import FakeChatModel, update
 
 
-class SupportProfile(UserProfile):
-    """A customer of the support desk."""
-
-    company: str | None = Field(default=None, description="The company the user works for")
-    plan: str | None = Field(default=None, description="Their subscription plan")
-    languages: list[str] = Field(default_factory=list, description="Languages they speak")
-
-
 @dataclasses.dataclass
-class GardenProfile:
-    name: str | None = dataclasses.field(default=None, metadata={"description": "Full name"})
-    climate_zone: str | None = dataclasses.field(
-        default=None, metadata={"description": "Their USDA hardiness zone"}
+class SupportProfile(UserProfile):
+    """A customer of the support desk (Agno style: a dataclass extending UserProfile)."""
+
+    company: str | None = dataclasses.field(
+        default=None, metadata={"description": "The company the user works for"}
+    )
+    plan: str | None = dataclasses.field(
+        default=None, metadata={"description": "Their subscription plan"}
+    )
+    languages: list[str] = dataclasses.field(
+        default_factory=list, metadata={"description": "Languages they speak"}
     )
 
 
-def test_custom_pydantic_schema_fields_are_extracted(store: BaseStore) -> None:
+class GardenProfile(UserProfileModel):
+    """A pydantic schema extending UserProfileModel."""
+
+    climate_zone: str | None = Field(default=None, description="Their USDA hardiness zone")
+
+
+@dataclasses.dataclass
+class PlainProfile:
+    hobby: str | None = dataclasses.field(default=None, metadata={"description": "A hobby"})
+
+
+def test_custom_dataclass_schema_fields_are_extracted(store: BaseStore) -> None:
     model = FakeChatModel(
         [
             [update("default", set={"name": "Dana", "company": "Acme", "plan": "Pro"})],
@@ -63,13 +74,19 @@ def test_custom_pydantic_schema_fields_are_extracted(store: BaseStore) -> None:
     machine.shutdown()
 
 
-def test_custom_dataclass_schema(store: BaseStore) -> None:
+def test_custom_pydantic_schema(store: BaseStore) -> None:
     model = FakeChatModel([[update("default", set={"climate_zone": "9b"})]])
     profiles = UserProfileStore(model, store=store, schema=GardenProfile)
     assert profiles.update([("user", "I garden in zone 9b")], user_id="g") == GardenProfile(
         climate_zone="9b"
     )
     assert profiles.format(user_id="g") == "Climate Zone: 9b"
+
+
+def test_plain_dataclass_schema(store: BaseStore) -> None:
+    model = FakeChatModel([[update("default", set={"hobby": "chess"})]])
+    profiles = UserProfileStore(model, store=store, schema=PlainProfile)
+    assert profiles.update([("user", "I play chess")], user_id="p") == PlainProfile(hobby="chess")
 
 
 def test_schema_without_descriptions_is_refused() -> None:

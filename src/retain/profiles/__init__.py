@@ -22,7 +22,7 @@ from retain.profiles.machine import (
     UserProfileConfig,
     user_id_of,
 )
-from retain.profiles.schema import ProfileField, ProfileSchema, UserProfile
+from retain.profiles.schema import ProfileField, ProfileSchema, UserProfile, UserProfileModel
 from retain.profiles.store import UserProfileStore
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "UserMemoryConfig",
     "UserProfile",
     "UserProfileConfig",
+    "UserProfileModel",
     "UserProfileStore",
     "create_learning_agent",
     "learning_post_model_hook",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import threading
+import typing
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -213,12 +214,13 @@ class LearningMachine:
 
     def _profile_tool(self, profiles: UserProfileStore) -> BaseTool:
         schema = profiles.schema
-        annotations = getattr(schema.schema, "model_fields", {})
+        types = schema.types()
         fields: dict[str, Any] = {}
         for f in schema.fields:
-            info = annotations.get(f.name)
-            tp: Any = info.annotation if info is not None else Any
-            fields[f.name] = (tp, Field(default=None, description=f.description))
+            fields[f.name] = (
+                typing.Optional[types[f.name]],  # noqa: UP045 - runtime type from a variable
+                Field(default=None, description=f.description),
+            )
         args = create_model("update_user_profile", __config__=ConfigDict(extra="forbid"), **fields)
 
         def update_user_profile(*, config: RunnableConfig, **values: Any) -> str:

@@ -1,8 +1,9 @@
 """Profile schemas: the default :class:`UserProfile` and the checks a custom one must pass.
 
-A profile schema is a pydantic model (usually a subclass of :class:`UserProfile`) or a
-dataclass. Every field needs a description (pydantic ``Field(description=...)``, dataclass
-``field(metadata={"description": ...})``): the model reads it to know what to extract.
+A profile schema is a dataclass (usually a ``@dataclass`` subclass of :class:`UserProfile`,
+as in Agno) or a pydantic model (usually a subclass of :class:`UserProfileModel`). Every
+field needs a description (dataclass ``field(metadata={"description": ...})``, pydantic
+``Field(description=...)``): the model reads it to know what to extract.
 Every field needs a default (usually ``None``), so an empty profile exists before anything
 is learned. A schema that breaks either rule raises :class:`~retain.errors.ProfileSchemaError`
 when the store is created, naming the fields at fault.
@@ -11,19 +12,33 @@ when the store is created, naming the fields at fault.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from retain.errors import InvalidInputError, ProfileSchemaError
 
-__all__ = ["ProfileField", "ProfileSchema", "UserProfile"]
+__all__ = ["ProfileField", "ProfileSchema", "UserProfile", "UserProfileModel"]
 
 
-class UserProfile(BaseModel):
-    """Who the user is and how to address them."""
+@dataclass
+class UserProfile:
+    """Who the user is and how to address them (extend it with ``@dataclass`` subclasses)."""
+
+    name: str | None = dataclasses.field(
+        default=None, metadata={"description": "The user's full name"}
+    )
+    preferred_name: str | None = dataclasses.field(
+        default=None,
+        metadata={"description": "What the user wants to be called, if not their name"},
+    )
+
+
+class UserProfileModel(BaseModel):
+    """:class:`UserProfile` as a pydantic model, for schemas written as pydantic subclasses."""
 
     name: str | None = Field(default=None, description="The user's full name")
     preferred_name: str | None = Field(
@@ -123,9 +138,16 @@ class ProfileSchema:
         try:
             if isinstance(self.schema, type) and issubclass(self.schema, BaseModel):
                 return self.schema.model_validate(data)
-            return self.schema(**data)
-        except (ValidationError, TypeError) as e:
+            return TypeAdapter(self.schema).validate_python(data)
+        except ValidationError as e:
             raise InvalidInputError(f"Invalid {self.kind} values {data!r}: {e}") from None
+
+    def types(self) -> dict[str, Any]:
+        """Each field's type (for tool arguments)."""
+        if isinstance(self.schema, type) and issubclass(self.schema, BaseModel):
+            return {n: info.annotation for n, info in self.schema.model_fields.items()}
+        hints = typing.get_type_hints(self.schema)
+        return {f.name: hints.get(f.name, Any) for f in self.fields}
 
     def dump(self, profile: Any) -> dict[str, Any]:
         """A schema instance as a JSON-ready dict."""

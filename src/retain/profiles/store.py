@@ -69,6 +69,8 @@ class UserProfileStore:
         >>> profiles = UserProfileStore(model, store=InMemoryStore())
         >>> profiles.update([("user", "I'm Alice Chen")], user_id="u1")
         UserProfile(name='Alice Chen', preferred_name=None)
+        >>> profiles.get(user_id="u1").name
+        'Alice Chen'
         >>> profiles.print(user_id="u1")
         Name: Alice Chen
     """
