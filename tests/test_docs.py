@@ -72,7 +72,7 @@ def test_markdown_examples(path: Path, tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     namespace: dict[str, object] = {"__name__": f"docs_{path.stem}"}
     for info, code, line in blocks:
-        compiled = compile(code, f"{path.name}:{line}", "exec")
+        compiled = compile(code, f"{path.name}:{line}", "exec", dont_inherit=True)  # as a script
         if info == "no-run":
             continue
         assert info == "", f"{path.name}:{line}: unknown fence info {info!r}"
