@@ -56,7 +56,10 @@ def test_notebook_flow_debounces_and_injects_the_profile(tmp_path: Path) -> None
 def test_support_agent_custom_profile() -> None:
     support = load("support_agent")
     extractor = FakeChatModel(
-        [[update("default", set={"company": "Acme", "plan": "pro", "expertise": "expert"})]]
+        [
+            [update("default", set={"company": "Acme", "plan": "pro", "expertise": "expert"})],
+            [done()],
+        ]
     )
     model = FakeChatModel(["ok"], cycle=True)
     agent, machine = support.build(model, extractor, InMemoryStore())
@@ -68,6 +71,8 @@ def test_support_agent_custom_profile() -> None:
     assert "Company: Acme\nPlan: pro\nExpertise: expert" in system
     profile = machine.profiles.get(user_id="sam")
     assert isinstance(profile, support.SupportProfile)
+    machine.flush()
+    assert len(extractor.calls) == 2  # one update per turn
     machine.shutdown()
 
 

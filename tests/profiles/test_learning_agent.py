@@ -238,5 +238,6 @@ def test_entrypoint_with_checkpointer(store: BaseStore) -> None:
     machine.flush()
     chat.invoke([HumanMessage("Who am I?")], cfg("alice", "B"))
     assert "Be brief.\n\n<user_profile>\nName: Alice Chen" in chat_model.calls[-1].system
+    machine.flush()  # the second turn's update runs in the background
     assert len(extractor.calls) == 2
     machine.shutdown()
