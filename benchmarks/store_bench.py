@@ -187,10 +187,10 @@ def run_sqlite(data: Data, args: argparse.Namespace, folder: Path) -> Result:
 
     path = folder / f"retain-{data.n}.db"
     index = {"dims": DIMS, "embed": data.embed, "fields": ["content"]}
-    store = SQLiteStore(path, index=index)  # type: ignore[arg-type]
+    store = SQLiteStore(path, index=index)
     res = measure("sqlite", store, data, args.queries, args.queries)
     store.close()
-    reopened = SQLiteStore(path, index=index)  # type: ignore[arg-type]
+    reopened = SQLiteStore(path, index=index)
     t, _ = _timed(lambda: reopened.search(("users", "u00"), query="query 0", limit=10))
     res.extra["first search after opening (loads the vector cache), ms"] = t * 1000
     other = sqlite3.connect(path)  # another connection writes: the cache must reload
@@ -253,7 +253,7 @@ def run_pg(data: Data, args: argparse.Namespace, server: PgServer) -> Result:
 
     url = server.fresh()
     index = {"dims": DIMS, "embed": data.embed, "fields": ["content"]}
-    store = PostgresStore(url, index=index)  # type: ignore[arg-type]
+    store = PostgresStore(url, index=index)
     res = measure("pg", store, data, args.queries, args.queries)
     store.close()
     server.drop(url)

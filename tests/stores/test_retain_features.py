@@ -206,3 +206,46 @@ def test_vector_search_skips_expired_items_and_still_fills_the_page(
     store.put(NS, "live", {"content": "cherry pie with cream"}, ttl=None)
     time.sleep(0.1)
     assert [i.key for i in store.search(NS, query="cherry pie", limit=1)] == ["live"]
+
+
+def _minutes_left(make_store: StoreMaker, store: RetainStore, key: str) -> float | None:
+    """Minutes until ``key`` expires, read with SQL (None: no expiry)."""
+    if make_store.kind == "sqlite":
+        rows = make_store.sql(
+            store, "SELECT expires_at - ? FROM items WHERE key = ?", time.time(), key
+        )
+        return None if rows[0][0] is None else rows[0][0] / 60
+    rows = make_store.sql(
+        store,
+        "SELECT extract(epoch FROM expires_at - now()) FROM retain_items WHERE key = %s",
+        key,
+    )
+    return None if rows[0][0] is None else float(rows[0][0]) / 60
+
+
+@pytest.mark.parametrize("read", ["get", "search", "filtered", "list"])
+def test_reads_refresh_the_ttl_of_the_items_they_return(make_store: StoreMaker, read: str) -> None:
+    store = make_store(index=INDEX, ttl={"default_ttl": 60, "refresh_on_read": True})
+    store.put(NS, "a", {"content": "apple pie", "kind": "food"})
+    store.put(NS, "b", {"content": "apple tart", "kind": "food"}, ttl=None)
+    shorten = (
+        "UPDATE items SET expires_at = expires_at - 3000 WHERE key = 'a'"
+        if make_store.kind == "sqlite"
+        else "UPDATE retain_items SET expires_at = expires_at - interval '50 minutes' "
+        "WHERE key = 'a'"
+    )
+    make_store.sql(store, shorten)
+    assert (_minutes_left(make_store, store, "a") or 0) < 11
+    if read == "get":
+        assert store.get(NS, "a") is not None
+        assert store.get(NS, "b") is not None
+    elif read == "list":
+        assert {i.key for i in store.search(NS)} == {"a", "b"}
+    else:
+        flt = {"kind": "food"} if read == "filtered" else None
+        assert {i.key for i in store.search(NS, query="apple", filter=flt)} == {"a", "b"}
+    assert (_minutes_left(make_store, store, "a") or 0) > 59  # refreshed to the full TTL
+    assert _minutes_left(make_store, store, "b") is None  # no TTL: left without one
+    make_store.sql(store, shorten)
+    assert store.get(NS, "a", refresh_ttl=False) is not None
+    assert (_minutes_left(make_store, store, "a") or 0) < 11  # not asked: not refreshed

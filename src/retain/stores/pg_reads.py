@@ -35,6 +35,12 @@ def _fts_words(text: str) -> str | None:
     return " | ".join(dict.fromkeys(words)) if words else None
 
 
+def _refreshable(rows: Sequence[Sequence[Any]], refresh: bool) -> list[int]:
+    """Ids of the rows whose TTL a read refreshes: none unless asked, and only items with
+    a TTL (so a read of items without one writes nothing)."""
+    return [int(r[5]) for r in rows if r[6] is not None] if refresh else []
+
+
 class PgReads:
     """Mixin of the read steps; the store provides the attributes below."""
 
@@ -46,7 +52,8 @@ class PgReads:
 
     # -- reads -------------------------------------------------------------------------------
 
-    _COLUMNS = "i.prefix, i.key, i.value, i.created_at, i.updated_at, i.id"
+    # row[5] is the item id, row[6] its TTL (minutes; NULL without one)
+    _COLUMNS = "i.prefix, i.key, i.value, i.created_at, i.updated_at, i.id, i.ttl_minutes"
     _LIVE = "(i.expires_at IS NULL OR i.expires_at > %(now)s)"
 
     @staticmethod
@@ -66,7 +73,7 @@ class PgReads:
         )
         if not rows:
             return None, []
-        return self._item(rows[0]), ([rows[0][5]] if op.refresh_ttl else [])
+        return self._item(rows[0]), _refreshable(rows[:1], op.refresh_ttl)
 
     def _listed(
         self,
@@ -99,8 +106,9 @@ class PgReads:
 
     def _vector_ranking(
         self, prefix: str, q: Any, flt: dict[str, Any] | None, limit: int, now: datetime
-    ) -> Steps[list[tuple[int, float]]]:
-        """``(item id, cosine similarity)`` best first; max over an item's fields."""
+    ) -> Steps[tuple[list[tuple[int, float]], dict[int, tuple[Any, ...]]]]:
+        """``(item id, cosine similarity)`` best first (max over an item's fields), and the
+        item rows the ranking query already read (by id; the ANN path reads none)."""
         params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit}
         params["q"] = np.asarray(q, dtype=np.float32).reshape(-1)
         if params["q"].shape != (self._dims,):
@@ -116,43 +124,44 @@ class PgReads:
                 params,
             )
             if count[0][0] > self.ann_threshold:
-                return (yield from self._ann_ranking(params))
+                return (yield from self._ann_ranking(params)), {}
         if not flt:
             return (yield from self._exact_ranking(params))
         where = filter_sql(flt, "i.value", params)
-        rows = yield Sql(
-            "SELECT v.item_id, min(v.embedding <=> %(q)s) AS d FROM retain_vectors v "
+        rows = yield Sql(  # i.id is the key of i: its columns may be selected per group
+            f"SELECT {self._COLUMNS}, min(v.embedding <=> %(q)s) AS d FROM retain_vectors v "
             f"JOIN retain_items i ON i.id = v.item_id WHERE {under_sql('v.prefix')} AND "
             f"{under_sql('i.prefix')} AND {self._LIVE} AND {where} "
-            "GROUP BY v.item_id ORDER BY d, v.item_id LIMIT %(l)s",
+            "GROUP BY i.id ORDER BY d, i.id LIMIT %(l)s",
             params,
         )
-        return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
+        return [(int(r[5]), 1.0 - float(r[7])) for r in rows], {int(r[5]): r[:7] for r in rows}
 
-    def _exact_ranking(self, params: dict[str, Any]) -> Steps[list[tuple[int, float]]]:
-        """Exact ranking without a join: the nearest vector rows under the prefix (a top-N
-        sort of that namespace's rows only), then a primary-key check that their items are
-        live; fetches more rows if expired items or several fields per item leave fewer
-        than ``limit`` items."""
+    def _exact_ranking(
+        self, params: dict[str, Any]
+    ) -> Steps[tuple[list[tuple[int, float]], dict[int, tuple[Any, ...]]]]:
+        """Exact ranking in one statement: the nearest vector rows under the prefix (a
+        top-N sort of that namespace's rows only, no join inside), then their items by
+        primary key, with a flag for live ones; fetches more rows if expired items or
+        several fields per item leave fewer than ``limit`` items."""
         limit = int(params["l"])
         fetch = limit
         while True:
             rows = yield Sql(
-                "SELECT v.item_id, v.embedding <=> %(q)s AS d FROM retain_vectors v "
-                f"WHERE {under_sql('v.prefix')} ORDER BY d, v.item_id LIMIT %(f)s",
+                f"SELECT {self._COLUMNS}, s.d, {self._LIVE} FROM (SELECT v.item_id, "
+                "v.embedding <=> %(q)s AS d FROM retain_vectors v "
+                f"WHERE {under_sql('v.prefix')} ORDER BY d, v.item_id LIMIT %(f)s) s "
+                "JOIN retain_items i ON i.id = s.item_id ORDER BY s.d, s.item_id",
                 {**params, "f": fetch},
             )
             best: dict[int, float] = {}
-            for item_id, d in rows:  # best first: the first row of an item is its best
-                best.setdefault(int(item_id), 1.0 - float(d))
-            live = yield Sql(
-                f"SELECT i.id FROM retain_items i WHERE i.id = ANY(%(ids)s) AND {self._LIVE}",
-                {"ids": list(best), "now": params["now"]},
-            )
-            alive = {int(r[0]) for r in live}
-            ranked = [(i, s) for i, s in best.items() if i in alive]
-            if len(ranked) >= limit or len(rows) < fetch:
-                return ranked[:limit]
+            items: dict[int, tuple[Any, ...]] = {}
+            for r in rows:  # best first: the first row of an item is its best
+                if r[8] and int(r[5]) not in best:
+                    best[int(r[5])] = 1.0 - float(r[7])
+                    items[int(r[5])] = r[:7]
+            if len(best) >= limit or len(rows) < fetch:
+                return list(best.items())[:limit], items
             fetch *= 4
 
     def _ann_ranking(self, params: dict[str, Any]) -> Steps[list[tuple[int, float]]]:
@@ -193,12 +202,13 @@ class PgReads:
         refresh = op.refresh_ttl
         if q is None:
             listed = yield from self._listed(prefix, op.filter, op.limit, op.offset, now)
-            return [self._item(r, None, search=True) for r in listed], (
-                [r[5] for r in listed] if refresh else []
-            )
-        ranked = yield from self._vector_ranking(prefix, q, op.filter, op.offset + op.limit, now)
+            items = [self._item(r, None, search=True) for r in listed]
+            return items, _refreshable(listed, refresh)
+        ranked, known = yield from self._vector_ranking(
+            prefix, q, op.filter, op.offset + op.limit, now
+        )
         page = ranked[op.offset : op.offset + op.limit]
-        rows = yield from self._by_ids([i for i, _ in page], now)
+        rows = known | (yield from self._by_ids([i for i, _ in page if i not in known], now))
         items = [self._item(rows[i], s, search=True) for i, s in page if i in rows]
         if len(items) < op.limit:  # items without vectors come last, unscored
             rest = yield from self._listed(
@@ -210,7 +220,7 @@ class PgReads:
                 "NOT EXISTS (SELECT 1 FROM retain_vectors x WHERE x.item_id = i.id)",
             )
             items += [self._item(r, None, search=True) for r in rest]
-        return items, ([i for i, _ in page] if refresh else [])
+        return items, _refreshable([rows[i] for i, _ in page if i in rows], refresh)
 
     def _list_namespaces(self, op: ListNamespacesOp, now: datetime) -> Steps[list[tuple[str, ...]]]:
         rows = yield Sql(
@@ -248,13 +258,15 @@ class PgReads:
         want = max(CANDIDATES, offset + limit)
         rankings: list[list[int]] = []
         cosine: dict[int, float] = {}
+        known: dict[int, tuple[Any, ...]] = {}
         if q is not None:
-            vec = yield from self._vector_ranking(prefix, q, filter, want, now)
+            vec, known = yield from self._vector_ranking(prefix, q, filter, want, now)
             cosine = dict(vec)
             rankings.append([i for i, _ in vec])
         if mode in ("hybrid", "keyword") or self.embeddings is None:
             rankings.append((yield from self._keyword_ranking(prefix, query, filter, want, now)))
-        rows = yield from self._by_ids(sorted({i for r in rankings for i in r}), now)
+        wanted = sorted({i for r in rankings for i in r} - set(known))
+        rows = known | (yield from self._by_ids(wanted, now))
         ages = {i: (now - r[4]).total_seconds() for i, r in rows.items()}
         importance: dict[int, float] = {}
         if importance_weight:
