@@ -320,11 +320,25 @@ def test_values_that_are_not_json_objects_are_typed_errors(
 
 
 def test_a_model_with_the_wrong_dimension_is_a_typed_error(pg_url: str) -> None:
-    def short(texts: list[str]) -> list[list[float]]:
-        return [v[:32] for v in bag_of_words(texts)]
+    broken = {"on": False}
 
-    store = PostgresStore(pg_url, index={"embed": short, "dims": 64})
+    def embed(texts: list[str]) -> list[list[float]]:  # one model, that starts failing
+        vectors = bag_of_words(texts)
+        return [v[:32] for v in vectors] if broken["on"] else vectors
+
+    store = PostgresStore(pg_url, index={"embed": embed, "dims": 64})
+    store.put(NS, "keep", {"content": "cherry tart"})
+    broken["on"] = True
     with pytest.raises(EmbeddingDimensionError, match="64"):
-        store.put(NS, "k", {"content": "cherry pie"})
+        store.batch(
+            [PutOp(NS, "keep", {"content": "changed"}), PutOp(NS, "k", {"content": "cherry pie"})]
+        )
     assert store.get(NS, "k") is None
+    assert store.get(NS, "keep").value == {"content": "cherry tart"}  # type: ignore[union-attr]
     assert store.history(NS, "k") == []
+    assert len(store.history(NS, "keep")) == 1
+    with pytest.raises(EmbeddingDimensionError, match="64"):  # a query vector too
+        store.search(NS, query="cherry")
+    broken["on"] = False
+    assert store.search(NS, query="cherry tart")[0].key == "keep"
+    store.close()
