@@ -26,7 +26,14 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 
 DEMO_EXTRAS = "providers"
-TEST_EXTRAS = "dev"
+TEST_EXTRAS = "dev,local-small"
+
+# The embedded model runtime (extras `local` / `local-small`) compiles from source. The
+# default native build segfaults on some CPUs and pip's wheel cache ignores CMAKE_ARGS, so
+# it is installed on its own first, portable and uncached; the main pip call then finds it
+# satisfied. Keep the pin equal to the one in pyproject.toml (tests/local checks it).
+LLAMA_CPP = "llama-cpp-python==0.3.36"
+LOCAL_EXTRAS = frozenset({"local", "local-small"})
 
 
 def say(msg: str) -> None:
@@ -57,9 +64,23 @@ def ensure_venv(extras: str) -> None:
     cmd = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     if (ROOT / "constraints.txt").exists():
         cmd += ["-c", str(ROOT / "constraints.txt")]
+    if LOCAL_EXTRAS & set(extras.split(",")):
+        install_llama_cpp(cmd)
     run([*cmd, "-e", f".[{extras}]"])
     stamp.write_text(digest.hexdigest())
     say(f"installed in {time.monotonic() - started:.0f} s")
+
+
+def install_llama_cpp(pip: list[str]) -> None:
+    """Install the llama.cpp runtime portably (no -march=native) and bypassing pip's cache."""
+    probe = "import importlib.metadata as m; print(m.version('llama-cpp-python'))"
+    check = [str(PY), "-c", probe]
+    found = subprocess.run(check, capture_output=True, text=True, cwd=ROOT)
+    if found.returncode == 0 and found.stdout.strip() == LLAMA_CPP.split("==")[1]:
+        return
+    say(f"building {LLAMA_CPP} (compiles llama.cpp: about 5 minutes on 2 cores)")
+    env = {**os.environ, "CMAKE_ARGS": "-DGGML_NATIVE=OFF"}
+    run([*pip, "--no-cache-dir", LLAMA_CPP], env=env)
 
 
 def cmd_test(args: list[str]) -> int:
