@@ -35,6 +35,7 @@ import os
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,19 @@ def run_variant(model: Any, rows: list[dict[str, Any]], tuned: bool) -> dict[str
     per_category: dict[str, list[int]] = {}
     failures: list[str] = []
     for row in rows:
-        existing = [(m["id"], Memory(content=m["content"])) for m in row["existing"]]
+        # Real ids are UUIDs; the labels say m1, m2, ...
+        ids = {
+            m["id"]: str(uuid.uuid5(uuid.NAMESPACE_URL, f"{row['id']}/{m['id']}"))
+            for m in row["existing"]
+        }
+        existing = [(ids[m["id"]], Memory(content=m["content"])) for m in row["existing"]]
+        expect = {
+            "inserts": row["expect"]["inserts"],
+            "updates": {ids[k]: v for k, v in row["expect"]["updates"].items()},
+            "deletes": [ids[k] for k in row["expect"]["deletes"]],
+            "keep": [ids[k] for k in row["expect"]["keep"]],
+        }
+        names = {v: k for k, v in ids.items()}
         try:
             result: ExtractionResult | None = manager.extract(
                 {"messages": row["messages"], "existing": existing}
@@ -121,25 +134,17 @@ def run_variant(model: Any, rows: list[dict[str, Any]], tuned: bool) -> dict[str
         except Exception as e:  # scored as a failure, reported below
             result = None
             failures.append(f"{row['id']}: {type(e).__name__}")
-        ok, m, t = score(row["expect"], result)
+        ok, m, t = score(expect, result)
         correct += ok
         met += m
         total += t
         cat = per_category.setdefault(row["category"], [0, 0])
         cat[0] += ok
         cat[1] += 1
-        ops = (
-            []
-            if result is None
-            else [
-                type(o).__name__
-                + ":"
-                + getattr(o, "id", "")
-                + ":"
-                + _text(getattr(o, "content", ""))
-                for o in result.operations
-            ]
-        )
+        ops = [
+            f"{type(o).__name__}:{names.get(o.id, 'new')}:{_text(getattr(o, 'content', ''))}"
+            for o in (result.operations if result is not None else [])
+        ]
         print(f"  {'ok ' if ok else 'BAD'} {row['id']}: {ops}", file=sys.stderr, flush=True)
     seconds = sorted(timed.seconds)
     return {
@@ -162,6 +167,7 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", default=["qwen2.5-0.5b", "qwen2.5-1.5b"])
     parser.add_argument("--limit", type=int, default=0, help="first N conversations only")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--variants", nargs="+", default=["untuned", "tuned"])
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args()
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
@@ -173,8 +179,8 @@ def main() -> int:
         model = load_local_chat_model(name, n_threads=args.threads)
         print(f"{name}: loaded in {time.perf_counter() - started:.1f} s", flush=True)
         model.invoke("Say OK.", max_tokens=4)  # warm-up, not measured
-        for tuned in (False, True):
-            label = "tuned" if tuned else "untuned"
+        for label in args.variants:
+            tuned = label == "tuned"
             print(f"{name} {label}:", file=sys.stderr, flush=True)
             results.append({"model": name, **run_variant(model, rows, tuned)})
     print(

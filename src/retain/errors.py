@@ -26,6 +26,10 @@ The tree::
     └── ExecutorShutdownError     work submitted to a ReflectionExecutor after shutdown()
                                   (also RuntimeError)
 
+retain.local (the embedded models) adds ``ModelWeightsError`` (a ConfigurationError:
+weights with the wrong sha256) and ``LocalRuntimeError`` (a MissingDependencyError: a
+broken llama.cpp build).
+
 Messages say what went wrong and what to do next. Catch ``RetainError`` to handle
 everything retain raises; catch a subclass to handle one kind of failure.
 """

@@ -12,14 +12,12 @@ from typing import Any
 
 __all__ = ["worked_example"]
 
-_EXISTING = [
-    {"id": "m1", "kind": "Memory", "content": {"content": "User lives in Berlin."}},
-    {"id": "m2", "kind": "Memory", "content": {"content": "User has a cat named Tom."}},
-]
-_CONVERSATION = (
-    "user: I moved to Lisbon last month. Sadly Tom, my cat, died in May. "
-    "Also I've started learning the cello!\nassistant: Welcome to Lisbon!"
-)
+_CITY = "3f0c2a9e-5b1d-4e7a-9c61-2d8e4b7a1f05"
+_JOB = "c51a7e3b-92d4-4f08-a6b7-e0d3f2c8b914"
+
+
+def _memory(doc_id: str, text: str) -> str:
+    return json.dumps({"id": doc_id, "kind": "Memory", "content": {"content": text}})
 
 
 def _actions(schema: dict[str, Any]) -> set[str]:
@@ -49,36 +47,46 @@ def worked_example(schema: dict[str, Any]) -> str | None:
     """A worked example fitting the operations ``schema`` allows, or None if none fits.
 
     Only schemas of retain's memory operations with the default ``Memory`` kind get one
-    (the example's content fields are that kind's).
+    (the example's content fields are that kind's). The example shows an update, an insert and
+    an unrelated memory left alone; deletion is a rule in words (an example of one made
+    small models delete unrelated memories).
     """
     actions = _actions(schema)
     if "insert" not in actions or not _inserts_memory_kind(schema):
         return None
+    updates, deletes = "update" in actions, "delete" in actions
+    said = ["I moved to Lisbon last month."]
     ops: list[dict[str, Any]] = []
-    existing = _EXISTING if "update" in actions else []
-    if "update" in actions:
-        ops.append(
-            {
-                "action": "update",
-                "id": "m1",
-                "set": {"content": "User lives in Lisbon (moved from Berlin)."},
-            }
-        )
-        if "delete" in actions:
-            ops.append({"action": "delete", "id": "m2"})
-        else:
-            ops.append({"action": "update", "id": "m2", "set": {"content": "User's cat Tom died."}})
+    existing: list[str] = []
+    if updates or deletes:
+        existing = [_memory(_CITY, "User lives in Berlin."), _memory(_JOB, "User is a teacher.")]
+    if updates:
+        ops.append({"action": "update", "id": _CITY, "set": {"content": "User lives in Lisbon."}})
     else:
         ops.append(_insert("User lives in Lisbon."))
-        ops.append(_insert("User's cat Tom died."))
+    said.append("Also, I've started learning the cello!")
     ops.append(_insert("User is learning the cello."))
-    shown = "\n".join(json.dumps(m) for m in existing) if existing else "(none yet)"
+    shown = "\n".join(existing) if existing else "(none yet)"
+    rules = [
+        "Write one short fact per memory, starting with who it is about (e.g. 'User ...').",
+        "Do not record greetings or what the assistant said.",
+    ]
+    if existing:
+        rules.insert(0, f"Memory {_JOB} is not in the answer: the conversation does not change it.")
+    if updates:
+        rules.append(
+            "When the conversation changes or contradicts an existing memory, update that memory "
+            "(by its id) to the new fact; never add a second memory about the same thing."
+        )
+    if deletes:
+        rules.append(
+            "Only when the user asks to forget something, or says a memory is wrong, delete "
+            'that memory: {"action": "delete", "id": "<its id>"}. Never delete other memories.'
+        )
+    rule_text = "\n".join(f"- {r}" for r in rules)
     return (
         "Example.\n"
         f"<existing_memories>\n{shown}\n</existing_memories>\n"
-        f"<conversation>\n{_CONVERSATION}\n</conversation>\n"
-        f"Answer:\n{json.dumps({'operations': ops})}\n"
-        "Write one short fact per memory. Update an existing memory (by its id) when the "
-        "conversation changes it; never insert a second copy of it. Do not record greetings "
-        "or what the assistant said."
+        f"<conversation>\nuser: {' '.join(said)}\nassistant: Welcome to Lisbon!\n</conversation>\n"
+        f"Answer:\n{json.dumps({'operations': ops})}\n{rule_text}"
     )
