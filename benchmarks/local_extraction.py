@@ -127,6 +127,7 @@ def run_variant(model: Any, rows: list[dict[str, Any]], tuned: bool) -> dict[str
             "keep": [ids[k] for k in row["expect"]["keep"]],
         }
         names = {v: k for k, v in ids.items()}
+        calls_before = len(timed.seconds)
         try:
             result: ExtractionResult | None = manager.extract(
                 {"messages": row["messages"], "existing": existing}
@@ -145,7 +146,10 @@ def run_variant(model: Any, rows: list[dict[str, Any]], tuned: bool) -> dict[str
             f"{type(o).__name__}:{names.get(o.id, 'new')}:{_text(getattr(o, 'content', ''))}"
             for o in (result.operations if result is not None else [])
         ]
-        print(f"  {'ok ' if ok else 'BAD'} {row['id']}: {ops}", file=sys.stderr, flush=True)
+        took = ", ".join(f"{t:.1f}" for t in timed.seconds[len(timed.seconds) - calls_before :])
+        print(
+            f"  {'ok ' if ok else 'BAD'} {row['id']} [{took} s]: {ops}", file=sys.stderr, flush=True
+        )
     seconds = sorted(timed.seconds)
     return {
         "tuned": tuned,
@@ -166,11 +170,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["qwen2.5-0.5b", "qwen2.5-1.5b"])
     parser.add_argument("--limit", type=int, default=0, help="first N conversations only")
+    parser.add_argument("--only", nargs="+", default=None, help="these conversation ids only")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--variants", nargs="+", default=["untuned", "tuned"])
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args()
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+    if args.only:
+        rows = [r for r in rows if r["id"] in args.only]
     if args.limit:
         rows = rows[: args.limit]
     results: list[dict[str, Any]] = []
