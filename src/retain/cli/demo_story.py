@@ -1,0 +1,130 @@
+"""The script of ``retain demo``: the sessions, the managers' instructions, the final check.
+
+Pure data and string work, no I/O, so tests and the demo read the same story.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from retain.profiles import UserProfile
+
+__all__ = [
+    "EXPECTED",
+    "FACT_INSTRUCTIONS",
+    "PROFILE_INSTRUCTIONS",
+    "QUESTION",
+    "SESSIONS",
+    "USER_ID",
+    "DemoProfile",
+    "Verdict",
+    "answer_prompt",
+    "check_answer",
+]
+
+USER_ID = "may"
+
+SESSIONS: list[list[str]] = [
+    ["Hi! I'm Maya Okafor, but please call me May. I live in Rotterdam."],
+    ["I drink green tea every morning.", "At work, Jonas is my team lead."],
+    [
+        "I've started learning Japanese: I practise every morning before work.",
+        "Also, I switched from tea to coffee. I drink coffee every morning now.",
+    ],
+    ["Big news at work: Jonas left the company. Priya is my team lead now."],
+]
+"""What the user says, session by session (one list of user turns per session)."""
+
+QUESTION = (
+    "Quick check: where do I live, which language am I learning, what do I drink in the "
+    "morning, and who is my team lead?"
+)
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "home": ("Rotterdam",),
+    "language": ("Japanese",),
+    "drink": ("coffee",),
+    "team lead": ("Priya",),
+}
+"""For each part of the question, the words of which the answer must contain one."""
+
+FACT_INSTRUCTIONS = """\
+You keep the long-term memory of an assistant about its user, May.
+
+Save each fact the user states about themselves as one short memory, written as a \
+sentence that starts with "User", for example "User's team lead is Jonas" or "User drinks \
+green tea every morning". Save facts about: name, home, languages, food and drink, work \
+and colleagues.
+
+When a fact changes, UPDATE the existing memory about the same thing (use its id), \
+rewriting it to the new fact; do not insert a second memory about it. Example: the \
+existing memories hold {"id": "a1", "content": "User drinks tea"} and the user says \
+"I drink coffee now": update id a1 to "User drinks coffee (switched from tea)".
+
+Ignore greetings and small talk. Never invent facts."""
+
+PROFILE_INSTRUCTIONS = """\
+You maintain the user's profile: one document with the fields below. Fill a field only \
+with what the user said about themselves. When the user says a field's value changed, set \
+the new value. Leave other fields as they are. If nothing new is said, make no change."""
+
+
+@dataclass
+class DemoProfile(UserProfile):
+    """Who the user is: name, home, languages and their morning drink."""
+
+    home_city: str | None = dataclasses.field(
+        default=None, metadata={"description": "The city where the user lives now"}
+    )
+    languages_learning: str | None = dataclasses.field(
+        default=None, metadata={"description": "Languages the user is learning, comma-separated"}
+    )
+    morning_drink: str | None = dataclasses.field(
+        default=None, metadata={"description": "What the user drinks in the morning now"}
+    )
+
+
+def answer_prompt(profile: str, memories: list[str]) -> str:
+    """The final session's system prompt: the recalled profile and memories."""
+    listed = "\n".join(f"- {m}" for m in memories) or "- (none)"
+    return (
+        "You are May's assistant. This is what you remember about her from earlier "
+        f"conversations:\n<user_profile>\n{profile}\n</user_profile>\n<memories>\n{listed}\n"
+        "</memories>\nWhen two memories disagree, the one that says what changed is the "
+        "current one. Answer her question from these memories in one or two short sentences."
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the final answer was right: which parts it got and which it missed."""
+
+    found: dict[str, str]
+    missing: list[str]
+
+    @property
+    def right(self) -> bool:
+        return not self.missing
+
+
+def check_answer(answer: str, expected: dict[str, tuple[str, ...]] = EXPECTED) -> Verdict:
+    """Check ``answer`` against ``expected`` (whole words, case-insensitive).
+
+    Example:
+        >>> check_answer("Rotterdam; Japanese; coffee; Priya leads your team.").right
+        True
+        >>> check_answer("You live in Rotterdam, drink tea, and Jonas leads your team.").missing
+        ['language', 'drink', 'team lead']
+    """
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for part, words in expected.items():
+        hit = next(
+            (w for w in words if re.search(rf"\b{re.escape(w)}\b", answer, re.IGNORECASE)), None
+        )
+        if hit is None:
+            missing.append(part)
+        else:
+            found[part] = hit
+    return Verdict(found, missing)

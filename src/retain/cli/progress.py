@@ -1,0 +1,143 @@
+"""A progress line with elapsed seconds, for the CLI's slow steps (model loading, extraction).
+
+On a terminal the line is redrawn with a spinner ten times a second; elsewhere (a pipe, a
+log, a test) it prints one line when the step starts, a heartbeat every ``heartbeat``
+seconds, and one line when it ends, so CI logs show what is happening without noise.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from types import TracebackType
+from typing import Any, TextIO
+
+__all__ = ["Progress", "wait_for"]
+
+_FRAMES = "|/-\\"
+
+
+class Progress:
+    """``with Progress(out, "loading model"):`` shows ``label`` with the seconds elapsed.
+
+    Example:
+        >>> import io
+        >>> out = io.StringIO()
+        >>> with Progress(out, "counting") as p:
+        ...     p.note("3 so far")
+        >>> out.getvalue().splitlines()[-1].split(" in ")[0].strip()
+        'done: counting'
+    """
+
+    def __init__(
+        self,
+        out: TextIO,
+        label: str,
+        *,
+        interval: float = 0.1,
+        heartbeat: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+        quiet: bool = False,
+    ) -> None:
+        self.out = out
+        self.label = label
+        self.interval = interval
+        self.heartbeat = heartbeat
+        self.clock = clock
+        self.quiet = quiet
+        self.started = clock()
+        self.ended: float | None = None
+        self._note = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        isatty = getattr(out, "isatty", None)
+        self.live = bool(callable(isatty) and isatty())
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the step started (until it ended)."""
+        return (self.ended if self.ended is not None else self.clock()) - self.started
+
+    def note(self, text: str) -> None:
+        """Show ``text`` after the label (for example what is being waited on)."""
+        self._note = text
+
+    def _line(self, frame: str) -> str:
+        note = f" ({self._note})" if self._note else ""
+        return f"{frame} {self.label}{note} {self.elapsed:5.1f} s"
+
+    def _spin(self) -> None:
+        frames = 0
+        last_beat = self.clock()
+        while not self._stop.wait(self.interval):
+            if self.live:
+                frames += 1
+                self.out.write("\r" + self._line(_FRAMES[frames % len(_FRAMES)]) + "\x1b[K")
+                self.out.flush()
+            elif self.clock() - last_beat >= self.heartbeat:
+                last_beat = self.clock()
+                print(
+                    f"    ... still {self.label} ({self.elapsed:.0f} s)", file=self.out, flush=True
+                )
+
+    def __enter__(self) -> Progress:
+        self.started = self.clock()
+        if not self.live and not self.quiet:
+            print(f"... {self.label}", file=self.out, flush=True)
+        self._thread = threading.Thread(target=self._spin, name="retain-progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.ended = self.clock()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.quiet:
+            if self.live:
+                self.out.write("\r\x1b[K")
+                self.out.flush()
+            return
+        mark = "done" if exc_type is None else "failed"
+        note = f", {self._note}" if self._note else ""
+        prefix = "\r\x1b[K" if self.live else ""
+        print(
+            f"{prefix}    {mark}: {self.label} in {self.elapsed:.1f} s{note}",
+            file=self.out,
+            flush=True,
+        )
+
+
+def wait_for(
+    futures: Iterable[Future[Any]], progress: Progress, *, timeout: float
+) -> list[BaseException | None]:
+    """Wait for ``futures`` (at most ``timeout`` seconds in all) while ``progress`` runs.
+
+    Returns each future's exception, or ``None`` for those that succeeded; a future not
+    done in time is cancelled and gives a timeout error.
+    """
+    pending = list(futures)
+    errors: list[BaseException | None] = []
+    deadline = time.monotonic() + timeout
+    for number, future in enumerate(pending, start=1):
+        if len(pending) > 1:
+            progress.note(f"{number - 1}/{len(pending)} done")
+        try:
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
+            errors.append(None)
+        except FutureTimeout as e:
+            future.cancel()
+            errors.append(e)
+        except BaseException as e:
+            errors.append(e)
+    if len(pending) > 1:
+        progress.note(f"{len(pending)}/{len(pending)} done")
+    return errors
