@@ -253,3 +253,11 @@ def test_failed_memory_formation_is_shown_and_the_story_goes_on(tmp_path: Path) 
 )
 def test_answer_check(answer: str, missing: list[str]) -> None:
     assert check_answer(answer).missing == missing
+
+
+def test_demo_unknown_local_model_is_a_clear_error(tmp_path: Path) -> None:
+    out = _cli("demo", "--model", "local:nosuch-7b", "--path", str(tmp_path / "m.db"))
+    assert out.returncode == 1
+    assert "retain: error:" in out.stderr
+    assert "qwen2.5-1.5b" in out.stderr
+    assert "Traceback" not in out.stderr

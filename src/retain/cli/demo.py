@@ -94,15 +94,24 @@ def _fresh_store(path: Path, keep: bool) -> SQLiteStore:
     return SQLiteStore(path, index={"embed": DEFAULT_EMBED, "dims": MINILM_DIMS})
 
 
-def _load_model(spec: str | BaseChatModel, out: TextIO) -> BaseChatModel | Runnable[Any, Any]:
-    if not isinstance(spec, str):
-        return resolve_model(spec)
+def _load_model(spec: str, out: TextIO) -> BaseChatModel | Runnable[Any, Any]:
+    provider, _, name = spec.partition(":")
     label = f"loading model {spec}"
-    if spec.startswith("local:"):
-        label += " (first time: assembling and verifying weights)"
     try:
-        with Progress(out, label):
-            return resolve_model(spec)
+        if provider != "local":
+            with Progress(out, label):
+                return resolve_model(spec)
+        try:
+            from retain.local import load_local_chat_model
+        except ImportError:
+            return resolve_model(spec)  # raises the install hint
+        label += " (first time: assembling and verifying weights)"
+        with Progress(out, label) as progress:
+
+            def report(stage: str, fraction: float) -> None:
+                progress.note(f"{stage} {fraction:.0%}", stage=stage)
+
+            return load_local_chat_model(name, progress=report)
     except MissingDependencyError as e:
         if spec != DEFAULT_MODEL:
             raise
@@ -176,7 +185,7 @@ def run_demo(
     name = spec if isinstance(spec, str) else type(spec).__name__
     db = Path(path).resolve()
     say(f"retain demo: model {name}, memories in {db}{' (kept)' if keep else ''}\n")
-    chat = _load_model(spec, stream) if isinstance(spec, (str, BaseChatModel)) else spec
+    chat = _load_model(spec, stream) if isinstance(spec, str) else resolve_model(spec)
     store = _fresh_store(db, keep)
     facts = create_memory_store_manager(
         chat,

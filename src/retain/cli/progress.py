@@ -51,6 +51,7 @@ class Progress:
         self.started = clock()
         self.ended: float | None = None
         self._note = ""
+        self._stage: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         isatty = getattr(out, "isatty", None)
@@ -61,9 +62,17 @@ class Progress:
         """Seconds since the step started (until it ended)."""
         return (self.ended if self.ended is not None else self.clock()) - self.started
 
-    def note(self, text: str) -> None:
-        """Show ``text`` after the label (for example what is being waited on)."""
+    def note(self, text: str, *, stage: str | None = None) -> None:
+        """Show ``text`` after the label (for example what is being waited on).
+
+        ``stage``: when it differs from the last one, off a terminal it is printed on a line
+        of its own (a terminal shows it in the redrawn line anyway).
+        """
         self._note = text
+        if stage is not None and stage != self._stage:
+            self._stage = stage
+            if not self.live:
+                print(f"    {stage}", file=self.out, flush=True)
 
     def _line(self, frame: str) -> str:
         note = f" ({self._note})" if self._note else ""
