@@ -51,9 +51,12 @@ DEFAULT_DEMO_PATH = Path(".retain-demo") / "memories.db"
 """Where the demo keeps its memories (relative to the working directory)."""
 
 FACTS_NAMESPACE = ("memories", USER_ID)
-REPLY_TOKENS = 60
+REPLY_TOKENS = 40
 ANSWER_TOKENS = 80
-CHAT_SYSTEM = "You are a friendly assistant. Reply in one short sentence."
+CHAT_SYSTEM = (
+    "You are May's assistant. Acknowledge what she tells you in one short, friendly sentence "
+    "that speaks to her as 'you'."
+)
 
 
 @dataclass

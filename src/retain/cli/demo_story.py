@@ -50,29 +50,28 @@ EXPECTED: dict[str, tuple[str, ...]] = {
 """For each part of the question, the words of which the answer must contain one."""
 
 FACT_INSTRUCTIONS = """\
-You keep the long-term memory of an assistant about its user, May.
-
-Save each fact the user states about themselves as one short memory, written as a \
-sentence that starts with "User", for example "User's team lead is Jonas" or "User drinks \
-green tea every morning". Save facts about: name, home, languages, food and drink, work \
-and colleagues.
-
-When a fact changes, UPDATE the existing memory about the same thing (use its id), \
-rewriting it to the new fact; do not insert a second memory about it. Example: the \
-existing memories hold {"id": "a1", "content": "User drinks tea"} and the user says \
-"I drink coffee now": update id a1 to "User drinks coffee (switched from tea)".
-
-Ignore greetings and small talk. Never invent facts."""
+You keep the assistant's memory about its user, May. Save each fact May states about \
+herself as one short sentence that starts with "User", for example "User's team lead is \
+Jonas": her name, home, languages, drinks, work and colleagues. When she says that a fact \
+changed, update the memory about that same thing (by its id) to the new fact, for example \
+"User drinks coffee (switched from tea)"; never overwrite a memory about something else. \
+Ignore what the assistant said."""
 
 PROFILE_INSTRUCTIONS = """\
-You maintain the user's profile: one document with the fields below. Fill a field only \
-with what the user said about themselves. When the user says a field's value changed, set \
-the new value. Leave other fields as they are. If nothing new is said, make no change."""
+You maintain May's profile: one document with the fields below, about May herself. Set a \
+field only from what May says about herself; when she says a value changed, set the new \
+value. Colleagues (her team lead, for example) are not profile fields: a conversation only \
+about work changes nothing. Leave other fields as they are."""
 
 
 @dataclass
 class DemoProfile(UserProfile):
     """Who the user is: name, home, languages and their morning drink."""
+
+    preferred_name: str | None = dataclasses.field(
+        default=None,
+        metadata={"description": "The short name the user asked to be called (never a colleague)"},
+    )
 
     home_city: str | None = dataclasses.field(
         default=None, metadata={"description": "The city where the user lives now"}
