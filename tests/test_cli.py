@@ -118,16 +118,16 @@ def _facts(call: FakeCall, *, forget_new_lead: bool) -> list[Any]:
     return [insert("User is Maya Okafor and goes by May"), insert("User lives in Rotterdam")]
 
 
-def _profile(call: FakeCall) -> list[Any]:
+def _profile(call: FakeCall, *, forget_new_lead: bool) -> list[Any]:
     said = call.prompt.split("<conversation>")[1]
     if "Priya" in said:
-        return [done()]
+        return [done()] if forget_new_lead else [update("default", set={"team_lead": "Priya"})]
     if "Japanese" in said:
         return [
             update("default", set={"languages_learning": "Japanese", "morning_drink": "coffee"})
         ]
     if "green tea" in said:
-        return [update("default", set={"morning_drink": "green tea"})]
+        return [update("default", set={"morning_drink": "green tea", "team_lead": "Jonas"})]
     return [
         update(
             "default",
@@ -141,7 +141,7 @@ def _story_model(*, forget_new_lead: bool = False) -> FakeChatModel:
         if call.style == "text":
             return _answer(call) if QUESTION in call.prompt else "Noted, thanks!"
         if any(m["kind"] == "DemoProfile" for m in call.memories()):
-            return _profile(call)
+            return _profile(call, forget_new_lead=forget_new_lead)
         return _facts(call, forget_new_lead=forget_new_lead)
 
     return FakeChatModel(reply, tool_calling=False)
@@ -169,6 +169,7 @@ def test_story_forms_memory_and_answers_from_it(tmp_path: Path) -> None:
         "  Home City: Rotterdam",
         "  Languages Learning: Japanese",
         "  Morning Drink: coffee",
+        "  Team Lead: Priya",
         "",
     ]
     scored = re.findall(r"^  (\d\.\d{3})  (.+)$", out, re.MULTILINE)
@@ -187,6 +188,9 @@ def test_story_forms_memory_and_answers_from_it(tmp_path: Path) -> None:
         ("1", "session-2", "User's team lead is Jonas"),
         ("2", "session-4", "User's team lead is Priya (Jonas left the company)"),
     ]
+    extractions = [c for c in model.calls if c.style != "text"]
+    assert len(extractions) == 8  # facts and profile after each of the 4 sessions
+    assert not any("Noted, thanks!" in c.prompt for c in extractions)  # the user's turns only
     final = model.calls[-1]
     assert final.prompt == QUESTION
     assert "User's team lead is Priya" in final.system

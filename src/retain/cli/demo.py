@@ -69,7 +69,11 @@ class Formed:
 
 
 class _FormMemories:
-    """The reflector: update the facts, then the profile (one model at a time)."""
+    """The reflector: update the facts, then the profile (one model at a time).
+
+    It is given the user's turns only: small models tend to record the assistant's echoes
+    ("Priya is now my team lead") as facts.
+    """
 
     def __init__(self, facts: MemoryStoreManager, profiles: UserProfileStore) -> None:
         self.facts = facts
@@ -215,9 +219,8 @@ def run_demo(
                 say(f"assistant ({seconds:.1f} s): {reply}")
                 conversation.append({"role": "assistant", "content": reply})
             config = {"configurable": {"user_id": USER_ID, "thread_id": thread}}
-            future = executor.submit(
-                {"messages": conversation}, config, after_seconds=after_seconds
-            )
+            said = [m for m in conversation if m["role"] == "user"]  # see _FormMemories
+            future = executor.submit({"messages": said}, config, after_seconds=after_seconds)
             with Progress(stream, "forming memories in the background") as progress:
                 (error,) = wait_for([future], progress, timeout=timeout)
                 if error is None:

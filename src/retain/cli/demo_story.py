@@ -54,19 +54,19 @@ You keep the assistant's memory about its user, May. Save each fact May states a
 herself as one short sentence that starts with "User", for example "User's team lead is \
 Jonas": her name, home, languages, drinks, work and colleagues. When she says that a fact \
 changed, update the memory about that same thing (by its id) to the new fact, for example \
-"User drinks coffee (switched from tea)"; never overwrite a memory about something else. \
-Ignore what the assistant said."""
+"User drinks coffee (switched from tea)"; never overwrite a memory about something else, \
+and leave memories the conversation does not change as they are."""
 
 PROFILE_INSTRUCTIONS = """\
-You maintain May's profile: one document with the fields below, about May herself. Set a \
-field only from what May says about herself; when she says a value changed, set the new \
-value. Colleagues (her team lead, for example) are not profile fields: a conversation only \
-about work changes nothing. Leave other fields as they are."""
+You maintain May's profile: one document with the fields below. Set a field only from what \
+May says; when she says a value changed (a new drink, a new team lead), set the new value. \
+preferred_name is May's own short name, never a colleague's. Do not change fields the \
+conversation says nothing about."""
 
 
 @dataclass
 class DemoProfile(UserProfile):
-    """Who the user is: name, home, languages and their morning drink."""
+    """Who the user is: name, home, languages, morning drink and team lead."""
 
     preferred_name: str | None = dataclasses.field(
         default=None,
@@ -81,6 +81,9 @@ class DemoProfile(UserProfile):
     )
     morning_drink: str | None = dataclasses.field(
         default=None, metadata={"description": "What the user drinks in the morning now"}
+    )
+    team_lead: str | None = dataclasses.field(
+        default=None, metadata={"description": "The name of the user's current team lead"}
     )
 
 
