@@ -131,7 +131,7 @@ def _profile(call: FakeCall, *, forget_new_lead: bool) -> list[Any]:
     return [
         update(
             "default",
-            set={"name": "Maya Okafor", "preferred_name": "May", "home_city": "Rotterdam"},
+            set={"name": "Maya Okafor", "home_city": "Rotterdam"},
         )
     ]
 
@@ -165,7 +165,6 @@ def test_story_forms_memory_and_answers_from_it(tmp_path: Path) -> None:
     profile = out.split("profile:\n")[1].split("memories, scored")[0]
     assert profile.split("\n") == [
         "  Name: Maya Okafor",
-        "  Preferred Name: May",
         "  Home City: Rotterdam",
         "  Languages Learning: Japanese",
         "  Morning Drink: coffee",

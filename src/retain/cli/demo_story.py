@@ -9,8 +9,6 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from retain.profiles import UserProfile
-
 __all__ = [
     "EXPECTED",
     "FACT_INSTRUCTIONS",
@@ -58,21 +56,20 @@ changed, update the memory about that same thing (by its id) to the new fact, fo
 and leave memories the conversation does not change as they are."""
 
 PROFILE_INSTRUCTIONS = """\
-You maintain May's profile: one document with the fields below. Set a field only from what \
-May says; when she says a value changed (a new drink, a new team lead), set the new value. \
-preferred_name is May's own short name, never a colleague's. Do not change fields the \
-conversation says nothing about."""
+You maintain the user's profile: one document with the fields below. Set a field only from \
+what the user says; when they say a value changed, set the new value. For example, "I'm \
+Ana Silva and I live in Porto" sets name "Ana Silva" and home_city "Porto"; "Luis is my \
+team lead now" sets team_lead "Luis". Do not change fields the conversation says nothing \
+about."""
 
 
 @dataclass
-class DemoProfile(UserProfile):
+class DemoProfile:
     """Who the user is: name, home, languages, morning drink and team lead."""
 
-    preferred_name: str | None = dataclasses.field(
-        default=None,
-        metadata={"description": "The short name the user asked to be called (never a colleague)"},
+    name: str | None = dataclasses.field(
+        default=None, metadata={"description": "The user's own full name"}
     )
-
     home_city: str | None = dataclasses.field(
         default=None, metadata={"description": "The city where the user lives now"}
     )
@@ -83,7 +80,8 @@ class DemoProfile(UserProfile):
         default=None, metadata={"description": "What the user drinks in the morning now"}
     )
     team_lead: str | None = dataclasses.field(
-        default=None, metadata={"description": "The name of the user's current team lead"}
+        default=None,
+        metadata={"description": "The name of the colleague who leads the user's team now"},
     )
 
 
