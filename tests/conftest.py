@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import faulthandler
+import signal
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -27,3 +30,33 @@ def invoke(call_mode: str) -> Callable[..., Any]:
         return asyncio.run(runnable.ainvoke(value, config))
 
     return run
+
+
+PG_TEST_TIMEOUT = 240  # seconds; slow PostgreSQL tests get 900
+PG_SLOW_TEST_TIMEOUT = 900
+
+
+@pytest.fixture(autouse=True)
+def _pg_hang_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test on the PostgreSQL server fails (with every thread's stack printed)
+    instead of hanging: ``SIGALRM`` raises ``TimeoutError`` in the test after its time
+    limit; if even that cannot interrupt it, faulthandler ends the run a minute later."""
+    if "pg_server" not in request.fixturenames:
+        yield
+        return
+    slow = request.node.get_closest_marker("slow") is not None
+    seconds = PG_SLOW_TEST_TIMEOUT if slow else PG_TEST_TIMEOUT
+
+    def expire(signum: int, frame: Any) -> None:
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        raise TimeoutError(f"{request.node.nodeid} ran over {seconds} s: hung?")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    faulthandler.dump_traceback_later(seconds + 60, exit=True)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        faulthandler.cancel_dump_traceback_later()

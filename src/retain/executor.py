@@ -11,9 +11,10 @@ LangMem's API (``submit(payload, after_seconds=...)`` returning a future), with:
   the clock is injectable (:class:`retain.clock.ManualClock` in tests);
 * **clean exits**: daemon threads, and at interpreter exit pending in-memory work runs
   (durable work stays queued), so a script ends by itself without ``shutdown()``;
-* **durable mode** (``durable=True``): pending work is stored in the store's SQLite file
-  (:class:`retain.queue.SQLiteQueue`), survives crashes and restarts, is retried with
-  backoff and takes effect once; failed jobs stay visible (:meth:`failed_jobs`);
+* **durable mode** (``durable=True``): pending work is stored in the store's own database
+  (:class:`retain.queue.SQLiteQueue` in a SQLite file, :class:`retain.queue.PostgresQueue`
+  in PostgreSQL, shared by several worker processes), survives crashes and restarts, is
+  retried with backoff and takes effect once; failed jobs stay visible (:meth:`failed_jobs`);
 * **remote mode** (``ReflectionExecutor("name", namespace, url=...)``): submissions go to
   a server over LangGraph Platform's runs protocol (:mod:`retain.background.remote`).
 """
@@ -75,8 +76,9 @@ class ReflectionExecutor:
         api_key: Remote mode: sent as ``x-api-key``; never read from the environment.
         store: The store the reflector writes (handed to it like a LangGraph graph does);
             in durable mode, also where the queue lives (a :class:`~retain.stores.SQLiteStore`
-            file).
-        durable: Keep pending work in a durable queue in ``store``'s file.
+            file or a :class:`~retain.stores.PostgresStore` database).
+        durable: Keep pending work in a durable queue in ``store``'s database
+            (:func:`retain.queue.open_queue`).
         queue: A :class:`~retain.queue.JobQueue` to use (implies durable mode).
         retry: Durable mode: attempts and backoff (default 5 attempts from 1 s, doubling).
         max_workers: Threads running reflections at once.
@@ -156,14 +158,14 @@ class ReflectionExecutor:
             raise ConfigurationError("url= is for remote mode: pass the reflector's name.")
         self.reflector = reflector
         if durable and queue is None:
-            from retain.queue.sqlite import SQLiteQueue
+            from retain.queue import open_queue
 
             if store is None:
                 raise ConfigurationError(
-                    "durable=True keeps the queue in the store's file: pass store= (a "
-                    "retain SQLiteStore) or queue=."
+                    "durable=True keeps the queue in the store's database: pass store= (a "
+                    "retain SQLiteStore or PostgresStore) or queue=."
                 )
-            queue = SQLiteQueue.for_store(store, retry=retry, clock=self.clock.now)
+            queue = open_queue(store, retry=retry, clock=self.clock.now)
         self.queue = queue
         self._runner = LocalRunner(
             reflector,

@@ -1,5 +1,5 @@
 """What every durable job queue shares: the job record, the retry policy, and the
-:class:`JobQueue` protocol that a back-end (SQLite now, PostgreSQL later) implements.
+:class:`JobQueue` protocol that a back-end (SQLite, PostgreSQL) implements.
 
 A job's life::
 
@@ -91,8 +91,8 @@ class Job:
 class JobQueue(Protocol):
     """A durable job queue. Times are seconds on the queue's clock (wall time by default).
 
-    Back-ends: :class:`retain.queue.SQLiteQueue`. A PostgreSQL back-end implements the
-    same methods with ``SELECT ... FOR UPDATE SKIP LOCKED`` in :meth:`claim`.
+    Back-ends: :class:`retain.queue.SQLiteQueue`, and :class:`retain.queue.PostgresQueue`
+    (``SELECT ... FOR UPDATE SKIP LOCKED`` in :meth:`claim`).
     """
 
     name: str

@@ -9,11 +9,13 @@ Tables (all prefixed ``retain_`` so they can share a database with other softwar
   item's namespace copied in so a one-namespace search reads only that namespace's rows.
 * ``retain_history``: every put and delete, with provenance.
 * ``retain_meta``: the embedding model the vectors were made with.
+* ``retain_jobs``: the durable job queue (:class:`retain.queue.PostgresQueue`), next to the
+  memories so a job's writes and its acknowledgement share a transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ __all__ = [
     "MIGRATION_LOCK",
     "PG_MIGRATIONS",
     "PgMigration",
+    "apply_pg_migrations",
     "filter_sql",
     "hnsw_index_sql",
     "pg_migration",
@@ -78,10 +81,52 @@ def _initial() -> list[str]:
     ]
 
 
+@pg_migration(2, "durable job queue")
+def _jobs() -> list[str]:
+    return [
+        "CREATE TABLE retain_jobs (id bigserial PRIMARY KEY, queue text NOT NULL, key text, "
+        "idempotency_key text UNIQUE, payload text NOT NULL, config text NOT NULL DEFAULT "
+        "'{}', state text NOT NULL CHECK (state IN ('queued', 'running', 'done', 'dead', "
+        "'superseded', 'cancelled')), run_at float8 NOT NULL, attempts integer NOT NULL "
+        "DEFAULT 0, max_attempts integer NOT NULL, lease_token text, leased_until float8, "
+        "worker text, effect_at float8, error text, result text, created_at float8 NOT NULL, "
+        "updated_at float8 NOT NULL)",
+        "CREATE INDEX retain_jobs_due ON retain_jobs (queue, state, run_at)",
+        "CREATE INDEX retain_jobs_key ON retain_jobs (queue, key) WHERE state = 'queued'",
+    ]
+
+
 CREATE_MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS retain_migrations (version integer PRIMARY KEY, "
     "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
 )
+
+
+def apply_pg_migrations(conn: Any, extra: Sequence[str] = ()) -> list[int]:
+    """Apply the pending migrations on ``conn`` (a psycopg connection, in autocommit mode),
+    then the ``extra`` statements, in one transaction under :data:`MIGRATION_LOCK`;
+    returns the versions applied.
+
+    Safe when several processes open the same database at once: one migrates while the
+    others wait on the advisory lock, then find nothing to do."""
+    applied: list[int] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute(CREATE_MIGRATIONS_TABLE)
+        done = {r[0] for r in conn.execute("SELECT version FROM retain_migrations")}
+        for step in PG_MIGRATIONS:
+            if step.version in done:
+                continue
+            for statement in step.statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO retain_migrations(version, name) VALUES (%s, %s)",
+                (step.version, step.name),
+            )
+            applied.append(step.version)
+        for statement in extra:
+            conn.execute(statement)
+    return applied
 
 
 def hnsw_index_sql(dims: int) -> str:

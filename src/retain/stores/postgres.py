@@ -59,10 +59,9 @@ from retain.stores.base import (
     provenance,
     value_strings,
 )
+from retain.stores.hooks import pg_write_steps
 from retain.stores.pg_schema import (
-    CREATE_MIGRATIONS_TABLE,
-    MIGRATION_LOCK,
-    PG_MIGRATIONS,
+    apply_pg_migrations,
     hnsw_index_sql,
     under_params,
     under_sql,
@@ -175,21 +174,7 @@ class PostgresStore(PgReads, RetainStore):
         """Apply pending migrations (and the ANN index) under an advisory lock."""
         conn = self._db.connect()
         try:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-                conn.execute(CREATE_MIGRATIONS_TABLE)
-                done = {r[0] for r in conn.execute("SELECT version FROM retain_migrations")}
-                for step in PG_MIGRATIONS:
-                    if step.version in done:
-                        continue
-                    for statement in step.statements:
-                        conn.execute(statement)
-                    conn.execute(
-                        "INSERT INTO retain_migrations(version, name) VALUES (%s, %s)",
-                        (step.version, step.name),
-                    )
-                if self._ann:
-                    conn.execute(hnsw_index_sql(self._dims))
+            apply_pg_migrations(conn, [hnsw_index_sql(self._dims)] if self._ann else [])
         except psycopg.errors.FeatureNotSupported as e:
             raise StoreError(f"PostgreSQL could not set up retain's schema: {e}") from e
         except psycopg.errors.UndefinedFile as e:
@@ -430,6 +415,7 @@ class PostgresStore(PgReads, RetainStore):
                     "v": [h[3] for h in history],
                 },
             )
+        yield from pg_write_steps(self)
 
     # -- retain's extensions -------------------------------------------------------------------
 

@@ -1,0 +1,484 @@
+"""``PostgresQueue``: the durable job queue in PostgreSQL, usually the store's own database.
+
+* Jobs live in the ``retain_jobs`` table (migration 2 of :mod:`retain.stores.pg_schema`),
+  next to the memories, so one database holds both.
+* Claiming is ``SELECT ... FOR UPDATE SKIP LOCKED``: several worker processes share the
+  queue, none waits on a job another is claiming, and no job is leased twice.
+* Inside :meth:`PostgresQueue.effects_of`, every write a ``PostgresStore`` on the same
+  database makes also stamps the job as applied, *in the store's own transaction* (one more
+  SQL step on the connection the write already holds; see
+  :func:`retain.stores.hooks.pg_write_hook`). A job whose effect is stamped is never run
+  again, and a worker whose lease was taken over has its writes rolled back
+  (:class:`~retain.errors.LeaseLostError`).
+* Every queue call takes one pooled connection for one short transaction and gives it
+  back; no call waits on a second connection while holding one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from typing import Any
+
+from retain.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    LeaseLostError,
+    MissingDependencyError,
+    QueueError,
+)
+from retain.queue.base import Job, JobState, RetryPolicy
+from retain.queue.codec import decode, encode, portable_config
+from retain.stores.hooks import pg_write_hook
+from retain.stores.pg_schema import apply_pg_migrations
+
+try:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+    from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+
+    from retain.stores.pg_driver import Sql, redact
+except ImportError as e:  # pragma: no cover - the store's test covers the hidden package
+    raise MissingDependencyError("PostgresQueue", e.name or "psycopg", "postgres") from e
+
+__all__ = ["PostgresQueue"]
+
+_COLUMNS = (
+    "id, queue, key, idempotency_key, payload, config, state, run_at, attempts, "
+    "max_attempts, lease_token, leased_until, worker, error, result, created_at, updated_at, "
+    "effect_at"
+)
+_STATES = ("queued", "running", "done", "dead", "superseded", "cancelled")
+_APPEND_ERROR = "error = COALESCE(error || E'\\n', '') || %(msg)s"
+
+
+def _job(row: Sequence[Any]) -> Job:
+    return Job(
+        id=row[0],
+        queue=row[1],
+        key=row[2],
+        idempotency_key=row[3],
+        payload=decode(row[4]),
+        config=json.loads(row[5]),
+        state=row[6],
+        run_at=row[7],
+        attempts=row[8],
+        max_attempts=row[9],
+        lease_token=row[10],
+        leased_until=row[11],
+        worker=row[12],
+        error=row[13],
+        result=None if row[14] is None else decode(row[14]),
+        created_at=row[15],
+        updated_at=row[16],
+        extra={"effect_at": row[17]},
+    )
+
+
+def _same_database(a: str, b: str) -> bool:
+    def norm(url: str) -> dict[str, str]:
+        try:
+            info = conninfo_to_dict(url)
+        except psycopg.ProgrammingError:
+            return {"url": url}
+        info.pop("password", None)
+        return {k: str(v) for k, v in info.items() if k in ("host", "port", "dbname", "user")}
+
+    return a == b or norm(a) == norm(b)
+
+
+class PostgresQueue:
+    """A durable job queue in PostgreSQL (``pip install 'retain[postgres]'``).
+
+    Args:
+        conn_string: A libpq URL; pass the store's (or use :meth:`for_store`) so a job's
+            memory writes and its acknowledgement commit together.
+        name: Several queues can share one database; each sees only its own jobs.
+        retry: Attempts and backoff for failing jobs.
+        clock: Seconds now (default ``time.time``); tests pass a manual clock. Processes
+            sharing a queue should share a clock (wall time).
+        pool_size: Most connections this queue opens (each call holds one briefly).
+
+    Raises:
+        QueueError: the server cannot be reached or the schema cannot be set up.
+
+    Example (needs a running server, hence not run here):
+
+    .. code-block:: python
+
+        queue = PostgresQueue("postgresql://postgres@localhost/app")
+        job, superseded = queue.enqueue({"messages": [["user", "hi"]]}, key="thread-1")
+        leased = queue.claim("worker-1", lease_seconds=60)
+        queue.complete(leased, result="ok")
+    """
+
+    def __init__(
+        self,
+        conn_string: str,
+        *,
+        name: str = "default",
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        pool_size: int = 4,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        if pool_size < 1:
+            raise ConfigurationError(f"pool_size must be >= 1; got {pool_size}.")
+        self.conn_string = conn_string
+        self.name = name
+        self.retry_policy = retry or RetryPolicy()
+        self._clock = clock
+        kwargs: dict[str, Any] = {
+            "autocommit": True,
+            "connect_timeout": max(1, int(connect_timeout)),
+        }
+        try:
+            with psycopg.connect(conn_string, **kwargs) as conn:
+                apply_pg_migrations(conn)
+        except psycopg.Error as e:
+            raise QueueError(
+                f"Cannot open the job queue in {redact(conn_string)}: {str(e).strip()}. Check "
+                "that the server is running and the URL is right "
+                "(postgresql://USER:PASSWORD@HOST:PORT/DATABASE)."
+            ) from e
+        self._pool = ConnectionPool(
+            conn_string,
+            min_size=1,
+            max_size=pool_size,
+            kwargs=kwargs,
+            open=False,
+            timeout=connect_timeout * 3,
+        )
+        self._pool.open()
+
+    @classmethod
+    def for_store(cls, store: Any, **kwargs: Any) -> PostgresQueue:
+        """The queue in ``store``'s own database (a :class:`~retain.stores.PostgresStore`)."""
+        url = getattr(store, "conn_string", None)
+        if not isinstance(url, str):
+            raise ConfigurationError(
+                f"{type(store).__name__} has no PostgreSQL database for a durable queue; use "
+                "a retain PostgresStore or pass PostgresQueue(conn_string) yourself."
+            )
+        return cls(url, **kwargs)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresQueue({redact(self.conn_string)!r}, name={self.name!r})"
+
+    # -- transactions --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        """One pooled connection, one transaction: committed on exit, rolled back on error."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except PoolClosed as e:
+            raise QueueError("This PostgresQueue is closed; open a new one.") from e
+        except PoolTimeout as e:
+            raise QueueError(
+                f"The job queue in {redact(self.conn_string)} is unavailable: {e}. Check the "
+                "server, or raise pool_size if many threads share this queue."
+            ) from e
+        except psycopg.Error as e:
+            raise QueueError(f"Job queue error in {redact(self.conn_string)}: {e}") from e
+
+    def _fetch(self, job_id: int, conn: psycopg.Connection[Any]) -> Job:
+        row = conn.execute(f"SELECT {_COLUMNS} FROM retain_jobs WHERE id = %s", (job_id,))
+        return _job(row.fetchone())  # type: ignore[arg-type]
+
+    # -- producing -------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        payload: Any,
+        *,
+        config: Mapping[str, Any] | None = None,
+        key: str | None = None,
+        delay: float = 0.0,
+        idempotency_key: str | None = None,
+    ) -> tuple[Job, list[int]]:
+        """Store a job due in ``delay`` seconds; see :meth:`retain.queue.JobQueue.enqueue`."""
+        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0:
+            raise InvalidInputError(f"delay must be a number of seconds >= 0; got {delay!r}.")
+        body = encode(payload)
+        conf = json.dumps(portable_config(config))
+        now = self._clock()
+        with self._tx() as conn:
+            if key is not None:  # one enqueue per key at a time, so supersession is exact
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                    (f"retain_jobs:{self.name}:{key}",),
+                )
+            row = conn.execute(
+                "INSERT INTO retain_jobs (queue, key, idempotency_key, payload, config, state, "
+                "run_at, attempts, max_attempts, created_at, updated_at) VALUES (%(q)s, "
+                "%(key)s, %(ik)s, %(body)s, %(conf)s, 'queued', %(run_at)s, 0, %(max)s, "
+                "%(now)s, %(now)s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                {
+                    "q": self.name,
+                    "key": key,
+                    "ik": idempotency_key,
+                    "body": body,
+                    "conf": conf,
+                    "run_at": now + float(delay),
+                    "max": self.retry_policy.max_attempts,
+                    "now": now,
+                },
+            ).fetchone()
+            if row is None:  # a job with this idempotency key exists: it is the answer
+                found = conn.execute(
+                    f"SELECT {_COLUMNS} FROM retain_jobs WHERE idempotency_key = %s",
+                    (idempotency_key,),
+                ).fetchone()
+                return _job(found), []  # type: ignore[arg-type]
+            job_id = row[0]
+            superseded: list[int] = []
+            if key is not None:
+                superseded = sorted(
+                    r[0]
+                    for r in conn.execute(
+                        "UPDATE retain_jobs SET state = 'superseded', updated_at = %s WHERE "
+                        "queue = %s AND key = %s AND state = 'queued' AND id <> %s RETURNING id",
+                        (now, self.name, key, job_id),
+                    )
+                )
+            return self._fetch(job_id, conn), superseded
+
+    def expedite(self, *, key: str | None = None, key_prefix: str | None = None) -> list[int]:
+        """Make queued jobs due now (by ``key``, by ``key_prefix``, or all); returns ids."""
+        sql = "SELECT id, run_at FROM retain_jobs WHERE queue = %(q)s AND state = 'queued'"
+        args: dict[str, Any] = {"q": self.name, "now": self._clock()}
+        if key is not None:
+            sql += " AND key = %(key)s"
+            args["key"] = key
+        if key_prefix is not None:
+            sql += " AND left(key, %(n)s) = %(prefix)s"
+            args |= {"n": len(key_prefix), "prefix": key_prefix}
+        with self._tx() as conn:
+            rows = conn.execute(sql + " ORDER BY id", args).fetchall()
+            late = [r[0] for r in rows if r[1] > args["now"]]
+            if late:
+                conn.execute(
+                    "UPDATE retain_jobs SET run_at = %(now)s, updated_at = %(now)s WHERE "
+                    "state = 'queued' AND id = ANY(%(ids)s)",
+                    args | {"ids": late},
+                )
+        return [r[0] for r in rows]
+
+    def cancel(self, job_ids: Sequence[int]) -> int:
+        """Cancel queued jobs; returns how many were cancelled."""
+        if not job_ids:
+            return 0
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE retain_jobs SET state = 'cancelled', updated_at = %s WHERE "
+                "state = 'queued' AND id = ANY(%s)",
+                (self._clock(), list(job_ids)),
+            )
+            return int(cur.rowcount)
+
+    # -- consuming -------------------------------------------------------------------------
+
+    def claim(self, worker: str, *, lease_seconds: float) -> Job | None:
+        """Lease the next due job (``FOR UPDATE SKIP LOCKED``); ``None`` when none is due."""
+        if lease_seconds <= 0:
+            raise InvalidInputError(f"lease_seconds must be > 0; got {lease_seconds!r}.")
+        now = self._clock()
+        with self._tx() as conn:
+            while True:
+                row = conn.execute(
+                    "SELECT id, state, attempts, max_attempts, effect_at FROM retain_jobs "
+                    "WHERE queue = %(q)s AND ((state = 'queued' AND run_at <= %(now)s) OR "
+                    "(state = 'running' AND leased_until <= %(now)s)) ORDER BY run_at, id "
+                    "LIMIT 1 FOR UPDATE SKIP LOCKED",
+                    {"q": self.name, "now": now},
+                ).fetchone()
+                if row is None:
+                    return None
+                job_id, state, attempts, max_attempts, effect_at = row
+                if state == "running" and effect_at is not None:
+                    # The worker died after its writes committed: the job took effect.
+                    conn.execute(
+                        "UPDATE retain_jobs SET state = 'done', lease_token = NULL, "
+                        "leased_until = NULL, updated_at = %s WHERE id = %s",
+                        (now, job_id),
+                    )
+                    continue
+                if state == "running" and attempts >= max_attempts:
+                    conn.execute(
+                        "UPDATE retain_jobs SET state = 'dead', lease_token = NULL, "
+                        f"leased_until = NULL, updated_at = %(now)s, {_APPEND_ERROR} "
+                        "WHERE id = %(id)s",
+                        {
+                            "now": now,
+                            "id": job_id,
+                            "msg": f"worker lost on attempt {attempts} (lease expired)",
+                        },
+                    )
+                    continue
+                found = conn.execute(
+                    "UPDATE retain_jobs SET state = 'running', lease_token = %s, "
+                    "leased_until = %s, worker = %s, attempts = attempts + 1, updated_at = %s "
+                    f"WHERE id = %s RETURNING {_COLUMNS}",
+                    (uuid.uuid4().hex, now + lease_seconds, worker, now, job_id),
+                ).fetchone()
+                return _job(found)  # type: ignore[arg-type]
+
+    def extend(self, job: Job, *, lease_seconds: float) -> bool:
+        """Extend a lease still held; ``False`` if it was lost."""
+        now = self._clock()
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE retain_jobs SET leased_until = %s, updated_at = %s WHERE id = %s AND "
+                "lease_token = %s AND state = 'running'",
+                (now + lease_seconds, now, job.id, job.lease_token),
+            )
+            return bool(cur.rowcount)
+
+    def complete(self, job: Job, result: Any = None) -> bool:
+        """Acknowledge a leased job; ``False`` if its lease was lost meanwhile."""
+        try:
+            stored = None if result is None else encode(result, "result")
+        except InvalidInputError:
+            stored = None  # the caller's future still gets the value; the row keeps none
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE retain_jobs SET state = 'done', result = %s, lease_token = NULL, "
+                "leased_until = NULL, updated_at = %s WHERE id = %s AND lease_token = %s AND "
+                "state = 'running'",
+                (stored, self._clock(), job.id, job.lease_token),
+            )
+            return bool(cur.rowcount)
+
+    def fail(self, job: Job, error: str) -> Job:
+        """Record a failed attempt: requeue after the backoff, or mark the job dead."""
+        now = self._clock()
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT attempts, max_attempts, effect_at FROM retain_jobs WHERE id = %s AND "
+                "lease_token = %s AND state = 'running' FOR UPDATE",
+                (job.id, job.lease_token),
+            ).fetchone()
+            if row is None:
+                raise LeaseLostError(
+                    f"Job {job.id}'s lease was lost before its failure was recorded; another "
+                    "worker runs it now."
+                )
+            attempts, max_attempts, effect_at = row
+            message = f"attempt {attempts}: {error}"
+            if effect_at is not None:
+                state, run_at = "dead", job.run_at
+                message += " (after its writes committed; not retried so they apply once)"
+            elif attempts >= max_attempts:
+                state, run_at = "dead", job.run_at
+            else:
+                state, run_at = "queued", now + self.retry_policy.delay(attempts)
+            conn.execute(
+                "UPDATE retain_jobs SET state = %(state)s, run_at = %(run_at)s, lease_token = "
+                f"NULL, leased_until = NULL, updated_at = %(now)s, {_APPEND_ERROR} "
+                "WHERE id = %(id)s",
+                {"state": state, "run_at": run_at, "now": now, "msg": message, "id": job.id},
+            )
+            return self._fetch(job.id, conn)
+
+    @contextlib.contextmanager
+    def effects_of(self, job: Job) -> Iterator[None]:
+        """Inside this block, writes to a ``PostgresStore`` on this database stamp ``job``
+        as applied in their own transaction, or roll back if ``job``'s lease was lost."""
+
+        def stamp(store: Any) -> Generator[Sql, list[tuple[Any, ...]], None]:
+            url = getattr(store, "conn_string", None)
+            if not isinstance(url, str) or not _same_database(url, self.conn_string):
+                return
+            rows = yield Sql(
+                "UPDATE retain_jobs SET effect_at = %(now)s WHERE id = %(id)s AND "
+                "lease_token = %(token)s AND state = 'running' RETURNING id",
+                {"now": self._clock(), "id": job.id, "token": job.lease_token},
+            )
+            if not rows:
+                raise LeaseLostError(
+                    f"Job {job.id}'s lease ran out and another worker took it over; this "
+                    "worker's writes were rolled back."
+                )
+
+        with pg_write_hook(stamp):
+            yield
+
+    # -- inspecting ------------------------------------------------------------------------
+
+    def _read(self, sql: str, args: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        with self._tx() as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def next_due(self) -> float | None:
+        """When the next job becomes claimable; ``None`` when nothing is pending."""
+        rows = self._read(
+            "SELECT LEAST((SELECT MIN(run_at) FROM retain_jobs WHERE queue = %(q)s AND "
+            "state = 'queued'), (SELECT MIN(leased_until) FROM retain_jobs WHERE "
+            "queue = %(q)s AND state = 'running'))",
+            {"q": self.name},
+        )
+        return None if rows[0][0] is None else float(rows[0][0])
+
+    def get(self, job_id: int) -> Job | None:
+        """One job by id."""
+        rows = self._read(f"SELECT {_COLUMNS} FROM retain_jobs WHERE id = %s", (job_id,))
+        return _job(rows[0]) if rows else None
+
+    def jobs(self, state: JobState | None = None, *, limit: int = 100) -> list[Job]:
+        """Jobs in ``state`` (every state with ``None``), oldest first."""
+        if state is not None and state not in _STATES:
+            raise InvalidInputError(f"state must be one of {_STATES}; got {state!r}.")
+        sql = f"SELECT {_COLUMNS} FROM retain_jobs WHERE queue = %(q)s"
+        if state is not None:
+            sql += " AND state = %(state)s"
+        rows = self._read(
+            sql + " ORDER BY id LIMIT %(limit)s", {"q": self.name, "state": state, "limit": limit}
+        )
+        return [_job(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many jobs are in each state (every state present, zeros included)."""
+        rows = self._read(
+            "SELECT state, COUNT(*) FROM retain_jobs WHERE queue = %s GROUP BY state",
+            (self.name,),
+        )
+        counts = dict.fromkeys(_STATES, 0)
+        counts.update({r[0]: int(r[1]) for r in rows})
+        return counts
+
+    def retry(self, job_id: int) -> Job:
+        """Queue a dead job again, due now, with a fresh attempt budget."""
+        now = self._clock()
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE retain_jobs SET state = 'queued', run_at = %s, attempts = 0, "
+                "max_attempts = %s, updated_at = %s WHERE id = %s AND queue = %s AND "
+                f"state = 'dead' AND effect_at IS NULL RETURNING {_COLUMNS}",
+                (now, self.retry_policy.max_attempts, now, job_id, self.name),
+            ).fetchone()
+        if row is None:
+            raise InvalidInputError(
+                f"Job {job_id} is not a dead job of queue {self.name!r} that can run again "
+                "(dead jobs whose writes committed cannot); see queue.jobs('dead')."
+            )
+        return _job(row)
+
+    def prune(self, *, older_than: float) -> int:
+        """Delete finished jobs (done, superseded, cancelled) last changed more than
+        ``older_than`` seconds ago; dead jobs stay. Returns how many."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "DELETE FROM retain_jobs WHERE queue = %s AND state IN ('done', 'superseded', "
+                "'cancelled') AND updated_at < %s",
+                (self.name, self._clock() - older_than),
+            )
+            return int(cur.rowcount)

@@ -1,0 +1,389 @@
+"""SQLiteQueue (real files) and PostgresQueue (the session's real server), one suite:
+leases, acknowledgements, supersession, idempotency, retries and dead jobs, exactly-once
+effects with a store on the same database. Back-end specifics at the end."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+
+from retain.clock import ManualClock
+from retain.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    LeaseLostError,
+    QueueError,
+    StoreError,
+)
+from retain.queue import JobQueue, PostgresQueue, QueueWorker, RetryPolicy, SQLiteQueue, open_queue
+from retain.stores import PostgresStore, RetainStore, SQLiteStore
+from tests.pg_server import PgServer
+
+Queue = SQLiteQueue | PostgresQueue
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database of this test: a SQLite file path, or a fresh PostgreSQL database URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "memories.db")
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def make_queue(db: str) -> Iterator[Callable[..., Queue]]:
+    """Opens queues on ``db`` (closed after the test)."""
+    opened: list[Queue] = []
+
+    def make(**kwargs: Any) -> Queue:
+        q: Queue = (
+            PostgresQueue(db, **kwargs)
+            if db.startswith("postgresql")
+            else SQLiteQueue(db, **kwargs)
+        )
+        opened.append(q)
+        return q
+
+    yield make
+    for q in opened:
+        q.close()
+
+
+@pytest.fixture
+def make_store(db: str) -> Iterator[Callable[[], RetainStore]]:
+    """Opens a retain store on ``db`` (closed after the test)."""
+    opened: list[RetainStore] = []
+
+    def make() -> RetainStore:
+        s: RetainStore = PostgresStore(db) if db.startswith("postgresql") else SQLiteStore(db)
+        opened.append(s)
+        return s
+
+    yield make
+    for s in opened:
+        s.close()
+
+
+@pytest.fixture
+def queue(make_queue: Callable[..., Queue], clock: ManualClock) -> Queue:
+    return make_queue(clock=clock, retry=RetryPolicy(max_attempts=3, base_delay=2.0))
+
+
+def test_claim_lease_and_complete(queue: Queue, clock: ManualClock) -> None:
+    job, superseded = queue.enqueue({"n": 1}, key="t1", delay=5)
+    assert superseded == []
+    assert job.state == "queued"
+    assert queue.claim("w", lease_seconds=30) is None  # not due yet
+    assert queue.next_due() == pytest.approx(clock.now() + 5)
+    clock.advance(5)
+    leased = queue.claim("w", lease_seconds=30)
+    assert leased is not None
+    assert leased.id == job.id
+    assert leased.attempts == 1
+    assert queue.claim("w2", lease_seconds=30) is None  # leased: nobody else gets it
+    assert queue.complete(leased, {"ok": True})
+    done = queue.get(job.id)
+    assert done is not None
+    assert done.state == "done"
+    assert done.result == {"ok": True}
+    assert queue.counts()["done"] == 1
+    assert queue.next_due() is None
+
+
+def test_newer_job_with_the_same_key_supersedes_the_queued_one(queue: Queue) -> None:
+    first, _ = queue.enqueue({"v": 1}, key="user-1/t1", delay=10)
+    other, _ = queue.enqueue({"v": 9}, key="user-2/t1", delay=10)
+    second, superseded = queue.enqueue({"v": 2}, key="user-1/t1", delay=10)
+    assert superseded == [first.id]
+    assert queue.get(first.id).state == "superseded"  # type: ignore[union-attr]
+    assert queue.get(other.id).state == "queued"  # type: ignore[union-attr]
+    assert queue.get(second.id).state == "queued"  # type: ignore[union-attr]
+
+
+def test_idempotency_key_returns_the_existing_job(queue: Queue) -> None:
+    first, _ = queue.enqueue({"v": 1}, idempotency_key="conv-7")
+    again, _ = queue.enqueue({"v": 2}, idempotency_key="conv-7")
+    assert again.id == first.id
+    assert again.payload == {"v": 1}
+    assert sum(queue.counts().values()) == 1
+
+
+def test_expired_lease_is_claimed_again(queue: Queue, clock: ManualClock) -> None:
+    queue.enqueue({"v": 1})
+    stalled = queue.claim("w1", lease_seconds=10)
+    assert stalled is not None
+    clock.advance(9)
+    assert queue.claim("w2", lease_seconds=10) is None
+    clock.advance(2)
+    taken = queue.claim("w2", lease_seconds=10)
+    assert taken is not None
+    assert taken.id == stalled.id
+    assert taken.attempts == 2
+    assert not queue.complete(stalled)  # the stalled worker lost its lease
+    assert queue.complete(taken)
+
+
+def test_failures_back_off_then_die_with_their_errors(queue: Queue, clock: ManualClock) -> None:
+    job, _ = queue.enqueue({"v": 1})
+    start = clock.now()
+    for attempt, delay in ((1, 2.0), (2, 4.0)):
+        leased = queue.claim("w", lease_seconds=60)
+        assert leased is not None
+        assert leased.attempts == attempt
+        failed = queue.fail(leased, f"boom {attempt}")
+        assert failed.state == "queued"
+        assert failed.run_at == pytest.approx(clock.now() + delay)
+        assert queue.claim("w", lease_seconds=60) is None  # backing off
+        clock.advance(delay)
+    leased = queue.claim("w", lease_seconds=60)
+    assert leased is not None
+    dead = queue.fail(leased, "boom 3")
+    assert dead.state == "dead"
+    assert clock.now() - start == pytest.approx(6.0)
+    assert [j.id for j in queue.jobs("dead")] == [job.id]
+    assert dead.error is not None
+    assert all(f"boom {n}" in dead.error for n in (1, 2, 3))
+    again = queue.retry(job.id)
+    assert again.state == "queued"
+    assert again.attempts == 0
+    with pytest.raises(InvalidInputError):
+        queue.retry(job.id)  # no longer dead
+
+
+def test_messages_round_trip_and_bad_payloads_store_nothing(queue: Queue) -> None:
+    payload = {"messages": [HumanMessage("I like tea"), AIMessage("Noted"), ("user", "hi")]}
+    job, _ = queue.enqueue(payload, config={"configurable": {"user_id": "u1", "__x": object()}})
+    got = queue.get(job.id)
+    assert got is not None
+    assert isinstance(got.payload["messages"][0], HumanMessage)
+    assert got.payload["messages"][1].content == "Noted"
+    assert got.payload["messages"][2] == ["user", "hi"]
+    assert got.config == {"configurable": {"user_id": "u1"}}
+    with pytest.raises(InvalidInputError, match="set"):
+        queue.enqueue({"bad": {1, 2}})
+    with pytest.raises(InvalidInputError):
+        queue.enqueue({"v": 1}, delay=-1)
+    assert sum(queue.counts().values()) == 1
+
+
+def test_jobs_survive_reopening_and_queues_are_separate(
+    make_queue: Callable[..., Queue], clock: ManualClock
+) -> None:
+    a = make_queue(clock=clock)
+    b = make_queue(name="other", clock=clock)
+    a.enqueue({"v": 1})
+    a.close()
+    reopened = make_queue(clock=clock)
+    assert reopened.counts()["queued"] == 1
+    assert b.counts()["queued"] == 0
+    assert b.claim("w", lease_seconds=5) is None
+
+
+def test_store_writes_commit_with_the_job_and_are_never_repeated(
+    make_store: Callable[[], RetainStore], queue: Queue, clock: ManualClock
+) -> None:
+    store = make_store()
+    queue.enqueue({"text": "User likes tea"})
+    calls = []
+
+    def crash_after_write(payload: dict[str, str]) -> None:
+        calls.append(payload)
+        store.put(("memories",), f"m{len(calls)}", {"content": payload["text"]})
+        raise KeyboardInterrupt  # stands in for the process dying right after the write
+
+    leased = queue.claim("w1", lease_seconds=10)
+    assert leased is not None
+    with pytest.raises(KeyboardInterrupt), queue.effects_of(leased):
+        crash_after_write(leased.payload)
+    clock.advance(11)  # the dead worker's lease runs out
+    assert queue.claim("w2", lease_seconds=10) is None  # its write committed: job is done
+    assert queue.counts()["done"] == 1
+    assert len(calls) == 1
+    assert len(store.search(("memories",))) == 1
+
+
+def test_a_worker_that_lost_its_lease_writes_nothing(
+    make_store: Callable[[], RetainStore], queue: Queue, clock: ManualClock
+) -> None:
+    store = make_store()
+    queue.enqueue({"v": 1})
+    slow = queue.claim("slow", lease_seconds=10)
+    assert slow is not None
+    clock.advance(11)
+    fast = queue.claim("fast", lease_seconds=10)
+    assert fast is not None
+    with pytest.raises(LeaseLostError), queue.effects_of(slow):
+        store.put(("memories",), "late", {"content": "written by the slow worker"})
+    assert store.get(("memories",), "late") is None  # rolled back
+    with queue.effects_of(fast):
+        store.put(("memories",), "ok", {"content": "written by the lease holder"})
+    assert queue.complete(fast)
+    assert [i.key for i in store.search(("memories",))] == ["ok"]
+    assert isinstance(LeaseLostError("x"), StoreError)
+
+
+def test_worker_runs_jobs_and_records_failures(queue: Queue, clock: ManualClock) -> None:
+    def reflector(payload: dict[str, int]) -> int:
+        if payload["n"] % 2:
+            raise ValueError(f"odd {payload['n']}")
+        return payload["n"] * 10
+
+    for n in range(4):
+        queue.enqueue({"n": n})
+    worker = QueueWorker(queue, reflector, clock=clock, lease_seconds=30)
+    outcomes = [worker.run_once() for _ in range(4)]
+    assert [o.status for o in outcomes if o] == ["done", "retry", "done", "retry"]
+    assert [o.result for o in outcomes if o and o.status == "done"] == [0, 20]
+    clock.advance(10)
+    while worker.run_once():
+        clock.advance(10)
+    dead = queue.jobs("dead")
+    assert [j.payload["n"] for j in dead] == [1, 3]
+    assert all(j.attempts == 3 and "odd" in (j.error or "") for j in dead)
+    assert queue.counts()["done"] == 2
+
+
+# -- back-end specifics ----------------------------------------------------------------------
+
+
+def test_memory_database_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="file"):
+        SQLiteQueue(":memory:")
+    with pytest.raises(ConfigurationError):
+        SQLiteQueue.for_store(SQLiteStore(":memory:"))
+
+
+def test_database_errors_are_store_errors(tmp_path: Path, clock: ManualClock) -> None:
+    db = tmp_path / "memories.db"
+    queue = SQLiteQueue(db, clock=clock)
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE retain_jobs")
+    conn.close()
+    with pytest.raises(StoreError, match="retain_jobs"):
+        queue.enqueue({"v": 1})
+
+
+def test_open_queue_uses_the_stores_own_database(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "m.db")
+    queue = open_queue(store)
+    assert isinstance(queue, SQLiteQueue)
+    assert isinstance(queue, JobQueue)
+    with pytest.raises(ConfigurationError, match="PostgresStore"):
+        open_queue(object())
+
+
+@pytest.mark.postgres
+def test_open_queue_on_a_postgres_store(pg_url: str) -> None:
+    store = PostgresStore(pg_url)
+    queue = open_queue(store)
+    assert isinstance(queue, PostgresQueue)
+    assert isinstance(queue, JobQueue)
+    assert repr(queue).startswith("PostgresQueue(")
+    queue.close()
+    store.close()
+
+
+@pytest.mark.postgres
+def test_claim_skips_a_row_another_transaction_holds(pg_url: str, clock: ManualClock) -> None:
+    import threading
+
+    import psycopg
+
+    queue = PostgresQueue(pg_url, clock=clock)
+    first, _ = queue.enqueue({"v": 1})
+    second, _ = queue.enqueue({"v": 2})
+    with psycopg.connect(pg_url) as other:  # a transaction holding the first job's row
+        other.execute("SELECT id FROM retain_jobs WHERE id = %s FOR UPDATE", (first.id,))
+        got: list[Any] = []
+        claimer = threading.Thread(target=lambda: got.append(queue.claim("w", lease_seconds=9)))
+        claimer.start()
+        claimer.join(10)
+        assert not claimer.is_alive(), "claim waited on a locked row (no SKIP LOCKED)"
+        other.rollback()
+    assert [j.id for j in got] == [second.id]
+    queue.close()
+
+
+@pytest.mark.postgres
+def test_concurrent_claimers_never_share_a_job(pg_url: str) -> None:
+    import threading
+
+    queues = [PostgresQueue(pg_url, pool_size=2) for _ in range(2)]
+    for n in range(200):
+        queues[0].enqueue({"n": n})
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def claimer(q: PostgresQueue, name: str) -> None:
+        while (job := q.claim(name, lease_seconds=60)) is not None:
+            with lock:
+                claimed.append(job.id)
+            assert q.complete(job)
+
+    threads = [threading.Thread(target=claimer, args=(queues[i % 2], f"w{i}")) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(claimed) == 200
+    assert len(set(claimed)) == 200
+    assert queues[1].counts()["done"] == 200
+    for q in queues:
+        q.close()
+
+
+@pytest.mark.postgres
+def test_async_store_writes_stamp_the_job_with_small_pools(pg_url: str, clock: ManualClock) -> None:
+    """The hang a first attempt had: async writes stamped with a job id while pool
+    connections are scarce. Each write stamps the job on its own connection."""
+    import asyncio
+
+    store = PostgresStore(pg_url, pool_size=1)
+    queue = PostgresQueue(pg_url, clock=clock, pool_size=1)
+    queue.enqueue({"v": 1})
+    leased = queue.claim("w", lease_seconds=30)
+    assert leased is not None
+
+    async def writes() -> None:
+        await asyncio.gather(
+            *(store.aput(("memories",), f"k{i}", {"content": f"fact {i}"}) for i in range(3))
+        )
+
+    with queue.effects_of(leased):
+        assert queue.counts()["running"] == 1  # the queue's one connection is free meanwhile
+        asyncio.run(writes())
+        store.put(("memories",), "sync", {"content": "a sync write too"})
+    stamped = queue.get(leased.id)
+    assert stamped is not None
+    assert stamped.extra["effect_at"] is not None
+    assert queue.complete(leased)
+    assert len(store.search(("memories",))) == 4
+    store.close()
+    queue.close()
+
+
+@pytest.mark.postgres
+def test_postgres_errors_are_queue_errors(
+    pg_server: PgServer, pg_database: str, pg_url: str
+) -> None:
+    queue = PostgresQueue(pg_url)
+    pg_server.sql(pg_database, "DROP TABLE retain_jobs")
+    with pytest.raises(QueueError, match="retain_jobs"):
+        queue.enqueue({"v": 1})
+    queue.close()
+    with pytest.raises(QueueError, match="closed"):
+        queue.counts()
+    with pytest.raises(QueueError, match="Cannot open the job queue"):
+        PostgresQueue("postgresql://nobody:secret@127.0.0.1:1/none", connect_timeout=1)
+    with pytest.raises(ConfigurationError):
+        PostgresQueue.for_store(SQLiteStore(":memory:"))
