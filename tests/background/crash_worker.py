@@ -1,6 +1,7 @@
 """A worker process for the crash test: runs a store manager over the durable queue.
 
-Usage: python crash_worker.py DB_PATH LEASE_SECONDS
+Usage: python crash_worker.py DB LEASE_SECONDS, DB a SQLite file path or a PostgreSQL URL
+(``postgresql://...``: PostgresStore and PostgresQueue).
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import sys
 from typing import Any
 
 from retain import create_memory_store_manager
-from retain.queue import QueueWorker, SQLiteQueue
-from retain.stores import SQLiteStore
+from retain.queue import QueueWorker, open_queue
+from retain.stores import RetainStore, SQLiteStore
 from retain.testing import FakeChatModel, insert
 
 
@@ -22,8 +23,14 @@ def remember(call: Any) -> Any:
 
 def main() -> None:
     path, lease = sys.argv[1], float(sys.argv[2])
-    store = SQLiteStore(path)
-    queue = SQLiteQueue.for_store(store)
+    store: RetainStore
+    if path.startswith("postgresql"):
+        from retain.stores import PostgresStore
+
+        store = PostgresStore(path)
+    else:
+        store = SQLiteStore(path)
+    queue = open_queue(store)
     manager = create_memory_store_manager(
         FakeChatModel(remember), namespace=("memories", "{user_id}"), store=store
     )
