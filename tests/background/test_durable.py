@@ -1,4 +1,5 @@
-"""ReflectionExecutor in durable mode: the queue lives in the store's SQLite file."""
+"""ReflectionExecutor in durable mode: the queue lives in the store's own database, a
+SQLite file or PostgreSQL (the session's real server); each test runs on both."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ import pytest
 from retain import ReflectionExecutor, create_memory_store_manager
 from retain.clock import ManualClock
 from retain.errors import ExecutorShutdownError, ModelOutputError
-from retain.queue import RetryPolicy, SQLiteQueue
-from retain.stores import SQLiteStore
+from retain.queue import PostgresQueue, RetryPolicy, SQLiteQueue
+from retain.stores import PostgresStore, RetainStore, SQLiteStore
 from retain.testing import FakeChatModel, insert
 
 NAMESPACE = ("memories", "{user_id}")
@@ -42,19 +43,55 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Any]]:
+    """Opens a store on this test's database (a SQLite file, or a fresh PostgreSQL one)."""
+    db = (
+        str(tmp_path / "memories.db")
+        if request.param == "sqlite"
+        else str(request.getfixturevalue("pg_url"))
+    )
+    opened: list[RetainStore] = []
+
+    def make() -> RetainStore:
+        s: RetainStore = PostgresStore(db) if db.startswith("postgresql") else SQLiteStore(db)
+        opened.append(s)
+        return s
+
+    yield make
+    for s in opened:
+        s.close()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    return SQLiteStore(tmp_path / "memories.db")
+def store(open_store: Callable[[], RetainStore]) -> RetainStore:
+    return open_store()
+
+
+_EXECUTORS: list[ReflectionExecutor] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_queues() -> Iterator[None]:
+    """Close the queues the test's executors opened (PostgreSQL: their pools)."""
+    yield
+    while _EXECUTORS:
+        executor = _EXECUTORS.pop()
+        executor.shutdown()
+        if isinstance(executor.queue, (SQLiteQueue, PostgresQueue)):
+            executor.queue.close()
 
 
 def durable(
-    store: SQLiteStore, clock: ManualClock, reply: Callable[[Any], Any] = remember, **kw: Any
+    store: RetainStore, clock: ManualClock, reply: Callable[[Any], Any] = remember, **kw: Any
 ) -> ReflectionExecutor:
     manager = create_memory_store_manager(FakeChatModel(reply), namespace=NAMESPACE)
-    return ReflectionExecutor(manager, store=store, durable=True, clock=clock, **kw)
+    executor = ReflectionExecutor(manager, store=store, durable=True, clock=clock, **kw)
+    _EXECUTORS.append(executor)
+    return executor
 
 
-def contents(store: SQLiteStore, user: str = "u1") -> list[str]:
+def contents(store: RetainStore, user: str = "u1") -> list[str]:
     items = store.search(("memories", user), limit=1000)
     return sorted(i.value["content"]["content"] for i in items)
 
@@ -69,14 +106,15 @@ def settle(clock: ManualClock, futures: list[Future[Any]], step: float = 1.0) ->
 
 
 def test_a_job_runs_writes_its_memory_once_and_is_recorded(
-    store: SQLiteStore, clock: ManualClock
+    store: RetainStore, clock: ManualClock
 ) -> None:
     executor = durable(store, clock)
     future = executor.submit(conv(1), config(1))
     written = future.result(timeout=5)
     executor.shutdown()
     assert [w["value"]["content"]["content"] for w in written] == ["User likes item 1"]
-    assert executor.queue is not None
+    expected = PostgresQueue if isinstance(store, PostgresStore) else SQLiteQueue
+    assert isinstance(executor.queue, expected)  # the queue lives in the store's database
     [job] = executor.queue.jobs("done")
     item = store.search(("memories", "u1"))[0]
     [version] = store.history(("memories", "u1"), item.key)
@@ -84,7 +122,7 @@ def test_a_job_runs_writes_its_memory_once_and_is_recorded(
     assert version.provenance["thread_id"] == "t1"
 
 
-def test_durable_debounce_supersedes_the_queued_job(store: SQLiteStore, clock: ManualClock) -> None:
+def test_durable_debounce_supersedes_the_queued_job(store: RetainStore, clock: ManualClock) -> None:
     executor = durable(store, clock)
     first = executor.submit(conv(1), config(7), after_seconds=3)
     clock.advance(2)
@@ -98,7 +136,7 @@ def test_durable_debounce_supersedes_the_queued_job(store: SQLiteStore, clock: M
     assert contents(store) == ["User likes item 2"]
 
 
-def test_idempotent_resubmission_adds_no_job(store: SQLiteStore, clock: ManualClock) -> None:
+def test_idempotent_resubmission_adds_no_job(store: RetainStore, clock: ManualClock) -> None:
     executor = durable(store, clock)
     a = executor.submit(conv(1), config(1), after_seconds=5, idempotency_key="conv-1")
     b = executor.submit(conv(1), config(1), after_seconds=5, idempotency_key="conv-1")
@@ -111,7 +149,7 @@ def test_idempotent_resubmission_adds_no_job(store: SQLiteStore, clock: ManualCl
     assert contents(store) == ["User likes item 1"]
 
 
-def test_cancelling_a_future_cancels_the_job(store: SQLiteStore, clock: ManualClock) -> None:
+def test_cancelling_a_future_cancels_the_job(store: RetainStore, clock: ManualClock) -> None:
     executor = durable(store, clock)
     future = executor.submit(conv(1), config(1), after_seconds=60)
     assert future.cancel()
@@ -122,8 +160,10 @@ def test_cancelling_a_future_cancels_the_job(store: SQLiteStore, clock: ManualCl
     assert contents(store) == []
 
 
-def test_pending_jobs_survive_a_restart_and_run_once(tmp_path: Path, clock: ManualClock) -> None:
-    first_store = SQLiteStore(tmp_path / "memories.db")
+def test_pending_jobs_survive_a_restart_and_run_once(
+    open_store: Callable[[], RetainStore], clock: ManualClock
+) -> None:
+    first_store = open_store()
     first = durable(first_store, clock)
     future = first.submit(conv(5), config(5), after_seconds=60)
     first.shutdown(wait=True)  # the process "ends" before the job is due
@@ -131,7 +171,7 @@ def test_pending_jobs_survive_a_restart_and_run_once(tmp_path: Path, clock: Manu
         future.result(timeout=0)
     first_store.close()
 
-    store = SQLiteStore(tmp_path / "memories.db")
+    store = open_store()
     second = durable(store, clock)
     assert second.pending() == 1
     clock.advance(60)
@@ -143,7 +183,7 @@ def test_pending_jobs_survive_a_restart_and_run_once(tmp_path: Path, clock: Manu
 
 
 def test_failing_jobs_are_retried_then_dead_and_the_rest_are_unaffected(
-    store: SQLiteStore, clock: ManualClock
+    store: RetainStore, clock: ManualClock
 ) -> None:
     attempts: dict[int, int] = {}
 
