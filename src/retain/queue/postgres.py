@@ -217,11 +217,15 @@ class PostgresQueue:
                     "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                     (f"retain_jobs:{self.name}:{key}",),
                 )
-            row = conn.execute(
-                "INSERT INTO retain_jobs (queue, key, idempotency_key, payload, config, state, "
-                "run_at, attempts, max_attempts, created_at, updated_at) VALUES (%(q)s, "
-                "%(key)s, %(ik)s, %(body)s, %(conf)s, 'queued', %(run_at)s, 0, %(max)s, "
-                "%(now)s, %(now)s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            row = conn.execute(  # one statement: insert, then supersede older ones
+                "WITH new AS (INSERT INTO retain_jobs (queue, key, idempotency_key, payload, "
+                "config, state, run_at, attempts, max_attempts, created_at, updated_at) VALUES "
+                "(%(q)s, %(key)s, %(ik)s, %(body)s, %(conf)s, 'queued', %(run_at)s, 0, "
+                "%(max)s, %(now)s, %(now)s) ON CONFLICT (idempotency_key) DO NOTHING "
+                f"RETURNING {_COLUMNS}), old AS (UPDATE retain_jobs SET state = 'superseded', "
+                "updated_at = %(now)s WHERE queue = %(q)s AND key = %(key)s AND "
+                "state = 'queued' AND EXISTS (SELECT 1 FROM new) RETURNING id) "
+                f"SELECT {_COLUMNS}, (SELECT array_agg(id ORDER BY id) FROM old) FROM new",
                 {
                     "q": self.name,
                     "key": key,
@@ -239,18 +243,7 @@ class PostgresQueue:
                     (idempotency_key,),
                 ).fetchone()
                 return _job(found), []  # type: ignore[arg-type]
-            job_id = row[0]
-            superseded: list[int] = []
-            if key is not None:
-                superseded = sorted(
-                    r[0]
-                    for r in conn.execute(
-                        "UPDATE retain_jobs SET state = 'superseded', updated_at = %s WHERE "
-                        "queue = %s AND key = %s AND state = 'queued' AND id <> %s RETURNING id",
-                        (now, self.name, key, job_id),
-                    )
-                )
-            return self._fetch(job_id, conn), superseded
+            return _job(row[:-1]), list(row[-1] or [])
 
     def expedite(self, *, key: str | None = None, key_prefix: str | None = None) -> list[int]:
         """Make queued jobs due now (by ``key``, by ``key_prefix``, or all); returns ids."""
