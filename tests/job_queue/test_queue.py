@@ -387,3 +387,19 @@ def test_postgres_errors_are_queue_errors(
         PostgresQueue("postgresql://nobody:secret@127.0.0.1:1/none", connect_timeout=1)
     with pytest.raises(ConfigurationError):
         PostgresQueue.for_store(SQLiteStore(":memory:"))
+
+
+def test_postgres_queue_names_the_extra_when_psycopg_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+    import sys
+
+    from retain.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.delitem(sys.modules, "retain.queue.postgres")
+    with pytest.raises(MissingDependencyError, match=r"pip install 'retain\[postgres\]'"):
+        importlib.import_module("retain.queue.postgres")
+    monkeypatch.undo()
+    importlib.import_module("retain.queue.postgres")

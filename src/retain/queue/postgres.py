@@ -41,7 +41,7 @@ try:
     from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
     from retain.stores.pg_driver import Sql, redact
-except ImportError as e:  # pragma: no cover - the store's test covers the hidden package
+except ImportError as e:  # pragma: no cover - exercised in a test with the package hidden
     raise MissingDependencyError("PostgresQueue", e.name or "psycopg", "postgres") from e
 
 __all__ = ["PostgresQueue"]
