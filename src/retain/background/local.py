@@ -87,6 +87,9 @@ class LocalRunner:
         self._ready: collections.deque[_Work] = collections.deque()
         self._futures: dict[int, Future[Any]] = {}  # durable: job id -> future
         self._busy = 0
+        # when the scheduler looks at the durable queue again by itself (None: once a
+        # worker frees up); a submission due earlier wakes it, a later one need not
+        self._rescan_at: float | None = float("-inf")
         self._closed = False
         self._stopping = False
         self._worker_id = f"executor:{id(self):x}"
@@ -144,6 +147,8 @@ class LocalRunner:
                     return future
                 self._futures[job.id] = future
                 future.add_done_callback(self._cancel_job(job.id))
+                if self._rescan_at is None or job.run_at >= self._rescan_at:
+                    return future  # the scheduler finds it in time without a wake-up
             self._cond.notify_all()
         return future
 
@@ -219,7 +224,9 @@ class LocalRunner:
                     self._cond.notify_all()
                     if self._stopping:
                         return
+                    self._rescan_at = deadline
                     self._clock.wait(self._cond, deadline)
+                    self._rescan_at = float("-inf")
         finally:
             forget = getattr(self._clock, "forget", None)
             if forget is not None:
