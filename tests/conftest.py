@@ -38,10 +38,19 @@ PG_SLOW_TEST_TIMEOUT = 900
 
 @pytest.fixture(autouse=True)
 def _pg_hang_guard(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test on the PostgreSQL server fails (with every thread's stack printed)
-    instead of hanging: ``SIGALRM`` raises ``TimeoutError`` in the test after its time
-    limit; if even that cannot interrupt it, faulthandler ends the run a minute later."""
-    if "pg_server" not in request.fixturenames:
+    """Every test on the PostgreSQL server (asking for ``pg_server`` or parametrised with
+    ``"postgres"``) fails, with every thread's stack printed, instead of hanging: ``SIGALRM``
+    raises ``TimeoutError`` in the test after its time limit; if even that cannot
+    interrupt it, faulthandler ends the run a minute later.
+
+    A hang seen once (fresh clone, loaded machine): ``asyncio.run`` cancelling an open
+    psycopg ``AsyncConnectionPool``'s tasks at loop end waited forever. Tests that use the
+    async API close the store's async pool inside their loop (``await store.aclose()``)."""
+    callspec = getattr(request.node, "callspec", None)
+    on_postgres = "pg_server" in request.fixturenames or (
+        callspec is not None and "postgres" in callspec.params.values()
+    )
+    if not on_postgres:
         yield
         return
     slow = request.node.get_closest_marker("slow") is not None

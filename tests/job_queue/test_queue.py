@@ -349,6 +349,7 @@ def test_async_store_writes_stamp_the_job_with_small_pools(pg_url: str, clock: M
     import asyncio
 
     store = PostgresStore(pg_url, pool_size=1)
+    async_store = PostgresStore(pg_url, pool_size=1)
     queue = PostgresQueue(pg_url, clock=clock, pool_size=1)
     queue.enqueue({"v": 1})
     leased = queue.claim("w", lease_seconds=30)
@@ -356,8 +357,9 @@ def test_async_store_writes_stamp_the_job_with_small_pools(pg_url: str, clock: M
 
     async def writes() -> None:
         await asyncio.gather(
-            *(store.aput(("memories",), f"k{i}", {"content": f"fact {i}"}) for i in range(3))
+            *(async_store.aput(("memories",), f"k{i}", {"content": f"fact {i}"}) for i in range(3))
         )
+        await async_store.aclose()  # inside the loop (see tests/conftest.py)
 
     with queue.effects_of(leased):
         assert queue.counts()["running"] == 1  # the queue's one connection is free meanwhile

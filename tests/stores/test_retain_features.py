@@ -193,6 +193,9 @@ def test_async_extensions(retain_store: RetainStore) -> None:
         assert [v.op for v in await retain_store.ahistory(NS, "k")] == ["put"]
         assert await retain_store.apurge(NS) == 1
         assert await retain_store.aget(NS, "k") is None
+        aclose = getattr(retain_store, "aclose", None)
+        if aclose is not None:  # close the async pool inside its loop (see tests/conftest.py)
+            await aclose()
 
     asyncio.run(run())
 
