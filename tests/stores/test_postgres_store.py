@@ -92,6 +92,44 @@ def test_eight_asyncio_tasks_write_concurrently_without_losing_writes(
         pg_store.get(NS, "k")
 
 
+def test_async_calls_leave_no_task_behind_and_work_on_a_later_loop(
+    pg_store: PostgresStore,
+) -> None:
+    """A loop may end while the store is open (``asyncio.run`` in a script): nothing of the
+    store may still run on it, or ``asyncio.run`` has tasks to cancel at exit (a lost
+    cancellation there once hung a test run)."""
+
+    async def use(n: int) -> set[asyncio.Task[object]]:
+        await asyncio.gather(*(pg_store.aput(NS, f"k{n}-{i}", {"content": "x"}) for i in range(6)))
+        assert len(await pg_store.asearch(NS, limit=100)) == 6 * (n + 1)
+        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+
+    for n in range(3):  # each run is a new event loop with the same store
+        assert asyncio.run(use(n)) == set()
+    assert len(pg_store.search(NS, limit=100)) == 18
+
+
+def test_async_connections_are_bounded_by_the_pool_size(pg_url: str) -> None:
+    store = PostgresStore(pg_url, index=INDEX, pool_size=2)
+
+    async def run() -> int:
+        sessions: set[int] = set()
+
+        async def one(i: int) -> None:
+            await store.aput(NS, f"p{i}", {"content": "x"})
+            pool = store._db._apools[asyncio.get_running_loop()]
+            sessions.update(c.info.backend_pid for c in pool._idle)
+
+        await asyncio.gather(*(one(i) for i in range(20)))
+        await store.aclose()
+        return len(sessions)
+
+    try:
+        assert 1 <= asyncio.run(run()) <= 2
+    finally:
+        store.close()
+
+
 def _fail_history_for(pg_server: PgServer, database: str, key: str, action: str) -> None:
     """A trigger that makes the batch's last statement (its history rows) fail or hang."""
     pg_server.sql(

@@ -4,8 +4,8 @@ Every store operation is written once, as a generator of steps (:class:`Sql`,
 :class:`Copy`) that receives each step's rows and returns the operation's result.
 :class:`PgConnections` runs such a generator in one transaction, on a pooled connection:
 :meth:`~PgConnections.drive` on the sync ``ConnectionPool``, :meth:`~PgConnections.adrive`
-on an ``AsyncConnectionPool`` of the running event loop. Deadlocks are retried (bounded)
-and psycopg's errors become retain's.
+on the running event loop's connections (:class:`LoopConnections`). Deadlocks are retried
+(bounded) and psycopg's errors become retain's.
 
 Example: a step generator and the sync driver (needs a server, hence not run here):
 
@@ -21,19 +21,21 @@ Example: a step generator and the sync driver (needs a server, hence not run her
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
 from pgvector.psycopg import register_vector, register_vector_async
-from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from retain.errors import StoreError, StoreUnavailableError
 
-__all__ = ["RETRIES", "Copy", "PgConnections", "Sql", "Steps", "redact"]
+__all__ = ["RETRIES", "Copy", "LoopConnections", "PgConnections", "Sql", "Steps", "redact"]
 
 RETRIES = 5  # attempts for a transaction that hit a deadlock or serialization failure
 T = TypeVar("T")
@@ -76,8 +78,68 @@ def unavailable(url: str, e: BaseException) -> StoreUnavailableError:
     )
 
 
+class LoopConnections:
+    """At most ``size`` async connections of one event loop, reused, with no background task.
+
+    psycopg_pool's ``AsyncConnectionPool`` runs worker tasks on the loop; a loop ended by
+    ``asyncio.run`` while such a pool is open must cancel them, and one lost cancellation
+    hung a test run forever. Here a connection is opened on demand inside the caller's task
+    and kept idle for reuse; nothing runs between calls.
+    """
+
+    def __init__(self, url: str, kwargs: dict[str, Any], *, size: int, timeout: float) -> None:
+        self.url, self.kwargs, self.timeout = url, kwargs, timeout
+        self.closed = False
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._slots = asyncio.Semaphore(size)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A connection for one transaction; returned for reuse when it is left idle."""
+        if self.closed:
+            raise PoolClosed("the connections are closed")
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.timeout)
+        except asyncio.TimeoutError:
+            raise PoolTimeout(f"no connection became free within {self.timeout:.0f} s") from None
+        conn: psycopg.AsyncConnection[Any] | None = None
+        try:
+            while self._idle and conn is None:
+                candidate = self._idle.pop()
+                if not (candidate.closed or candidate.broken):
+                    conn = candidate
+            if conn is None:
+                conn = await psycopg.AsyncConnection.connect(self.url, **self.kwargs)
+                await register_vector_async(conn)
+            yield conn
+        finally:
+            if conn is not None:
+                reusable = not (self.closed or conn.closed or conn.broken) and (
+                    conn.info.transaction_status == TransactionStatus.IDLE
+                )
+                if reusable:
+                    self._idle.append(conn)
+                else:
+                    await conn.close()
+            self._slots.release()
+
+    def drop(self) -> None:
+        """Close the idle connections without awaiting (their loop may have ended)."""
+        self.closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.pgconn.finish()
+
+    async def aclose(self) -> None:
+        """Close the idle connections on their own loop."""
+        self.closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+
 class PgConnections:
-    """A sync pool, async pools (one per event loop, opened on first use), and the two
+    """A sync pool, async connections (one :class:`LoopConnections` per event loop), and the two
     drivers. Call :meth:`open` before :meth:`drive`."""
 
     def __init__(self, url: str, *, pool_size: int, connect_timeout: float) -> None:
@@ -97,7 +159,7 @@ class PgConnections:
             open=False,
             timeout=self.timeout,
         )
-        self._apools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
+        self._apools: dict[asyncio.AbstractEventLoop, LoopConnections] = {}
         self._lock = threading.Lock()
 
     def open(self) -> None:
@@ -152,33 +214,24 @@ class PgConnections:
 
     # -- async -------------------------------------------------------------------------------
 
-    async def _apool(self) -> AsyncConnectionPool:
+    def _apool(self) -> LoopConnections:
         loop = asyncio.get_running_loop()
         with self._lock:
             pool = self._apools.get(loop)
-            fresh = pool is None
             if pool is None:
                 for old in [lp for lp in self._apools if lp.is_closed()]:
-                    self._drop(self._apools.pop(old))
-                pool = AsyncConnectionPool(
-                    self.url,
-                    min_size=1,
-                    max_size=self.pool_size,
-                    kwargs=self.kwargs,
-                    configure=register_vector_async,
-                    open=False,
-                    timeout=self.timeout,
+                    self._apools.pop(old).drop()
+                pool = LoopConnections(
+                    self.url, self.kwargs, size=self.pool_size, timeout=self.timeout
                 )
                 self._apools[loop] = pool
-        if fresh:
-            await pool.open()
         return pool
 
     async def adrive(self, steps: Steps[T], *, factory: Callable[[], Steps[T]] | None = None) -> T:
         """Async :meth:`drive`, on the running event loop's pool."""
         for attempt in range(RETRIES):
             try:
-                pool = await self._apool()
+                pool = self._apool()
                 async with pool.connection() as conn, conn.transaction():
                     return await self._arun(conn, steps)
             except _CONFLICTS as e:
@@ -223,24 +276,17 @@ class PgConnections:
             return StoreError(f"PostgreSQL error: {e}")
         return e
 
-    @staticmethod
-    def _drop(pool: AsyncConnectionPool) -> None:
-        """Close the idle connections of an async pool whose event loop has ended (it can
-        no longer be closed with ``await``)."""
-        for conn in list(getattr(pool, "_pool", ())):
-            conn.pgconn.finish()
-
     def close(self) -> None:
         self._pool.close()
         with self._lock:
             pools, self._apools = list(self._apools.values()), {}
         for pool in pools:
-            self._drop(pool)
+            pool.drop()
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
         with self._lock:
             pool = self._apools.pop(loop, None)
         if pool is not None:
-            await pool.close()
+            await pool.aclose()
         self.close()

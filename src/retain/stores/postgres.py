@@ -9,8 +9,8 @@
 * A batch is one transaction: all of it or none of it. Writes are set-based (one statement
   per table per batch, vectors by binary ``COPY``); deadlocks between concurrent writers
   are retried (bounded).
-* Sync calls use a ``psycopg_pool.ConnectionPool``; async calls an
-  ``AsyncConnectionPool`` (one per event loop): ``abatch`` is native async, not a thread.
+* Sync calls use a ``psycopg_pool.ConnectionPool``; async calls a few reused connections
+  of each event loop, with no background task: ``abatch`` is native async, not a thread.
 * Each operation is written once, as a generator of SQL steps (:class:`Sql`, :class:`Copy`)
   that receives the rows; a small sync and a small async driver run them.
 * Migrations (:mod:`retain.stores.pg_schema`) run under ``pg_advisory_xact_lock``, so
