@@ -91,7 +91,8 @@ def answer_prompt(profile: str, memories: list[str]) -> str:
     return (
         "You are May's assistant. This is what you remember about her from earlier "
         f"conversations:\n<user_profile>\n{profile}\n</user_profile>\n<memories>\n{listed}\n"
-        "</memories>\nWhen two memories disagree, the one that says what changed is the "
+        "</memories>\nThe profile is kept up to date: where a memory disagrees with it, the "
+        "profile is right. When two memories disagree, the one that says what changed is the "
         "current one. Answer her question from these memories in one or two short sentences."
     )
 
