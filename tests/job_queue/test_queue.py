@@ -21,6 +21,7 @@ from retain.errors import (
     StoreError,
 )
 from retain.queue import JobQueue, PostgresQueue, QueueWorker, RetryPolicy, SQLiteQueue, open_queue
+from retain.queue.base import failed_attempt
 from retain.stores import PostgresStore, RetainStore, SQLiteStore
 from tests.pg_server import PgServer
 
@@ -405,3 +406,30 @@ def test_postgres_queue_names_the_extra_when_psycopg_is_missing(
         importlib.import_module("retain.queue.postgres")
     monkeypatch.undo()
     importlib.import_module("retain.queue.postgres")
+
+
+@pytest.mark.parametrize(
+    ("attempts", "committed", "state", "run_at"),
+    [
+        (1, False, "queued", 12.0),
+        (2, False, "queued", 14.0),
+        (3, False, "dead", 5.0),
+        (1, True, "dead", 5.0),
+    ],
+)
+def test_a_failed_attempt_is_retried_with_backoff_until_dead(
+    attempts: int, committed: bool, state: str, run_at: float
+) -> None:
+    policy = RetryPolicy(max_attempts=3, base_delay=2.0, factor=2.0)
+    got = failed_attempt(
+        policy,
+        attempts=attempts,
+        max_attempts=3,
+        effects_committed=committed,
+        error="boom",
+        run_at=5.0,
+        now=10.0,
+    )
+    assert got[:2] == (state, run_at)
+    assert got[2].startswith(f"attempt {attempts}: boom")
+    assert ("not retried" in got[2]) is committed

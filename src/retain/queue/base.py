@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from retain.errors import ConfigurationError
 
-__all__ = ["Job", "JobQueue", "JobState", "RetryPolicy"]
+__all__ = ["Job", "JobQueue", "JobState", "RetryPolicy", "failed_attempt"]
 
 JobState = Literal["queued", "running", "done", "dead", "superseded", "cancelled"]
 PENDING_STATES: tuple[JobState, ...] = ("queued", "running")
@@ -61,6 +61,37 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         return float(min(self.max_delay, self.base_delay * self.factor ** (attempt - 1)))
+
+
+def failed_attempt(
+    policy: RetryPolicy,
+    *,
+    attempts: int,
+    max_attempts: int,
+    effects_committed: bool,
+    error: str,
+    run_at: float,
+    now: float,
+) -> tuple[JobState, float, str]:
+    """Where a job goes after its attempt number ``attempts`` failed: ``(state, run_at,
+    error line)``. It is requeued after the policy's backoff, unless it is out of attempts
+    or its writes already committed (a retry would apply them twice): then it is dead.
+
+    Example:
+        >>> failed_attempt(RetryPolicy(max_attempts=3), attempts=1, max_attempts=3,
+        ...                effects_committed=False, error="boom", run_at=0.0, now=10.0)
+        ('queued', 11.0, 'attempt 1: boom')
+    """
+    message = f"attempt {attempts}: {error}"
+    if effects_committed:
+        return (
+            "dead",
+            run_at,
+            message + " (after its writes committed; not retried so they apply once)",
+        )
+    if attempts >= max_attempts:
+        return "dead", run_at, message
+    return "queued", now + policy.delay(attempts), message
 
 
 @dataclass(frozen=True)

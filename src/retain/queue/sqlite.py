@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from retain.errors import ConfigurationError, InvalidInputError, LeaseLostError, QueueError
-from retain.queue.base import Job, JobState, RetryPolicy
+from retain.queue.base import Job, JobState, RetryPolicy, failed_attempt
 from retain.queue.codec import decode, encode, portable_config
 from retain.stores.hooks import write_hook
 from retain.stores.migrations import apply_sqlite_migrations
@@ -343,14 +343,15 @@ class SQLiteQueue:
                     "worker runs it now."
                 )
             attempts, max_attempts, effect_at = row
-            message = f"attempt {attempts}: {error}"
-            if effect_at is not None:
-                state, run_at = "dead", job.run_at
-                message += " (after its writes committed; not retried so they apply once)"
-            elif attempts >= max_attempts:
-                state, run_at = "dead", job.run_at
-            else:
-                state, run_at = "queued", now + self.retry_policy.delay(attempts)
+            state, run_at, message = failed_attempt(
+                self.retry_policy,
+                attempts=attempts,
+                max_attempts=max_attempts,
+                effects_committed=effect_at is not None,
+                error=error,
+                run_at=job.run_at,
+                now=now,
+            )
             conn.execute(
                 "UPDATE retain_jobs SET state = ?, run_at = ?, lease_token = NULL, "
                 "leased_until = NULL, updated_at = ?, error = COALESCE(error || char(10), '') "
