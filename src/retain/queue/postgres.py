@@ -31,7 +31,8 @@ from retain.errors import (
     QueueError,
 )
 from retain.queue.base import Job, JobState, RetryPolicy, failed_attempt
-from retain.queue.codec import decode, encode, portable_config
+from retain.queue.codec import encode, portable_config
+from retain.queue.rows import JOB_COLUMNS, JOB_STATES, check_state, job_from_row
 from retain.stores.hooks import pg_write_hook
 from retain.stores.pg_schema import apply_pg_migrations
 
@@ -46,36 +47,7 @@ except ImportError as e:  # pragma: no cover - exercised in a test with the pack
 
 __all__ = ["PostgresQueue"]
 
-_COLUMNS = (
-    "id, queue, key, idempotency_key, payload, config, state, run_at, attempts, "
-    "max_attempts, lease_token, leased_until, worker, error, result, created_at, updated_at, "
-    "effect_at"
-)
-_STATES = ("queued", "running", "done", "dead", "superseded", "cancelled")
 _APPEND_ERROR = "error = COALESCE(error || E'\\n', '') || %(msg)s"
-
-
-def _job(row: Sequence[Any]) -> Job:
-    return Job(
-        id=row[0],
-        queue=row[1],
-        key=row[2],
-        idempotency_key=row[3],
-        payload=decode(row[4]),
-        config=json.loads(row[5]),
-        state=row[6],
-        run_at=row[7],
-        attempts=row[8],
-        max_attempts=row[9],
-        lease_token=row[10],
-        leased_until=row[11],
-        worker=row[12],
-        error=row[13],
-        result=None if row[14] is None else decode(row[14]),
-        created_at=row[15],
-        updated_at=row[16],
-        extra={"effect_at": row[17]},
-    )
 
 
 def _same_database(a: str, b: str) -> bool:
@@ -191,8 +163,8 @@ class PostgresQueue:
             raise QueueError(f"Job queue error in {redact(self.conn_string)}: {e}") from e
 
     def _fetch(self, job_id: int, conn: psycopg.Connection[Any]) -> Job:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM retain_jobs WHERE id = %s", (job_id,))
-        return _job(row.fetchone())  # type: ignore[arg-type]
+        row = conn.execute(f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = %s", (job_id,))
+        return job_from_row(row.fetchone())  # type: ignore[arg-type]
 
     # -- producing -------------------------------------------------------------------------
 
@@ -222,10 +194,10 @@ class PostgresQueue:
                 "config, state, run_at, attempts, max_attempts, created_at, updated_at) VALUES "
                 "(%(q)s, %(key)s, %(ik)s, %(body)s, %(conf)s, 'queued', %(run_at)s, 0, "
                 "%(max)s, %(now)s, %(now)s) ON CONFLICT (idempotency_key) DO NOTHING "
-                f"RETURNING {_COLUMNS}), old AS (UPDATE retain_jobs SET state = 'superseded', "
+                f"RETURNING {JOB_COLUMNS}), old AS (UPDATE retain_jobs SET state = 'superseded', "
                 "updated_at = %(now)s WHERE queue = %(q)s AND key = %(key)s AND "
                 "state = 'queued' AND EXISTS (SELECT 1 FROM new) RETURNING id) "
-                f"SELECT {_COLUMNS}, (SELECT array_agg(id ORDER BY id) FROM old) FROM new",
+                f"SELECT {JOB_COLUMNS}, (SELECT array_agg(id ORDER BY id) FROM old) FROM new",
                 {
                     "q": self.name,
                     "key": key,
@@ -239,11 +211,11 @@ class PostgresQueue:
             ).fetchone()
             if row is None:  # a job with this idempotency key exists: it is the answer
                 found = conn.execute(
-                    f"SELECT {_COLUMNS} FROM retain_jobs WHERE idempotency_key = %s",
+                    f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE idempotency_key = %s",
                     (idempotency_key,),
                 ).fetchone()
-                return _job(found), []  # type: ignore[arg-type]
-            return _job(row[:-1]), list(row[-1] or [])
+                return job_from_row(found), []  # type: ignore[arg-type]
+            return job_from_row(row[:-1]), list(row[-1] or [])
 
     def expedite(self, *, key: str | None = None, key_prefix: str | None = None) -> list[int]:
         """Make queued jobs due now (by ``key``, by ``key_prefix``, or all); returns ids."""
@@ -320,10 +292,10 @@ class PostgresQueue:
                 found = conn.execute(
                     "UPDATE retain_jobs SET state = 'running', lease_token = %s, "
                     "leased_until = %s, worker = %s, attempts = attempts + 1, updated_at = %s "
-                    f"WHERE id = %s RETURNING {_COLUMNS}",
+                    f"WHERE id = %s RETURNING {JOB_COLUMNS}",
                     (uuid.uuid4().hex, now + lease_seconds, worker, now, job_id),
                 ).fetchone()
-                return _job(found)  # type: ignore[arg-type]
+                return job_from_row(found)  # type: ignore[arg-type]
 
     def extend(self, job: Job, *, lease_seconds: float) -> bool:
         """Extend a lease still held; ``False`` if it was lost."""
@@ -424,20 +396,19 @@ class PostgresQueue:
 
     def get(self, job_id: int) -> Job | None:
         """One job by id."""
-        rows = self._read(f"SELECT {_COLUMNS} FROM retain_jobs WHERE id = %s", (job_id,))
-        return _job(rows[0]) if rows else None
+        rows = self._read(f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = %s", (job_id,))
+        return job_from_row(rows[0]) if rows else None
 
     def jobs(self, state: JobState | None = None, *, limit: int = 100) -> list[Job]:
         """Jobs in ``state`` (every state with ``None``), oldest first."""
-        if state is not None and state not in _STATES:
-            raise InvalidInputError(f"state must be one of {_STATES}; got {state!r}.")
-        sql = f"SELECT {_COLUMNS} FROM retain_jobs WHERE queue = %(q)s"
+        check_state(state)
+        sql = f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE queue = %(q)s"
         if state is not None:
             sql += " AND state = %(state)s"
         rows = self._read(
             sql + " ORDER BY id LIMIT %(limit)s", {"q": self.name, "state": state, "limit": limit}
         )
-        return [_job(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
         """How many jobs are in each state (every state present, zeros included)."""
@@ -445,7 +416,7 @@ class PostgresQueue:
             "SELECT state, COUNT(*) FROM retain_jobs WHERE queue = %s GROUP BY state",
             (self.name,),
         )
-        counts = dict.fromkeys(_STATES, 0)
+        counts: dict[str, int] = dict.fromkeys(JOB_STATES, 0)
         counts.update({r[0]: int(r[1]) for r in rows})
         return counts
 
@@ -456,7 +427,7 @@ class PostgresQueue:
             row = conn.execute(
                 "UPDATE retain_jobs SET state = 'queued', run_at = %s, attempts = 0, "
                 "max_attempts = %s, updated_at = %s WHERE id = %s AND queue = %s AND "
-                f"state = 'dead' AND effect_at IS NULL RETURNING {_COLUMNS}",
+                f"state = 'dead' AND effect_at IS NULL RETURNING {JOB_COLUMNS}",
                 (now, self.retry_policy.max_attempts, now, job_id, self.name),
             ).fetchone()
         if row is None:
@@ -464,7 +435,7 @@ class PostgresQueue:
                 f"Job {job_id} is not a dead job of queue {self.name!r} that can run again "
                 "(dead jobs whose writes committed cannot); see queue.jobs('dead')."
             )
-        return _job(row)
+        return job_from_row(row)
 
     def prune(self, *, older_than: float) -> int:
         """Delete finished jobs (done, superseded, cancelled) last changed more than

@@ -25,41 +25,12 @@ from typing import Any
 
 from retain.errors import ConfigurationError, InvalidInputError, LeaseLostError, QueueError
 from retain.queue.base import Job, JobState, RetryPolicy, failed_attempt
-from retain.queue.codec import decode, encode, portable_config
+from retain.queue.codec import encode, portable_config
+from retain.queue.rows import JOB_COLUMNS, JOB_STATES, check_state, job_from_row
 from retain.stores.hooks import write_hook
 from retain.stores.migrations import apply_sqlite_migrations
 
 __all__ = ["SQLiteQueue"]
-
-_COLUMNS = (
-    "id, queue, key, idempotency_key, payload, config, state, run_at, attempts, "
-    "max_attempts, lease_token, leased_until, worker, error, result, created_at, updated_at, "
-    "effect_at"
-)
-_STATES = ("queued", "running", "done", "dead", "superseded", "cancelled")
-
-
-def _job(row: Sequence[Any]) -> Job:
-    return Job(
-        id=row[0],
-        queue=row[1],
-        key=row[2],
-        idempotency_key=row[3],
-        payload=decode(row[4]),
-        config=json.loads(row[5]),
-        state=row[6],
-        run_at=row[7],
-        attempts=row[8],
-        max_attempts=row[9],
-        lease_token=row[10],
-        leased_until=row[11],
-        worker=row[12],
-        error=row[13],
-        result=None if row[14] is None else decode(row[14]),
-        created_at=row[15],
-        updated_at=row[16],
-        extra={"effect_at": row[17]},
-    )
 
 
 class SQLiteQueue:
@@ -183,11 +154,11 @@ class SQLiteQueue:
         with self._write() as conn:
             if idempotency_key is not None:
                 row = conn.execute(
-                    f"SELECT {_COLUMNS} FROM retain_jobs WHERE idempotency_key = ?",
+                    f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE idempotency_key = ?",
                     (idempotency_key,),
                 ).fetchone()
                 if row is not None:
-                    return _job(row), []
+                    return job_from_row(row), []
             superseded: list[int] = []
             if key is not None:
                 superseded = [
@@ -221,9 +192,9 @@ class SQLiteQueue:
                 ),
             )
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM retain_jobs WHERE id = ?", (cursor.lastrowid,)
+                f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = ?", (cursor.lastrowid,)
             ).fetchone()
-        return _job(row), superseded
+        return job_from_row(row), superseded
 
     def expedite(self, *, key: str | None = None, key_prefix: str | None = None) -> list[int]:
         """Make queued jobs due now (by ``key``, by ``key_prefix``, or all); returns ids."""
@@ -299,9 +270,9 @@ class SQLiteQueue:
                     (uuid.uuid4().hex, now + lease_seconds, worker, now, job_id),
                 )
                 found = conn.execute(
-                    f"SELECT {_COLUMNS} FROM retain_jobs WHERE id = ?", (job_id,)
+                    f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = ?", (job_id,)
                 ).fetchone()
-                return _job(found)
+                return job_from_row(found)
 
     def extend(self, job: Job, *, lease_seconds: float) -> bool:
         """Extend a lease still held; ``False`` if it was lost."""
@@ -359,9 +330,9 @@ class SQLiteQueue:
                 (state, run_at, now, message, job.id),
             )
             found = conn.execute(
-                f"SELECT {_COLUMNS} FROM retain_jobs WHERE id = ?", (job.id,)
+                f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = ?", (job.id,)
             ).fetchone()
-        return _job(found)
+        return job_from_row(found)
 
     @contextlib.contextmanager
     def effects_of(self, job: Job) -> Iterator[None]:
@@ -400,20 +371,19 @@ class SQLiteQueue:
 
     def get(self, job_id: int) -> Job | None:
         """One job by id."""
-        rows = self._read(f"SELECT {_COLUMNS} FROM retain_jobs WHERE id = ?", (job_id,))
-        return _job(rows[0]) if rows else None
+        rows = self._read(f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = ?", (job_id,))
+        return job_from_row(rows[0]) if rows else None
 
     def jobs(self, state: JobState | None = None, *, limit: int = 100) -> list[Job]:
         """Jobs in ``state`` (every state with ``None``), oldest first."""
-        if state is not None and state not in _STATES:
-            raise InvalidInputError(f"state must be one of {_STATES}; got {state!r}.")
-        sql = f"SELECT {_COLUMNS} FROM retain_jobs WHERE queue = ?"
+        check_state(state)
+        sql = f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE queue = ?"
         args: list[Any] = [self.name]
         if state is not None:
             sql += " AND state = ?"
             args.append(state)
         rows = self._read(sql + " ORDER BY id LIMIT ?", (*args, limit))
-        return [_job(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
         """How many jobs are in each state (every state present, zeros included)."""
@@ -421,7 +391,7 @@ class SQLiteQueue:
             "SELECT state, COUNT(*) FROM retain_jobs WHERE queue = ? GROUP BY state",
             (self.name,),
         )
-        counts = dict.fromkeys(_STATES, 0)
+        counts: dict[str, int] = dict.fromkeys(JOB_STATES, 0)
         counts.update({r[0]: r[1] for r in rows})
         return counts
 
@@ -441,9 +411,9 @@ class SQLiteQueue:
                     "(dead jobs whose writes committed cannot); see queue.jobs('dead')."
                 )
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM retain_jobs WHERE id = ?", (job_id,)
+                f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = ?", (job_id,)
             ).fetchone()
-        return _job(row)
+        return job_from_row(row)
 
     def prune(self, *, older_than: float) -> int:
         """Delete finished jobs (done, superseded, cancelled) last changed more than
