@@ -32,7 +32,7 @@ from langgraph.store.base import BaseStore
 from retain.background.local import LocalRunner
 from retain.background.remote import RemoteRunner
 from retain.clock import Clock, SystemClock
-from retain.errors import ConfigurationError, InvalidInputError
+from retain.errors import ConfigurationError, ExecutorShutdownError, InvalidInputError
 from retain.queue.base import Job, JobQueue, RetryPolicy
 from retain.reflector import Reflector, reflector_namespace
 
@@ -129,6 +129,8 @@ class ReflectionExecutor:
         self.store = store
         self.namespace = None if namespace is None else tuple(namespace)
         self._runner: LocalRunner | RemoteRunner
+        self._owned_queue: JobQueue | None = None  # opened here, so closed by close()
+        self._closed = False
         if isinstance(reflector, str):
             if url is None and sync_client is None:
                 raise ConfigurationError(
@@ -166,6 +168,7 @@ class ReflectionExecutor:
                     "retain SQLiteStore or PostgresStore) or queue=."
                 )
             queue = open_queue(store, retry=retry, clock=self.clock.now)
+            self._owned_queue = queue
         self.queue = queue
         self._runner = LocalRunner(
             reflector,
@@ -236,17 +239,27 @@ class ReflectionExecutor:
         def match(key: Hashable) -> bool:
             return key_prefix is None or (isinstance(key, str) and key.startswith(key_prefix))
 
+        self._check_open("trigger()")
         return self._runner.trigger(match, key_prefix)
 
     def pending(self) -> int:
         """How many submissions wait to run (durable: queued or running in the queue)."""
+        self._check_open("pending()")
         return self._runner.pending()
 
     def failed_jobs(self, *, limit: int = 100) -> list[Job]:
         """Durable mode: the dead jobs (retries used up), with their errors."""
         if self.queue is None:
             raise ConfigurationError("failed_jobs() needs durable mode (durable=True).")
+        self._check_open("failed_jobs()")
         return self.queue.jobs("dead", limit=limit)
+
+    def _check_open(self, what: str) -> None:
+        if self._closed and self._owned_queue is not None:
+            raise ExecutorShutdownError(
+                f"{what} after close(): the executor closed its queue. Call it before "
+                "close(), or read the queue with retain.queue.open_queue(store)."
+            )
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop accepting work.
@@ -259,11 +272,33 @@ class ReflectionExecutor:
         """
         self._runner.shutdown(wait=wait, cancel_futures=cancel_futures)
 
+    def close(self) -> None:
+        """:meth:`shutdown` (waiting for running work), then close the durable queue this
+        executor opened for ``durable=True`` (on PostgreSQL, its connection pool). A queue
+        passed as ``queue=`` stays open: it is yours to close. Calling it again does
+        nothing; leaving a ``with`` block calls it.
+
+        Example:
+            >>> import tempfile, os
+            >>> from retain import ReflectionExecutor
+            >>> from retain.stores import SQLiteStore
+            >>> store = SQLiteStore(os.path.join(tempfile.mkdtemp(), "memories.db"))
+            >>> with ReflectionExecutor(lambda payload: None, store=store, durable=True) as ex:
+            ...     ex.submit({"messages": []}).result(timeout=5)
+            >>> store.close()
+        """
+        self.shutdown(wait=True)
+        if self._owned_queue is not None and not self._closed:
+            close = getattr(self._owned_queue, "close", None)
+            if callable(close):
+                close()
+        self._closed = True
+
     def __enter__(self) -> ReflectionExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.shutdown(wait=True)
+        self.close()
 
     def __repr__(self) -> str:
         mode = (

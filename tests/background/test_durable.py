@@ -17,8 +17,8 @@ import pytest
 
 from retain import ReflectionExecutor, create_memory_store_manager
 from retain.clock import ManualClock
-from retain.errors import ExecutorShutdownError, ModelOutputError
-from retain.queue import PostgresQueue, RetryPolicy, SQLiteQueue
+from retain.errors import ExecutorShutdownError, ModelOutputError, QueueError
+from retain.queue import PostgresQueue, RetryPolicy, SQLiteQueue, open_queue
 from retain.stores import PostgresStore, RetainStore, SQLiteStore
 from retain.testing import FakeChatModel, insert
 
@@ -76,10 +76,7 @@ def _close_queues() -> Iterator[None]:
     """Close the queues the test's executors opened (PostgreSQL: their pools)."""
     yield
     while _EXECUTORS:
-        executor = _EXECUTORS.pop()
-        executor.shutdown()
-        if isinstance(executor.queue, (SQLiteQueue, PostgresQueue)):
-            executor.queue.close()
+        _EXECUTORS.pop().close()
 
 
 def durable(
@@ -245,3 +242,35 @@ def test_a_durable_script_exits_by_itself_and_keeps_pending_work(tmp_path: Path)
     queue = SQLiteQueue(db)
     assert [j.payload for j in queue.jobs("done")] == [{"n": 1}]
     assert [j.payload for j in queue.jobs("queued")] == [{"n": 2}]  # kept for a later worker
+
+
+def test_close_closes_the_queue_it_opened_and_keeps_pending_work(
+    open_store: Callable[[], RetainStore], clock: ManualClock
+) -> None:
+    store = open_store()
+    with durable(store, clock) as executor:
+        done = executor.submit(conv(1), config(1))
+        done.result(timeout=5)
+        later = executor.submit(conv(2), config(2), after_seconds=60)
+    with pytest.raises(ExecutorShutdownError, match="stays queued"):
+        later.result(timeout=0)
+    for read in (executor.pending, executor.failed_jobs, executor.trigger):
+        with pytest.raises(ExecutorShutdownError, match="after close"):
+            read()
+    assert executor.queue is not None
+    with pytest.raises(QueueError, match="closed"):  # its connections are released
+        executor.queue.counts()
+    executor.close()  # again: nothing happens
+    reopened = durable(open_store(), clock)
+    assert reopened.pending() == 1  # the queued job survived the close
+
+
+def test_close_leaves_a_queue_passed_in_open(store: RetainStore, clock: ManualClock) -> None:
+    queue = open_queue(store, clock=clock.now)
+    manager = create_memory_store_manager(FakeChatModel(remember), namespace=NAMESPACE)
+    executor = ReflectionExecutor(manager, store=store, queue=queue, clock=clock)
+    executor.submit(conv(1), config(1)).result(timeout=5)
+    executor.close()
+    assert executor.failed_jobs() == []  # the caller's queue: still readable
+    assert queue.counts()["done"] == 1
+    queue.close()

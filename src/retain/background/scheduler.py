@@ -124,3 +124,7 @@ class MemoryScheduler:
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """See :meth:`retain.ReflectionExecutor.shutdown`."""
         self.executor.shutdown(wait, cancel_futures=cancel_futures)
+
+    def close(self) -> None:
+        """See :meth:`retain.ReflectionExecutor.close`."""
+        self.executor.close()
