@@ -82,7 +82,8 @@ class ReflectionExecutor:
         queue: A :class:`~retain.queue.JobQueue` to use (implies durable mode).
         retry: Durable mode: attempts and backoff (default 5 attempts from 1 s, doubling).
         max_workers: Threads running reflections at once.
-        lease_seconds: Durable mode: the visibility timeout of a running job.
+        lease_seconds: Durable mode: the visibility timeout of a running job (renewed every
+            third of it while the job runs).
         poll_interval: Durable mode: the longest wait before looking for jobs added by
             other processes (work submitted here wakes the scheduler at once).
         clock: Time source; :class:`~retain.clock.ManualClock` in tests.

@@ -5,6 +5,7 @@ effects with a store on the same database. Back-end specifics at the end."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,26 @@ def test_worker_runs_jobs_and_records_failures(queue: Queue, clock: ManualClock)
     assert [j.payload["n"] for j in dead] == [1, 3]
     assert all(j.attempts == 3 and "odd" in (j.error or "") for j in dead)
     assert queue.counts()["done"] == 2
+
+
+def test_a_running_job_keeps_its_lease_beyond_lease_seconds(
+    make_queue: Callable[..., Queue],
+) -> None:
+    queue, rival = make_queue(), make_queue()  # rival: another worker's connection
+    queue.enqueue({"n": 1})
+    seen: list[Any] = []
+
+    def slow(payload: dict[str, int]) -> int:
+        time.sleep(2.0)  # over three leases of 0.6 s: renewed every 0.2 s meanwhile
+        seen.append(rival.claim("rival", lease_seconds=10))
+        return payload["n"]
+
+    outcome = QueueWorker(queue, slow, lease_seconds=0.6).run_once()
+    assert seen == [None]  # nobody could take the running job over
+    assert outcome is not None
+    assert outcome.status == "done"
+    [job] = queue.jobs("done")
+    assert job.attempts == 1
 
 
 # -- back-end specifics ----------------------------------------------------------------------

@@ -260,7 +260,13 @@ class LocalRunner:
                 work.future.set_result(result)
             return
         assert self.queue is not None
-        outcome = run_job(self.queue, work.job, self.reflector, store=self.store)
+        outcome = run_job(
+            self.queue,
+            work.job,
+            self.reflector,
+            store=self.store,
+            lease_seconds=self._lease_seconds,
+        )
         if outcome.status == "retry":
             future = work.future
             if future is not None:  # pending again until the retry runs

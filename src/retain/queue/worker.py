@@ -4,18 +4,20 @@ Run one per process (or several processes on one file); each claims a due job wi
 lease, runs it, and acknowledges it. A job that raises is retried with backoff, then
 marked dead with its error (:class:`~retain.queue.RetryPolicy`). A worker killed midway
 leaves its job leased; when the lease runs out another worker takes it, unless the job's
-writes had already committed (then it is simply marked done).
+writes had already committed (then it is simply marked done). While a job runs its lease
+is renewed every third of ``lease_seconds``, so long jobs are not taken over.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,20 +45,51 @@ class JobOutcome:
 def _effects(queue: JobQueue, job: Job) -> Any:
     scope = getattr(queue, "effects_of", None)
     if scope is None:
-        import contextlib
-
         return contextlib.nullcontext()
     return scope(job)
 
 
+@contextlib.contextmanager
+def _heartbeat(queue: JobQueue, job: Job, lease_seconds: float | None) -> Iterator[None]:
+    """Renew ``job``'s lease every third of ``lease_seconds`` while the block runs, so a
+    job longer than its lease is not taken over by another worker."""
+    if lease_seconds is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(lease_seconds / 3):
+            try:
+                if not queue.extend(job, lease_seconds=lease_seconds):
+                    logger.warning("job %s: its lease was lost while it ran", job.id)
+                    return
+            except Exception as e:  # the next beat tries again; the lease may still hold
+                logger.warning("job %s: renewing its lease failed: %s", job.id, e)
+
+    thread = threading.Thread(target=beat, name=f"retain-lease-{job.id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def run_job(
-    queue: JobQueue, job: Job, reflector: Reflector, *, store: BaseStore | None = None
+    queue: JobQueue,
+    job: Job,
+    reflector: Reflector,
+    *,
+    store: BaseStore | None = None,
+    lease_seconds: float | None = None,
 ) -> JobOutcome:
-    """Run one leased job and record the outcome in the queue."""
+    """Run one leased job and record the outcome in the queue. With ``lease_seconds`` (the
+    length it was claimed for), the lease is renewed while the job runs."""
     from retain.stores.base import provenance
 
     try:
-        with _effects(queue, job), provenance(job_id=job.id):
+        with _heartbeat(queue, job, lease_seconds), _effects(queue, job), provenance(job_id=job.id):
             result = run_reflector(reflector, job.payload, job.config, store)
     except LeaseLostError as e:
         logger.warning("job %s: %s", job.id, e)
@@ -84,7 +117,8 @@ class QueueWorker:
         reflector: A Runnable or function; see :mod:`retain.reflector`.
         store: Handed to the reflector as the LangGraph store.
         lease_seconds: The visibility timeout: how long a job stays leased to this worker
-            before another may take it. Keep it above the longest job.
+            before another may take it. A running job's lease is renewed every third of
+            it, so only a worker that died (or stalls for a whole lease) loses its job.
         poll_interval: The longest wait between checks for jobs other processes add.
 
     Example:
@@ -124,7 +158,9 @@ class QueueWorker:
         job = self.queue.claim(self.worker_id, lease_seconds=self.lease_seconds)
         if job is None:
             return None
-        outcome = run_job(self.queue, job, self.reflector, store=self.store)
+        outcome = run_job(
+            self.queue, job, self.reflector, store=self.store, lease_seconds=self.lease_seconds
+        )
         if self._on_outcome is not None:
             self._on_outcome(outcome)
         return outcome
