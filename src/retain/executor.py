@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Mapping
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable
 from langgraph.store.base import BaseStore
@@ -35,6 +35,9 @@ from retain.clock import Clock, SystemClock
 from retain.errors import ConfigurationError, ExecutorShutdownError, InvalidInputError
 from retain.queue.base import Job, JobQueue, RetryPolicy
 from retain.reflector import Reflector, reflector_namespace
+
+if TYPE_CHECKING:
+    from retain.queue import PostgresQueue, SQLiteQueue
 
 __all__ = ["ReflectionExecutor", "debounce_key"]
 
@@ -130,7 +133,7 @@ class ReflectionExecutor:
         self.store = store
         self.namespace = None if namespace is None else tuple(namespace)
         self._runner: LocalRunner | RemoteRunner
-        self._owned_queue: JobQueue | None = None  # opened here, so closed by close()
+        self._owned_queue: SQLiteQueue | PostgresQueue | None = None  # close() closes it
         self._closed = False
         if isinstance(reflector, str):
             if url is None and sync_client is None:
@@ -290,9 +293,7 @@ class ReflectionExecutor:
         """
         self.shutdown(wait=True)
         if self._owned_queue is not None and not self._closed:
-            close = getattr(self._owned_queue, "close", None)
-            if callable(close):
-                close()
+            self._owned_queue.close()
         self._closed = True
 
     def __enter__(self) -> ReflectionExecutor:
