@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from retain.core.store_flow import recall_queries
 from retain.core.ranking import MAX_QUERY_TERMS, analyse_query
+from retain.core.store_flow import recall_queries
 from retain.stores.sqlite_sql import fts_query
 
 
