@@ -220,8 +220,9 @@ def ablations(store: Any, label: str) -> dict[str, Ranker]:
     return {
         f"{label} - neighbours": with_ranking(neighbour_weight=0.0),
         f"{label} - dates": with_ranking(date_weight=0.0),
-        f"{label} - neighbours, dates (score fusion only)": with_ranking(
-            neighbour_weight=0.0, date_weight=0.0
+        f"{label} - names": with_ranking(name_weight=0.0),
+        f"{label} - neighbours, dates, names (score fusion only)": with_ranking(
+            neighbour_weight=0.0, date_weight=0.0, name_weight=0.0
         ),
         f"{label} vector weight 0.3": with_ranking(vector_weight=0.3),
         f"{label} vector weight 0.7": with_ranking(vector_weight=0.7),
@@ -341,6 +342,62 @@ def pg_server(root: Path) -> Iterator[str]:
         server.cleanup()
 
 
+def latency(
+    conversations: list[Conversation], embed: CachedEmbeddings, backends: Sequence[str], n: int
+) -> None:
+    """Recall p50/p95 with ``n`` memories in ONE namespace (query embedding excluded: the
+    questions are embedded first), on each back-end; keyword-only and vector-only recall
+    of the same store as baselines."""
+    turns = [text for c in conversations for s in c.sessions for _, text in s]
+    texts = [f"{turns[i % len(turns)]} (#{i // len(turns)})" for i in range(n)]
+    questions = [q for c in conversations for q, _, _ in c.questions]
+    started = time.perf_counter()
+    embed.embed_documents(texts + questions)
+    print(
+        f"latency: {n} memories in one namespace; embedded in {time.perf_counter() - started:.0f} s"
+    )
+    index = {"embed": embed, "dims": 384, "fields": ["content"]}
+    ns = ("bench", "one")
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            pg = None
+            if backend == "sqlite":
+                from retain.stores import SQLiteStore
+
+                store: Any = SQLiteStore(Path(tmp) / "latency.db", index=index)
+            else:
+                from retain.stores import PostgresStore
+
+                pg = pg_server(Path(tmp))
+                store = PostgresStore(next(pg), index=index)
+            started = time.perf_counter()
+            for start in range(0, n, 500):
+                store.batch(
+                    [
+                        PutOp(ns, f"m{i}", {"content": texts[i]})
+                        for i in range(start, min(n, start + 500))
+                    ]
+                )
+            write = time.perf_counter() - started
+            each = 1000 * write / n
+            print(f"  {backend}: wrote {n} memories in {write:.1f} s ({each:.2f} ms each, cached)")
+            for mode in ("hybrid", "keyword", "vector"):
+                for q in questions[:20]:
+                    store.recall(ns, query=q, mode=mode)
+                times = []
+                for q in questions:
+                    t0 = time.perf_counter()
+                    store.recall(ns, query=q, limit=10, mode=mode)
+                    times.append(time.perf_counter() - t0)
+                times.sort()
+                p50 = statistics.median(times) * 1000
+                p95 = times[int(0.95 * (len(times) - 1))] * 1000
+                print(f"    recall mode={mode}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+            store.close()
+            if pg is not None:
+                pg.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -349,6 +406,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ablations", action="store_true")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--embed-cache", type=Path, default=None)
+    parser.add_argument(
+        "--latency", type=int, default=0, help="also time recall with N memories in one namespace"
+    )
+    parser.add_argument("--latency-only", action="store_true")
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(f"no data at {args.data}: pass --data PATH (a LoCoMo-format file)", file=sys.stderr)
@@ -358,6 +419,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_q = sum(len(c.questions) for c in conversations)
     print(f"{len(conversations)} conversations, {n_turns} turns, {n_q} questions (cat. 1-4)")
     embed = CachedEmbeddings(args.embed_cache)
+    if args.latency:
+        latency(conversations, embed, args.backends, args.latency)
+        embed.save()
+        if args.latency_only:
+            return 0
     index = {"embed": embed, "dims": 384, "fields": ["content"]}
     results: list[Scores] = []
     doors: list[str] = []

@@ -1,23 +1,28 @@
-"""How retain ranks recalled memories: one pure function that every store calls.
+"""How retain ranks recalled memories: one pure algorithm that every store drives.
 
-A store finds *candidates* (the nearest vectors and the best keyword matches under a
-namespace prefix, with their raw scores and their neighbours in the namespace); this
-module turns them into one ranking. Nothing here does I/O, so the SQLite and PostgreSQL
-stores rank identically and the ranking is tested without a database.
+A store answers a few questions (:func:`recall_flow` asks them: the nearest vectors, the
+best keyword matches, keyword counts in the namespace, rows by id, neighbours in the
+namespace); this module turns the answers into one ranking. Nothing here does I/O, so the
+SQLite and PostgreSQL stores rank identically and the ranking is tested without a database.
 
 The score of a recalled memory (``SearchItem.score``) is built from:
 
-* **Score fusion**: the cosine similarity, min-max normalised over the candidates, and the
-  keyword relevance (BM25-style, larger is better), divided by its best value, mixed with
-  :attr:`Ranking.vector_weight`. Unlike reciprocal-rank fusion, a memory that matches
-  strongly on one side keeps its lead.
+* **Score fusion**: the cosine similarity, min-max normalised over the candidates, and
+  BM25 keyword relevance over Porter stems (stopwords dropped; term weights from the
+  memories of the namespace asked about, never from another tenant's), divided by its
+  best value; mixed with :attr:`Ranking.vector_weight`. Unlike reciprocal-rank fusion, a
+  memory that matches strongly on one side keeps its lead.
 * **Neighbours**: memories written next to each other in one namespace (turns of one
   conversation, facts from one exchange) explain each other; each memory gains
   :attr:`Ranking.neighbour_weight` times the relevance of its best direct neighbour.
-* **Time**: a date named in the question ("in May 2023", "on 7 May") favours memories from
-  that time (:attr:`Ranking.date_weight`); recency counts only when asked for
-  (``recency_weight``) or when the question asks for the latest ("currently", "latest").
-* **Importance**: an optional numeric field of the value (``importance_weight``).
+* **Names and dates**: memories that mention a name the question uses gain
+  :attr:`Ranking.name_weight`; a date named in the question ("in May 2023", "on 7 May")
+  favours memories from that time (:attr:`Ranking.date_weight`; dates read from the text
+  and from ``valid_from``/``said_at``/``date``/``at`` fields).
+* **Recency and importance**, only when asked: ``recency_weight`` (or
+  :attr:`Ranking.latest_weight` when the question asks for the latest: "now",
+  "currently") mixes in ``0.5 ** (age / half_life)``; ``importance_weight`` a numeric
+  field of the value.
 
 Scores are comparable within one query only; higher is better.
 """
@@ -117,6 +122,8 @@ class Query:
     """``(year, month, day)`` the question names (month/day ``None`` when not given)."""
     wants_latest: bool = False
     """The question asks for the current or latest state ("now", "latest", ...)."""
+    names: tuple[str, ...] = ()
+    """Names the question mentions (capitalised words after the first), lower-cased."""
 
 
 def analyse_query(text: str) -> Query:
@@ -139,9 +146,18 @@ def analyse_query(text: str) -> Query:
     if len(terms) > MAX_QUERY_TERMS:
         keep = set(sorted(terms, key=len, reverse=True)[:MAX_QUERY_TERMS])
         terms = [t for t in terms if t in keep]
+    raw = _WORD_RE.findall(text)
+    names = tuple(
+        dict.fromkeys(
+            w.lower()
+            for w in raw[1:]
+            if w[:1].isupper() and w.lower() not in STOPWORDS and w.lower() not in _MONTHS
+        )
+    )
     return Query(
         text=text,
         terms=tuple(terms),
+        names=names,
         dates=tuple(dict.fromkeys(_dates_in(text))),
         wants_latest=bool(_LATEST_RE.search(text)),
     )
@@ -209,6 +225,7 @@ class Ranking:
     vector_weight: float = 0.5
     neighbour_weight: float = 0.5
     date_weight: float = 0.15
+    name_weight: float = 0.1
     latest_weight: float = 0.0
     recency_weight: float = 0.0
     recency_half_life_s: float = 30 * 86400.0
@@ -220,6 +237,7 @@ class Ranking:
             "vector_weight",
             "neighbour_weight",
             "date_weight",
+            "name_weight",
             "latest_weight",
             "recency_weight",
             "importance_weight",
@@ -304,6 +322,11 @@ def rank(
         for i, c in by_id.items():
             near = max((base.get(n, 0.0) for n in c.neighbours), default=0.0)
             relevance[i] += settings.neighbour_weight * near
+    if settings.name_weight and query.names:
+        for i, c in by_id.items():
+            words = set(_WORD_RE.findall(c.text.lower()))
+            share = sum(1 for n in query.names if n in words) / len(query.names)
+            relevance[i] += settings.name_weight * share
     if settings.date_weight and query.dates:
         for i, c in by_id.items():
             relevance[i] += settings.date_weight * _date_match(query.dates, c)
