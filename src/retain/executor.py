@@ -33,6 +33,7 @@ from retain.background.local import LocalRunner
 from retain.background.remote import RemoteRunner
 from retain.clock import Clock, SystemClock
 from retain.errors import ConfigurationError, ExecutorShutdownError, InvalidInputError
+from retain.graph_context import current_config, current_store, detached_config
 from retain.queue.base import Job, JobQueue, RetryPolicy
 from retain.reflector import Reflector, reflector_namespace
 
@@ -77,9 +78,10 @@ class ReflectionExecutor:
         sync_client: Remote mode: a ``langgraph_sdk`` sync client to use instead of one
             built from ``url`` (``client`` is accepted for LangMem compatibility).
         api_key: Remote mode: sent as ``x-api-key``; never read from the environment.
-        store: The store the reflector writes (handed to it like a LangGraph graph does);
-            in durable mode, also where the queue lives (a :class:`~retain.stores.SQLiteStore`
-            file or a :class:`~retain.stores.PostgresStore` database).
+        store: The store the reflector writes (handed to it: a store manager made without
+            ``store=`` uses it); in durable mode, also where the queue lives (a
+            :class:`~retain.stores.SQLiteStore` file or a :class:`~retain.stores.PostgresStore`
+            database). Default: the store of the graph that submits (in-memory mode).
         durable: Keep pending work in a durable queue in ``store``'s database
             (:func:`retain.queue.open_queue`).
         queue: A :class:`~retain.queue.JobQueue` to use (implies durable mode).
@@ -211,7 +213,10 @@ class ReflectionExecutor:
 
         A pending submission with the same debounce key (see the module docstring; or
         ``key=`` to choose one) is replaced and its future cancelled. The future carries
-        the reflector's result or exception. ``config`` is copied, never changed.
+        the reflector's result or exception. ``config`` is copied, never changed, without
+        LangGraph's internal keys; without it, inside a LangGraph graph or ``@entrypoint``,
+        the running graph's config is used (as in LangMem). An executor made without
+        ``store=`` hands the reflector the running graph's store (in-memory mode).
         ``idempotency_key`` (durable mode): a second submission with the same key returns
         the first job's future instead of adding a job.
         """
@@ -225,15 +230,19 @@ class ReflectionExecutor:
             )
         if config is not None and not isinstance(config, Mapping):
             raise InvalidInputError(f"config must be a dict; got {type(config).__name__}.")
-        copied = {
-            **dict(config or {}),
-            "configurable": dict((config or {}).get("configurable") or {}),
-        }
+        if config is None:
+            config = current_config()  # inside a graph or @entrypoint: its config (LangMem)
+        copied = detached_config(config)
         chosen = key if key is not None else self._key(copied, thread_id)
         if isinstance(self._runner, RemoteRunner):
             return self._runner.submit(chosen, payload, copied, delay=float(after_seconds))
         return self._runner.submit(
-            chosen, payload, copied, delay=float(after_seconds), idempotency_key=idempotency_key
+            chosen,
+            payload,
+            copied,
+            delay=float(after_seconds),
+            idempotency_key=idempotency_key,
+            store=None if self.store is not None else current_store(),
         )
 
     def trigger(self, *, key_prefix: str | None = None) -> int:

@@ -59,6 +59,7 @@ class _Work:
     payload: Any = None
     config: dict[str, Any] | None = None
     job: Job | None = None
+    store: BaseStore | None = None
 
 
 class LocalRunner:
@@ -112,8 +113,10 @@ class LocalRunner:
         *,
         delay: float,
         idempotency_key: str | None = None,
+        store: BaseStore | None = None,
     ) -> Future[Any]:
-        """Schedule one run; ``key=None`` is never debounced."""
+        """Schedule one run; ``key=None`` is never debounced. ``store`` (in-memory mode):
+        the store this run is handed when the runner has none (the running graph's)."""
         future: Future[Any] = Future()
         with self._cond:
             if self._closed:
@@ -123,7 +126,7 @@ class LocalRunner:
             if self.queue is None:
                 replaced = self._schedule.add(
                     object() if key is None else key,
-                    _Work(future, payload, config),
+                    _Work(future, payload, config, store=store),
                     due=self._clock.now() + delay,
                 )
                 if replaced is not None and replaced.future is not None:
@@ -252,7 +255,8 @@ class LocalRunner:
         if work.job is None:
             assert work.future is not None
             try:
-                result = run_reflector(self.reflector, work.payload, work.config, self.store)
+                store = self.store if self.store is not None else work.store
+                result = run_reflector(self.reflector, work.payload, work.config, store)
             except Exception as e:
                 logger.error("retain executor: reflection failed: %r", e, exc_info=e)
                 work.future.set_exception(e)
