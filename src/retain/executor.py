@@ -135,6 +135,7 @@ class ReflectionExecutor:
         self.store = store
         self.namespace = None if namespace is None else tuple(namespace)
         self._runner: LocalRunner | RemoteRunner
+        self.queue: JobQueue | None = None  # durable mode's queue
         self._owned_queue: SQLiteQueue | PostgresQueue | None = None  # close() closes it
         self._closed = False
         if isinstance(reflector, str):
@@ -263,7 +264,10 @@ class ReflectionExecutor:
     def failed_jobs(self, *, limit: int = 100) -> list[Job]:
         """Durable mode: the dead jobs (retries used up), with their errors."""
         if self.queue is None:
-            raise ConfigurationError("failed_jobs() needs durable mode (durable=True).")
+            where = "the server keeps them" if isinstance(self.reflector, str) else "no queue"
+            raise ConfigurationError(
+                f"failed_jobs() needs durable mode (durable=True); this executor has {where}."
+            )
         self._check_open("failed_jobs()")
         return self.queue.jobs("dead", limit=limit)
 

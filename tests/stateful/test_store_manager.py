@@ -332,4 +332,9 @@ def test_bad_input_and_configuration(store: BaseStore) -> None:
         create_memory_store_manager(model, default="x", default_factory=lambda c: "y")
     with pytest.raises(ConfigurationError):
         create_memory_store_manager(model, schemas=[UserProfile], default=42)
+    for bad in (-3, 1.5, True):  # rejected like create_memory_manager rejects them
+        with pytest.raises(ConfigurationError, match="max_repairs"):
+            create_memory_store_manager(model, max_repairs=bad)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="max_repairs"):
+            create_memory_store_manager(model, phases=[{}], max_repairs=bad)  # type: ignore[arg-type]
     assert model.calls == []
