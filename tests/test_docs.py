@@ -36,14 +36,14 @@ FENCE = re.compile(r"^```python([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 def _background_work_must_succeed(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Finish the background runners started inside (as interpreter exit does) and fail
     on any error retain logged meanwhile, from any thread."""
-    from retain.background.local import _RUNNERS
+    from retain.background.runner import live_runners
 
-    before = set(_RUNNERS)
+    before = live_runners()
     with caplog.at_level(logging.ERROR, logger="retain"):
         try:
             yield
         finally:
-            for runner in set(_RUNNERS) - before:
+            for runner in live_runners() - before:
                 runner.shutdown(wait=True)
     failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not failures, "background work failed: " + "; ".join(

@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.runnables import Runnable
 from langgraph.store.base import BaseStore
 
-from retain.background.local import LocalRunner
+from retain.background.durable import DurableRunner
+from retain.background.local import InMemoryRunner
 from retain.background.remote import RemoteRunner
+from retain.background.runner import Runner
 from retain.clock import Clock, SystemClock
 from retain.errors import ConfigurationError, ExecutorShutdownError, InvalidInputError
 from retain.graph_context import current_config, current_store, detached_config
@@ -134,7 +136,7 @@ class ReflectionExecutor:
         self.clock: Clock = clock or SystemClock()
         self.store = store
         self.namespace = None if namespace is None else tuple(namespace)
-        self._runner: LocalRunner | RemoteRunner
+        self._runner: Runner
         self.queue: JobQueue | None = None  # durable mode's queue
         self._owned_queue: SQLiteQueue | PostgresQueue | None = None  # close() closes it
         self._closed = False
@@ -177,20 +179,25 @@ class ReflectionExecutor:
             queue = open_queue(store, retry=retry, clock=self.clock.now)
             self._owned_queue = queue
         self.queue = queue
-        self._runner = LocalRunner(
-            reflector,
-            store=store,
-            clock=self.clock,
-            max_workers=max_workers,
-            queue=queue,
-            lease_seconds=lease_seconds,
-            poll_interval=poll_interval,
-        )
+        if queue is None:
+            self._runner = InMemoryRunner(
+                reflector, store=store, clock=self.clock, max_workers=max_workers
+            )
+        else:
+            self._runner = DurableRunner(
+                reflector,
+                queue=queue,
+                store=store,
+                clock=self.clock,
+                max_workers=max_workers,
+                lease_seconds=lease_seconds,
+                poll_interval=poll_interval,
+            )
 
     @property
     def durable(self) -> bool:
         """Whether pending work is kept in a durable queue."""
-        return isinstance(self._runner, LocalRunner) and self._runner.queue is not None
+        return self._runner.mode == "durable"
 
     def _key(self, config: Mapping[str, Any] | None, thread_id: str | None) -> Hashable:
         if isinstance(self.reflector, str):
@@ -235,8 +242,6 @@ class ReflectionExecutor:
             config = current_config()  # inside a graph or @entrypoint: its config (LangMem)
         copied = detached_config(config)
         chosen = key if key is not None else self._key(copied, thread_id)
-        if isinstance(self._runner, RemoteRunner):
-            return self._runner.submit(chosen, payload, copied, delay=float(after_seconds))
         return self._runner.submit(
             chosen,
             payload,
@@ -316,9 +321,4 @@ class ReflectionExecutor:
         self.close()
 
     def __repr__(self) -> str:
-        mode = (
-            "remote"
-            if isinstance(self._runner, RemoteRunner)
-            else ("durable" if self.durable else "in-memory")
-        )
-        return f"ReflectionExecutor({self.reflector!r}, mode={mode!r})"
+        return f"ReflectionExecutor({self.reflector!r}, mode={self._runner.mode!r})"
