@@ -66,13 +66,17 @@ def memories(n: int) -> list[str]:
     return [f"User fact {i}: enjoys {TOPICS[i % len(TOPICS)]} on day {i % 31}" for i in range(n)]
 
 
-def timed(fn: Any, iterations: int) -> float:
-    samples = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+def timed(fns: dict[str, Any], iterations: int) -> dict[str, float]:
+    """Median ms of each function, the functions interleaved (their order rotating every
+    iteration) so that load changes on a shared machine hit every column alike."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for i in range(iterations):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            start = time.perf_counter()
+            fns[name]()
+            samples[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def main() -> int:
@@ -112,7 +116,8 @@ def main() -> int:
             for store in stores.values():
                 for start in range(0, len(puts), 1000):
                     store.batch(puts[start : start + 1000])
-            results: dict[str, dict[str, float]] = {"invoke": {}, "search tool": {}}
+            invokes: dict[str, Any] = {}
+            searches: dict[str, Any] = {}
             for lib, store in stores.items():
                 model = FakeChatModel([[insert("User hiked the Eiger trail")]], cycle=True)
                 factory = langmem_manager if lib == "langmem" else create_memory_store_manager
@@ -123,13 +128,15 @@ def main() -> int:
                 def run(m: Any = manager, p: Any = payload) -> None:
                     loop.run_until_complete(m.ainvoke(p, CONFIG))
 
-                results["invoke"][lib] = timed(run, args.iterations)
+                invokes[lib] = run
                 make_tool = langmem_search if lib == "langmem" else create_search_memory_tool
                 tool = make_tool(namespace=("memories", "{langgraph_user_id}"), store=store)
                 query = {"query": "hiking in the mountains", "limit": 10}
-                results["search tool"][lib] = timed(
-                    lambda t=tool, q=query: t.invoke(q, CONFIG), args.iterations
-                )
+                searches[lib] = lambda t=tool, q=query: t.invoke(q, CONFIG)
+            results = {
+                "invoke": timed(invokes, args.iterations),
+                "search tool": timed(searches, args.iterations),
+            }
             for what, by_lib in results.items():
                 base = by_lib["langmem"]
                 mem, sql = by_lib["retain(mem)"], by_lib["retain(sqlite)"]

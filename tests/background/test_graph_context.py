@@ -125,3 +125,23 @@ def test_detached_config_never_changes_the_given_config() -> None:
     assert copied["configurable"] == {"user_id": "u"}
     assert config["metadata"] == {"a": 1}
     assert "__pregel_runtime" in config["configurable"]
+
+
+def test_no_module_touches_langgraphs_private_config_keys() -> None:
+    src = Path(__file__).resolve().parents[2] / "src" / "retain"
+    offenders = [
+        str(path.relative_to(src))
+        for path in src.rglob("*.py")
+        if "__pregel" in path.read_text() or "CONFIG_KEY_" in path.read_text()
+    ]
+    assert offenders == []
+
+
+def test_langgraph_context_is_resolved_in_one_module() -> None:
+    src = Path(__file__).resolve().parents[2] / "src" / "retain"
+    readers = sorted(
+        str(path.relative_to(src))
+        for path in src.rglob("*.py")
+        if "langgraph.config import" in path.read_text()
+    )
+    assert readers == ["graph_context.py"]
