@@ -92,7 +92,7 @@ def detached_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
 
     Example:
         >>> from retain.graph_context import detached_config
-        >>> config = {"configurable": {"user_id": "u1", "__pregel_task_id": "t"}, "tags": ["a"]}
+        >>> config = {"configurable": {"user_id": "u1", "__internal": "t"}, "tags": ["a"]}
         >>> detached_config(config)
         {'configurable': {'user_id': 'u1'}, 'tags': ['a']}
     """
