@@ -36,6 +36,7 @@ everything retain raises; catch a subclass to handle one kind of failure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,10 +76,13 @@ class ConfigurationError(RetainError, ValueError):
 class MissingDependencyError(ConfigurationError, ImportError):
     """An optional dependency is missing. The message has the install command."""
 
-    def __init__(self, what: str, package: str, extra: str | None = None) -> None:
+    def __init__(
+        self, what: str, package: str, extra: str | None = None, *, command: str | None = None
+    ) -> None:
         self.package = package
         self.extra = extra
-        command = f"pip install 'retain[{extra}]'" if extra else f"pip install {package}"
+        if command is None:
+            command = f"pip install 'retain[{extra}]'" if extra else f"pip install {package}"
         super().__init__(
             f"{what} needs the package {package!r}, which is not installed. "
             f"Install it with: {command}"
@@ -159,6 +163,10 @@ class StoreUnavailableError(StoreError, ConnectionError):
 
     The message names the URL (password hidden) and what to check.
     """
+
+    def __init__(self, message: str) -> None:
+        # a driver's text ending in "?" or "." is not followed by a second full stop
+        super().__init__(re.sub(r"([.?!])\. ", r"\1 ", message))
 
 
 class QueueError(StoreError):
