@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx2
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -149,19 +148,26 @@ def test_mcp_over_http_needs_a_valid_key(make_server: Callable[..., RunningServe
     assert "unknown or revoked" in asyncio.run(run())
 
 
-def test_mcp_tools_over_stdio(make_server: Callable[..., RunningServer], sqlite_path: Path) -> None:
-    server = make_server(mcp=False)
-    u1, _ = _seed_other(server)
+def test_mcp_tools_over_stdio(tmp_path: Path) -> None:
+    from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS
+    from retain.server.keys import open_key_store
+    from retain.stores import open_store
+
+    url = f"sqlite:///{tmp_path / 'memories.db'}"
+    store = open_store(url, index={"embed": DEFAULT_EMBED, "dims": MINILM_DIMS})
+    keys = open_key_store(store)
+    _, u1 = keys.create("u1", prefixes=[("users", "{key_subject}")], subject="u1")
+    store.put(("users", "u2", "memories"), "secret", {"c": 1})
+    keys.close()
+    store.close()
     src = str(Path(__file__).resolve().parents[2] / "src")
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("RETAIN_")},
         "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", ""),
         "RETAIN_API_KEY": u1,
-        "RETAIN_STORE": f"sqlite:///{sqlite_path}",
-        "RETAIN_EMBED": "tests.stateful.conftest:bag_of_words",
     }
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "retain.cli", "mcp"], env=env, cwd=os.getcwd()
+        command=sys.executable, args=["-m", "retain.cli", "mcp", "--store", url], env=env
     )
 
     async def run() -> int:
@@ -171,4 +177,21 @@ def test_mcp_tools_over_stdio(make_server: Callable[..., RunningServer], sqlite_
     assert asyncio.run(run()) == 8
 
 
-__all__ = ["httpx2"]
+def test_mcp_over_stdio_refuses_a_bad_key(tmp_path: Path) -> None:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIN_")}
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env.update(PYTHONPATH=src, RETAIN_API_KEY="rk_nope_nope")
+    done = subprocess.run(
+        [sys.executable, "-m", "retain.cli", "mcp", "--store", f"sqlite:///{tmp_path / 'm.db'}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 4
+    assert done.stderr.startswith("retain: error: The API key is unknown or revoked.")
+    assert "Traceback" not in done.stderr
+    assert "rk_nope_nope" not in done.stderr

@@ -170,8 +170,9 @@ class RetainClient(_Api):
         url: The server, e.g. ``http://127.0.0.1:8000``.
         api_key: Sent as ``Authorization: Bearer``; never logged or shown in errors.
         timeout: Seconds per request.
-        transport: An ``httpx`` transport (tests may pass ``httpx.MockTransport`` or an
-            ASGI transport).
+        transport: An ``httpx`` transport (tests may pass ``httpx.MockTransport``).
+        http_client: An ``httpx.Client`` to send with instead (for example FastAPI's
+            ``TestClient(create_app(store))``, which serves the app in-process).
 
     Errors are retain's: :class:`~retain.errors.NotFoundError`,
     :class:`~retain.errors.AuthenticationError`, input errors by their own class,
@@ -195,11 +196,14 @@ class RetainClient(_Api):
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
     ) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(
+        self._http = http_client or httpx.Client(
             base_url=self.url, headers=_headers(api_key), timeout=timeout, transport=transport
         )
+        if http_client is not None:
+            http_client.headers.update(_headers(api_key))
 
     def _run(self, call: Call) -> Any:
         try:
