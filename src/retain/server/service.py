@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -36,6 +37,8 @@ from retain.stores import RetainStore, Version, provenance
 from retain.stores.validation import check_namespace
 
 __all__ = ["QUEUE_NAME", "Service"]
+
+logger = logging.getLogger("retain.server")
 
 QUEUE_NAME = "retain-server"
 _HIDDEN = "Nothing found there, or it lies outside this API key's namespaces."
@@ -102,6 +105,8 @@ class Service:
         )
         self.queue = open_queue(store, name=QUEUE_NAME, retry=retry)
         self._worker: QueueWorker | None = None
+        self._stopping = threading.Event()
+        self._poll_interval = poll_interval
         self._thread: threading.Thread | None = None
         if worker and model is not None:
             self._worker = QueueWorker(
@@ -114,12 +119,23 @@ class Service:
         """Start the queue worker thread (when there is a model)."""
         if self._worker is not None and self._thread is None:
             self._thread = threading.Thread(
-                target=self._worker.run, name="retain-serve-worker", daemon=True
+                target=self._run_worker, name="retain-serve-worker", daemon=True
             )
             self._thread.start()
 
+    def _run_worker(self) -> None:
+        """The worker's loop, restarted after a database error (logged) until close()."""
+        assert self._worker is not None
+        while not self._stopping.is_set():
+            try:
+                self._worker.run()
+            except Exception as e:
+                logger.warning("background worker: %s: %s; retrying", type(e).__name__, e)
+                self._stopping.wait(self._poll_interval)
+
     def close(self) -> None:
         """Stop the worker and close the queue and key store (the store stays open)."""
+        self._stopping.set()
         if self._worker is not None:
             self._worker.stop()
         if self._thread is not None:
