@@ -53,3 +53,29 @@ def test_store_manager_writes_through_remote_store_within_its_key(
         store.search(("users",))
     assert store.list_namespaces() == [("users", "u1")]
     store.close()
+
+
+def test_memory_tools_and_an_entrypoint_on_a_remote_store(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    from langgraph.config import get_store
+    from langgraph.func import entrypoint
+
+    from retain import create_manage_memory_tool, create_search_memory_tool
+
+    server = make_server(mcp=False)
+    store = RemoteStore(server.url, ADMIN)
+    manage = create_manage_memory_tool(namespace=("users", "u1"), store=store)
+    search = create_search_memory_tool(namespace=("users", "u1"), store=store)
+    assert manage.invoke({"content": "User likes cherry pie"}).startswith("created memory ")
+    assert "cherry pie" in str(search.invoke({"query": "pie"}))
+
+    @entrypoint(store=store)
+    def remember(text: str) -> int:
+        graph_store = get_store()
+        assert graph_store is store
+        graph_store.put(("users", "u1", "notes"), "n", {"content": text})
+        return len(graph_store.search(("users", "u1")))
+
+    assert remember.invoke("likes tea") == 2
+    store.close()
