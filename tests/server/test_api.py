@@ -171,8 +171,11 @@ def test_conversations_debounce_per_thread(make_server: Callable[..., RunningSer
 
 def test_errors_have_one_shape(server: RunningServer) -> None:
     with server.client() as http:
-        bad_ns = http.post("/v1/memories", json={"namespace": ["a.b"], "value": {"v": 1}})
+        bad_ns = http.post("/v1/memories", json={"namespace": ["langgraph"], "value": {"v": 1}})
         assert (bad_ns.status_code, error_of(bad_ns)["type"]) == (400, "InvalidNamespaceError")
+        dotted = http.post("/v1/memories", json={"namespace": ["a.b"], "value": {"v": 1}})
+        assert (dotted.status_code, error_of(dotted)["type"]) == (422, "InvalidInputError")
+        assert "namespace" in error_of(dotted)["message"]
         schema = http.post("/v1/memories", json={"namespace": NS, "value": "not an object"})
         assert (schema.status_code, error_of(schema)["type"]) == (422, "InvalidInputError")
         unknown = http.get("/v1/nothing-here")

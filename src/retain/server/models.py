@@ -4,10 +4,10 @@ server (:mod:`retain.server`) and the client (:mod:`retain.client`)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from langgraph.store.base import Item, SearchItem
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from retain.queue import Job
 from retain.stores import Version
@@ -33,7 +33,26 @@ __all__ = [
     "version_out",
 ]
 
-Namespace = list[str]
+Label = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^.\x00]+$")]
+"""A namespace label: non-empty, without '.' or NUL."""
+Namespace = Annotated[list[Label], Field(min_length=1)]
+Prefix = list[Label]
+NAMESPACE_PATTERN = r"^[^.\x00]+(\.[^.\x00]+)*$"
+MAX_OFFSET = 2**31
+
+
+def _distinct(fields: list[str]) -> list[str]:
+    if len(set(fields)) != len(fields):
+        raise ValueError("index fields must be distinct")
+    return fields
+
+
+IndexFields = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1)]],
+    AfterValidator(_distinct),
+    Field(json_schema_extra={"uniqueItems": True}),
+]
+PREFIX_PATTERN = r"^([^.\x00]+(\.[^.\x00]+)*)?$"
 
 
 def parse_namespace(text: str) -> tuple[str, ...]:
@@ -67,14 +86,14 @@ class MemoryIn(_Strict):
     namespace: Namespace = Field(examples=[["users", "u1", "memories"]])
     key: str | None = Field(None, description="Default: a new UUID.")
     value: dict[str, Any] = Field(examples=[{"content": "User likes green tea"}])
-    index: list[str] | Literal[False] | None = Field(
-        None, description="Fields to index; false: none; default: the store's."
+    index: IndexFields | Literal[False] | None = Field(
+        None, description="Fields to index (distinct paths); false: none; default: the store's."
     )
     ttl: float | None = Field(None, description="Minutes until it expires.")
 
 
 class MemoryOut(BaseModel):
-    namespace: Namespace
+    namespace: list[str]
     key: str
     value: dict[str, Any]
     created_at: datetime
@@ -83,11 +102,11 @@ class MemoryOut(BaseModel):
 
 
 class SearchIn(_Strict):
-    prefix: Namespace = Field(examples=[["users", "u1"]])
+    prefix: Prefix = Field(examples=[["users", "u1"]])
     query: str | None = Field(None, description="Ranked recall; without it, a listing.")
     filter: dict[str, Any] | None = None
     limit: int = Field(10, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
     recency_weight: float = Field(0.0, ge=0, le=1)
     importance_weight: float = Field(0.0, ge=0, le=1)
@@ -104,11 +123,11 @@ class VersionOut(BaseModel):
 class RestoreIn(_Strict):
     namespace: Namespace
     key: str
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**63 - 1)
 
 
 class PurgeIn(_Strict):
-    prefix: Namespace = Field(min_length=1)
+    prefix: Namespace
 
 
 class Message(_Strict):
@@ -129,7 +148,7 @@ class ConversationIn(_Strict):
 class JobOut(BaseModel):
     id: int
     state: str
-    namespace: Namespace | None
+    namespace: list[str] | None
     run_at: float
     attempts: int
     max_attempts: int
@@ -141,7 +160,7 @@ class JobOut(BaseModel):
 
 class KeyIn(_Strict):
     name: str = Field(min_length=1)
-    prefixes: list[Namespace] = Field(min_length=1, examples=[[["users", "{key_subject}"]]])
+    prefixes: list[Prefix] = Field(min_length=1, examples=[[["users", "{key_subject}"]]])
     permissions: list[Literal["read", "write", "admin"]] = ["read", "write"]
     subject: str | None = Field(None, description="Fills {key_subject} in the prefixes.")
 
@@ -150,8 +169,8 @@ class KeyOut(BaseModel):
     id: str
     name: str
     subject: str | None
-    prefixes: list[Namespace]
-    scopes: list[Namespace]
+    prefixes: list[list[str]]
+    scopes: list[list[str]]
     permissions: list[str]
     created_at: float
     revoked_at: float | None

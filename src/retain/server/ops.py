@@ -113,8 +113,11 @@ def _decode(raw: Any) -> Op:
         if value is not None and not isinstance(value, dict):
             raise InvalidInputError("A put's value must be a JSON object (or null to delete).")
         index = raw.get("index")
-        if not (index is None or index is False or isinstance(index, list)):
-            raise InvalidInputError("A put's index must be null, false or a list of fields.")
+        fields_ok = isinstance(index, list) and all(isinstance(f, str) and f for f in index)
+        if not (index is None or index is False or (fields_ok and len(set(index)) == len(index))):
+            raise InvalidInputError(
+                "A put's index must be null, false or a list of distinct field paths."
+            )
         ttl = raw.get("ttl")
         if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float))):
             raise InvalidInputError("A put's ttl must be a number of minutes or null.")

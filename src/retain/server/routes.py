@@ -12,6 +12,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from retain.server.errors import ERROR_RESPONSES
 from retain.server.keys import ApiKey
 from retain.server.models import (
+    MAX_OFFSET,
+    NAMESPACE_PATTERN,
+    PREFIX_PATTERN,
     BatchIn,
     MemoryIn,
     MemoryOut,
@@ -47,7 +50,20 @@ async def caller(
 Key = Annotated[ApiKey, Depends(caller)]
 Svc = Annotated[Service, Depends(service_of)]
 NamespaceQ = Annotated[
-    str, Query(description="Labels joined by '.', e.g. users.u1.memories", examples=["users.u1"])
+    str,
+    Query(
+        description="Labels joined by '.', e.g. users.u1.memories",
+        examples=["users.u1"],
+        pattern=NAMESPACE_PATTERN,
+    ),
+]
+PrefixQ = Annotated[
+    str,
+    Query(
+        description="Labels joined by '.' (empty: the root)",
+        examples=["users.u1"],
+        pattern=PREFIX_PATTERN,
+    ),
 ]
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
@@ -86,11 +102,11 @@ async def delete_memory(
 
 @router.get("/memories", response_model=list[MemoryOut], tags=["memories"])
 async def list_memories(
-    prefix: NamespaceQ,
+    prefix: PrefixQ,
     key: Key,
     service: Svc,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[dict[str, Any]]:
     """The memories under a prefix, newest first."""
     found = await service.search(key, parse_namespace(prefix), limit=limit, offset=offset)
@@ -155,11 +171,11 @@ async def batch(body: BatchIn, key: Key, service: Svc) -> dict[str, Any]:
 async def namespaces(
     key: Key,
     service: Svc,
-    prefix: Annotated[str | None, Query()] = None,
-    suffix: Annotated[str | None, Query()] = None,
+    prefix: Annotated[str | None, Query(pattern=PREFIX_PATTERN)] = None,
+    suffix: Annotated[str | None, Query(pattern=PREFIX_PATTERN)] = None,
     max_depth: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[list[str]]:
     """The namespaces this key can read (``*`` matches any label in prefix/suffix)."""
     found = await service.namespaces(

@@ -7,17 +7,18 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from retain.queue import JobState
 from retain.server.errors import ERROR_RESPONSES, error_body
 from retain.server.models import ConversationIn, JobOut, KeyIn, KeyOut, PurgeIn, job_out
 from retain.server.models import parse_namespace as _ns
-from retain.server.routes import Key, NamespaceQ, Svc
+from retain.server.routes import Key, PrefixQ, Svc
 
 __all__ = ["health", "router"]
 
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 health = APIRouter(tags=["health"])
 
@@ -28,7 +29,7 @@ health = APIRouter(tags=["health"])
     response_class=StreamingResponse,
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
-async def export(prefix: NamespaceQ, key: Key, service: Svc) -> StreamingResponse:
+async def export(prefix: PrefixQ, key: Key, service: Svc) -> StreamingResponse:
     """Everything under a prefix as JSON lines: items, then every version (admin)."""
     records = service.export(key, _ns(prefix))
 
@@ -46,7 +47,7 @@ async def purge(body: PurgeIn, key: Key, service: Svc) -> dict[str, int]:
 
 
 @router.get("/stats", tags=["admin"])
-async def stats(key: Key, service: Svc, prefix: NamespaceQ = "") -> dict[str, Any]:
+async def stats(key: Key, service: Svc, prefix: PrefixQ = "") -> dict[str, Any]:
     """Namespaces, memories and jobs by state under a prefix."""
     return await service.stats(key, _ns(prefix))
 
@@ -131,13 +132,13 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
-async def get_job(job_id: int, key: Key, service: Svc) -> dict[str, Any]:
+async def get_job(job_id: JobId, key: Key, service: Svc) -> dict[str, Any]:
     """One background job and its state."""
     return job_out(await service.job(key, job_id))
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobOut, tags=["jobs"])
-async def retry_job(job_id: int, key: Key, service: Svc) -> dict[str, Any]:
+async def retry_job(job_id: JobId, key: Key, service: Svc) -> dict[str, Any]:
     """Queue a dead job again."""
     return job_out(await service.retry(key, job_id))
 
