@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from retain.cli import main
-from tests.server.conftest import RunningServer
+from tests.server.conftest import RunningServer, wait_for
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -177,3 +177,56 @@ def test_an_unreachable_server_is_one_line_and_exit_code_5(tmp_path: Path) -> No
         "and that 'retain serve' is running.\n"
     )
     assert "rk_secret_value" not in done.stderr
+
+
+def test_retain_serve_starts_on_the_embedded_store(tmp_path: Path) -> None:
+    """``retain serve`` as a user runs it: the default embedded SQLite file (in the working
+    folder), a key made with ``retain keys create``, then add and search over HTTP."""
+    import httpx
+
+    env: dict[str, Any] = {k: v for k, v in os.environ.items() if not k.startswith("RETAIN_")}
+    env.update(PYTHONPATH=SRC, RETAIN_ADMIN_KEY="serve-test-admin-key-0123456789")
+    cli = [sys.executable, "-m", "retain.cli"]
+    made = subprocess.run(
+        [*cli, "keys", "create", "app", "--json", "--subject", "u1", "--prefix", "users.u1"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    secret = json.loads(made.stdout)["secret"]
+    port = _closed_port()
+    server = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}) as http:
+
+            def ready() -> bool:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                try:
+                    return http.get("/readyz").status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            wait_for(ready, "retain serve to answer", timeout=120)
+            body = {"namespace": ["users", "u1"], "key": "k", "value": {"content": "likes tea"}}
+            assert http.post("/v1/memories", json=body).status_code == 200
+            found = http.post(
+                "/v1/memories/search", json={"prefix": ["users", "u1"], "query": "tea"}
+            )
+            assert [i["key"] for i in found.json()] == ["k"]
+            other = {**body, "namespace": ["users", "u2"]}
+            assert http.post("/v1/memories", json=other).status_code == 404
+        assert (tmp_path / ".retain" / "memories.db").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -404,9 +404,7 @@ class Service:
         """Counts under ``prefix``: namespaces, items, jobs by state (visible ones)."""
         ns = self._prefix(key, "read", prefix)
         spaces = await self.namespaces(key, prefix=ns or None, limit=1_000_000)
-        items = 0
-        for space in spaces:
-            items += len(await self.store.asearch(space, limit=1_000_000))
+        items = len(await self.store.asearch(ns, limit=1_000_000_000))
         jobs = await asyncio.to_thread(self.queue.jobs, None, limit=100_000)
         states: dict[str, int] = {}
         for job in jobs:
