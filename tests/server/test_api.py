@@ -106,8 +106,15 @@ def test_namespaces_and_stats(server: RunningServer) -> None:
         assert http.get("/v1/namespaces?prefix=a").json() == [["a", "b"], ["a", "c"]]
         assert http.get("/v1/namespaces?max_depth=1").json() == [["a"], ["x"]]
         assert http.get("/v1/namespaces?limit=1&offset=1").json() == [["a", "c"]]
+        http.post("/v1/memories", json={"namespace": ["a", "b"], "key": "k2", "value": {"v": 2}})
+        summary = http.get("/v1/namespaces/summary?prefix=a").json()
+        assert [(s["namespace"], s["items"]) for s in summary] == [(["a", "b"], 2), (["a", "c"], 1)]
+        latest = http.get("/v1/memories/item?namespace=a.b&key=k2").json()["updated_at"]
+        assert datetime.fromisoformat(summary[0]["last_activity"]) == datetime.fromisoformat(
+            latest.replace("Z", "+00:00")
+        )
         stats = http.get("/v1/stats?prefix=a").json()
-        assert (stats["namespaces"], stats["items"]) == (2, 2)
+        assert (stats["namespaces"], stats["items"]) == (2, 3)
 
 
 def test_profiles_get_and_patch_with_validation(server: RunningServer) -> None:

@@ -131,12 +131,15 @@ def test_a_user_key_is_refused_on_another_user_everywhere(server: RunningServer)
         # listings leave u2 out instead of refusing
         assert u1.get("/v1/namespaces").json() == [mine]
         assert u1.get("/v1/namespaces?prefix=users.u2").json() == []
+        summary = u1.get("/v1/namespaces/summary").json()
+        assert [(s["namespace"], s["items"]) for s in summary] == [(mine, 1)]
+        r.check("GET", "/v1/namespaces/summary?prefix=users.u2")
         assert all(j["namespace"][:2] == ["users", "u1"] for j in u1.get("/v1/jobs").json())
         assert [k["id"] for k in u1.get("/v1/keys").json()] == [keys["u1"]["id"]]
         listed = u1.post("/v1/batch", json={"ops": [{"op": "list_namespaces"}]}).json()
         assert listed == {"results": [[mine]]}
         r.count += 5
-        assert r.count == 34
+        assert r.count == 35
     # u2's data is untouched
     with server.client() as admin:
         item = admin.get(f"/v1/memories/item?{ns}").json()

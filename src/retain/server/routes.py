@@ -167,6 +167,15 @@ async def batch(body: BatchIn, key: Key, service: Svc) -> dict[str, Any]:
     return {"results": encode_results(await service.batch(key, ops))}
 
 
+@router.get("/namespaces/summary", tags=["namespaces"])
+async def namespace_summary(
+    key: Key, service: Svc, prefix: Annotated[str, Query(pattern=PREFIX_PATTERN)] = ""
+) -> list[dict[str, Any]]:
+    """Each namespace under ``prefix`` that this key can read, with its number of memories
+    and its last write (``last_activity``), sorted by namespace."""
+    return await service.summary(key, parse_namespace(prefix))
+
+
 @router.get("/namespaces", tags=["namespaces"])
 async def namespaces(
     key: Key,

@@ -412,6 +412,27 @@ class Service:
                 states[job.state] = states.get(job.state, 0) + 1
         return {"prefix": list(ns), "namespaces": len(spaces), "items": items, "jobs": states}
 
+    async def summary(self, key: ApiKey, prefix: Any) -> list[dict[str, Any]]:
+        """Each namespace under ``prefix`` with its item count and last write, for a tree
+        view (read; namespaces outside the key's prefixes are left out)."""
+        ns = check_namespace(prefix, prefix=True)
+        if not any(ns[: len(s)] == s or s[: len(ns)] == ns for s in key.scopes):
+            raise NotFoundError(_HIDDEN, status=404)
+        counts: dict[tuple[str, ...], list[Any]] = {}
+        for scope in key.scopes:
+            under = scope if len(scope) >= len(ns) else ns
+            if under[: len(ns)] != ns:
+                continue
+            self.check(key, "read", under)
+            for item in await self.store.asearch(under, limit=1_000_000_000):
+                entry = counts.setdefault(item.namespace, [0, item.updated_at])
+                entry[0] += 1
+                entry[1] = max(entry[1], item.updated_at)
+        return [
+            {"namespace": list(space), "items": n, "last_activity": last.isoformat()}
+            for space, (n, last) in sorted(counts.items())
+        ]
+
     async def reembed(self, key: ApiKey) -> int:
         """Recompute every vector (the whole store: root-scoped admin keys only)."""
         self._prefix(key, "admin", ())
