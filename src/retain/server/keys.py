@@ -163,20 +163,25 @@ class KeyStore:
     Use :func:`open_key_store`; every method is a short transaction, safe from threads.
     """
 
-    def __init__(self, conn: Any, placeholder: str, location: str) -> None:
+    def __init__(self, conn: Any, placeholder: str, location: str, *, pool: Any = None) -> None:
         self._conn = conn
+        self._pool = pool  # PostgreSQL: a psycopg_pool.ConnectionPool, shared by threads
         self._p = placeholder
         self._location = location
         self._lock = threading.Lock()
 
     def _run(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         sql = sql.replace("?", self._p)
-        with self._lock:
-            try:
+        try:
+            if self._pool is not None:
+                with self._pool.connection() as conn:
+                    cursor = conn.execute(sql, tuple(args))
+                    return list(cursor.fetchall()) if cursor.description else []
+            with self._lock:
                 cursor = self._conn.execute(sql, tuple(args))
                 return list(cursor.fetchall()) if cursor.description else []
-            except Exception as e:
-                raise StoreError(f"The API keys in {self._location} cannot be read: {e}") from e
+        except Exception as e:
+            raise StoreError(f"The API keys in {self._location} cannot be read: {e}") from e
 
     def create(
         self,
@@ -255,6 +260,9 @@ class KeyStore:
         return True
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            return
         with self._lock:
             self._conn.close()
 
@@ -275,16 +283,21 @@ def open_key_store(store: Any) -> KeyStore:
     url = getattr(store, "conn_string", None)
     if isinstance(url, str):
         import psycopg
+        from psycopg_pool import ConnectionPool
 
         from retain.stores.pg_driver import redact
         from retain.stores.pg_schema import apply_pg_migrations
 
         try:
-            conn = psycopg.connect(url, autocommit=True)
-            apply_pg_migrations(conn)
+            with psycopg.connect(url, autocommit=True) as conn:
+                apply_pg_migrations(conn)
         except psycopg.Error as e:
             raise StoreError(f"Cannot open the API keys in {redact(url)}: {e}") from e
-        return KeyStore(conn, "%s", redact(url))
+        pool = ConnectionPool(
+            url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False, timeout=30
+        )
+        pool.open()
+        return KeyStore(None, "%s", redact(url), pool=pool)
     path = getattr(store, "path", None)
     if isinstance(path, str) and path != ":memory:":
         from retain.stores.migrations import apply_sqlite_migrations
