@@ -211,3 +211,36 @@ def test_health_readiness_and_openapi(server: RunningServer) -> None:
         assert "/v1/memories/search" in spec["paths"]
         assert "/v1/conversations" in spec["paths"]
         assert http.get("/docs").status_code == 200
+
+
+def test_a_remote_reflection_executor_submits_to_the_server(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    from retain import ReflectionExecutor
+
+    model = FakeChatModel([[insert("User likes green tea")]])
+    server = make_server(model=model, mcp=False, poll_interval=0.02)
+    with server.client() as admin:
+        secret = admin.post(
+            "/v1/keys", json={"name": "u1", "prefixes": [["users", "u1", "memories"]]}
+        ).json()["secret"]
+    executor = ReflectionExecutor(
+        "memory", ("users", "u1", "memories"), url=server.url, api_key=secret
+    )
+    run = executor.submit({"messages": [("user", "I like green tea")]}, thread_id="t1").result(30)
+    executor.shutdown()
+    assert run["status"] == "pending"
+    with server.client(secret) as u1:
+        job_id = run["metadata"]["job_id"]
+        wait_for(lambda: u1.get(f"/v1/jobs/{job_id}").json()["state"] == "done", "the run")
+        found = u1.post("/v1/memories/search", json={"prefix": NS, "query": "tea"}).json()
+        assert [i["value"]["content"]["content"] for i in found] == ["User likes green tea"]
+        elsewhere = u1.post(
+            "/threads/t2/runs",
+            json={
+                "assistant_id": "memory",
+                "input": {"messages": [["user", "x"]]},
+                "config": {"configurable": {"namespace": ["users", "u2"]}},
+            },
+        )
+        assert elsewhere.status_code == 404

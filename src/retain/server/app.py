@@ -15,6 +15,7 @@ from retain.server.keys import KeyStore, open_key_store
 from retain.server.routes import router as memory_routes
 from retain.server.routes_admin import health
 from retain.server.routes_admin import router as admin_routes
+from retain.server.routes_runs import router as run_routes
 from retain.server.service import Service
 from retain.stores import RetainStore
 
@@ -126,6 +127,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(memory_routes)
     app.include_router(admin_routes)
+    app.include_router(run_routes)
     app.include_router(health)
     if mcp_server is not None:
         app.mount("/mcp", mcp_server.streamable_http_app(streamable_http_path="/", host=host))
