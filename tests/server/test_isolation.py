@@ -110,7 +110,13 @@ def test_a_user_key_is_refused_on_another_user_everywhere(server: RunningServer)
             json={"namespace": U2, "messages": [{"role": "user", "content": "x"}]},
         )
         r.check("POST", "/v1/keys", json={"name": "x", "prefixes": [["users", "u2"]]})
-        assert r.count == 25
+        run = {
+            "assistant_id": "memory",
+            "input": {"messages": [["user", "x"]]},
+            "config": {"configurable": {"namespace": U2}},
+        }
+        r.check("POST", "/threads/t/runs", json=run)
+        assert r.count == 26
         # job ids and key ids are not namespaced: compare with ids that do not exist
         for method, real, fake in [
             ("GET", f"/v1/jobs/{job['id']}", "/v1/jobs/999999"),
@@ -139,7 +145,7 @@ def test_a_user_key_is_refused_on_another_user_everywhere(server: RunningServer)
         listed = u1.post("/v1/batch", json={"ops": [{"op": "list_namespaces"}]}).json()
         assert listed == {"results": [[mine]]}
         r.count += 5
-        assert r.count == 35
+        assert r.count == 36
     # u2's data is untouched
     with server.client() as admin:
         item = admin.get(f"/v1/memories/item?{ns}").json()

@@ -77,3 +77,32 @@ def test_two_servers_on_one_database_share_keys_and_revocations(
         with b.client() as admin_b:
             assert admin_b.delete(f"/v1/keys/{made['id']}").status_code == 204
         assert on_a.get("/v1/memories?prefix=users.u1").status_code == 401
+
+
+def test_two_servers_with_workers_run_each_conversation_once(
+    pg_url: str, make_server: Callable[..., RunningServer]
+) -> None:
+    models = [FakeChatModel([[insert("User said something")]], cycle=True) for _ in range(2)]
+    servers = [
+        make_server(
+            PostgresStore(pg_url, index=INDEX),  # type: ignore[arg-type]
+            mcp=False,
+            model=model,
+            poll_interval=0.02,
+        )
+        for model in models
+    ]
+    ids = []
+    for n in range(10):
+        with servers[n % 2].client() as http:
+            body = {"namespace": ["users", "u1"], "messages": [{"role": "user", "content": f"{n}"}]}
+            ids.append(http.post("/v1/conversations", json=body).json()["id"])
+    with servers[0].client() as http:
+
+        def all_done() -> bool:
+            return all(http.get(f"/v1/jobs/{i}").json()["state"] == "done" for i in ids)
+
+        wait_for(all_done, "every job", timeout=120)
+        assert len(http.get("/v1/memories?prefix=users.u1").json()) == 10
+    calls = [len(m.calls) for m in models]
+    assert sum(calls) == 10  # each conversation formed once, by one of the two workers
