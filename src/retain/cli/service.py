@@ -361,15 +361,23 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port or int(os.environ.get("RETAIN_PORT") or 8000)
     store = _open_store(args.store)
     try:
+        admin = os.environ.get("RETAIN_ADMIN_KEY") or None
         app = create_app(
             store,
-            admin_key=os.environ.get("RETAIN_ADMIN_KEY") or None,
+            admin_key=admin,
             model=_settings_model(args),
             mcp=not args.no_mcp,
             worker=not args.no_worker,
             host=host,
         )
         print(f"retain serve: http://{host}:{port} (docs at /docs, MCP at /mcp/)", file=sys.stderr)
+        service = app.state.service
+        if service.keys is not None and not service.keys.list() and not admin:
+            print(
+                "retain serve: no API keys yet; set RETAIN_ADMIN_KEY, or create one with "
+                "'retain keys create NAME --prefix users.{key_subject} --subject USER'",
+                file=sys.stderr,
+            )
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         store.close()

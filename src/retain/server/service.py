@@ -349,23 +349,19 @@ class Service:
                 self._prefix(key, "read", op.namespace_prefix)
             elif isinstance(op, ListNamespacesOp) and "read" not in key.permissions:
                 self.check(key, "read", key.scopes[0] if key.scopes else ())
+        # LangGraph pages namespaces before this key's filter could: list them unpaged
+        sent = [
+            ListNamespacesOp(op.match_conditions, op.max_depth, limit=1_000_000, offset=0)
+            if isinstance(op, ListNamespacesOp)
+            else op
+            for op in ops
+        ]
         with provenance(api_key=key.id):
-            results = await self.store.abatch(ops)
+            results = await self.store.abatch(sent)
         out: list[Any] = []
         for op, result in zip(ops, results, strict=True):
             if isinstance(op, ListNamespacesOp):
-                # LangGraph applies limit/offset before we can filter: re-run unbounded
-                full = await self.store.abatch(
-                    [
-                        ListNamespacesOp(
-                            match_conditions=op.match_conditions,
-                            max_depth=op.max_depth,
-                            limit=1_000_000,
-                            offset=0,
-                        )
-                    ]
-                )
-                spaces: list[tuple[str, ...]] = full[0]  # type: ignore[assignment]
+                spaces: list[tuple[str, ...]] = result  # type: ignore[assignment]
                 visible = [ns for ns in spaces if key.allows(ns)]
                 result = visible[op.offset : op.offset + op.limit]
             out.append(result)
