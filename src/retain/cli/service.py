@@ -133,6 +133,17 @@ def add_service_commands(sub: Any) -> None:
         _where(p)
 
 
+def _require(*modules: str) -> None:
+    """The ``server`` extra's packages, or a MissingDependencyError with the install line."""
+    import importlib.util
+
+    from retain.errors import MissingDependencyError
+
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise MissingDependencyError("This retain command", module, "server")
+
+
 def _open_store(url: str | None) -> Any:
     from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS
     from retain.stores import open_store
@@ -184,6 +195,9 @@ def run_service_command(args: argparse.Namespace, out: TextIO | None = None) -> 
     """Run a service command; errors propagate to :func:`retain.cli.main`."""
     out = out or sys.stdout
     command = args.command
+    _require("httpx", *{"serve": ("fastapi", "uvicorn"), "mcp": ("mcp",)}.get(command, ()))
+    if command not in ("serve", "mcp", "keys") and not (args.url or os.environ.get("RETAIN_URL")):
+        _require("fastapi")  # a local store is served in-process
     if command == "serve":
         return _serve(args)
     if command == "mcp":
