@@ -263,14 +263,22 @@ def _memory_command(args: argparse.Namespace, client: Any, out: TextIO) -> int:
 
 
 def _export(args: argparse.Namespace, client: Any, out: TextIO) -> int:
+    from retain.cli.progress import Progress
+
     count = 0
     with contextlib.ExitStack() as stack:
         target = out
-        if args.output != "-":
+        progress = None
+        if args.output != "-":  # stdout carries the data: no progress line there
             target = stack.enter_context(open(args.output, "w", encoding="utf-8"))
+            progress = stack.enter_context(
+                Progress(sys.stderr, f"exporting to {args.output}", quiet=args.json)
+            )
         for record in client.export(_ns(args.prefix)):
             target.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
+            if progress is not None:
+                progress.note(f"{count} records")
     if args.output != "-":
         _print(args, {"records": count}, f"exported {count} records to {args.output}", out)
     return 0
