@@ -21,7 +21,13 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="retain", description="Long-term memory for LLM agents.")
+    parser = argparse.ArgumentParser(
+        prog="retain",
+        description="Long-term memory for LLM agents.",
+        epilog="exit codes: 0 ok, 1 other error, 2 bad usage or input, 3 not found (or outside "
+        "the key's namespaces), 4 API key missing, unknown or lacking a permission, 5 server "
+        "or database unreachable, 130 interrupted (docs/service.md)",
+    )
     parser.add_argument("--version", action="version", version=f"retain {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
