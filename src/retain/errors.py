@@ -23,8 +23,14 @@ The tree::
     │   └── QueueError                the durable job queue failed
     │       └── LeaseLostError            a worker's lease on a job ran out and another
     │                                     worker took the job; the late writes were undone
-    └── ExecutorShutdownError     work submitted to a ReflectionExecutor after shutdown()
-                                  (also RuntimeError)
+    ├── ExecutorShutdownError     work submitted to a ReflectionExecutor after shutdown()
+    │                             (also RuntimeError)
+    └── ServiceError              the retain server refused a request or cannot be reached
+        ├── AuthenticationError       no API key, or an unknown or revoked one (HTTP 401)
+        ├── PermissionDeniedError     the key lacks the permission (read, write, admin) (403)
+        ├── NotFoundError             nothing there, or outside the key's namespaces (404;
+        │                             also LookupError)
+        └── ServerUnavailableError    the server cannot be reached (also ConnectionError)
 
 retain.local (the embedded models) adds ``ModelWeightsError`` (a ConfigurationError:
 weights with the wrong sha256) and ``LocalRuntimeError`` (a MissingDependencyError: a
@@ -43,6 +49,7 @@ from typing import Any
 from langgraph.store.base import InvalidNamespaceError as _LangGraphInvalidNamespaceError
 
 __all__ = [
+    "AuthenticationError",
     "ConfigurationError",
     "EmbeddingDimensionError",
     "ExecutorShutdownError",
@@ -52,9 +59,13 @@ __all__ = [
     "LeaseLostError",
     "MissingDependencyError",
     "ModelOutputError",
+    "NotFoundError",
+    "PermissionDeniedError",
     "ProfileSchemaError",
     "QueueError",
     "RetainError",
+    "ServerUnavailableError",
+    "ServiceError",
     "StoreCorruptedError",
     "StoreError",
     "StoreLockedError",
@@ -183,3 +194,36 @@ class LeaseLostError(QueueError):
 
 class ExecutorShutdownError(RetainError, RuntimeError):
     """Work was submitted to a ``ReflectionExecutor`` after ``shutdown()``."""
+
+
+class ServiceError(RetainError):
+    """The retain server (``retain serve``) refused a request, or cannot be reached.
+
+    ``status`` is the HTTP status (0 when no answer came), ``type`` the retain error type
+    the server named (for example ``"InvalidNamespaceError"``) and ``hint`` what to do.
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 0, type: str | None = None, hint: str = ""
+    ) -> None:
+        self.status = status
+        self.type = type or self.__class__.__name__
+        self.hint = hint
+        super().__init__(f"{message} {hint}".strip() if hint else message)
+
+
+class AuthenticationError(ServiceError):
+    """No API key was given, or it is unknown or revoked (HTTP 401)."""
+
+
+class PermissionDeniedError(ServiceError):
+    """The API key lacks the permission the request needs: read, write or admin (HTTP 403)."""
+
+
+class NotFoundError(ServiceError, LookupError):
+    """Nothing is there, or it lies outside the API key's namespaces (HTTP 404; the server
+    answers both the same way, so a key learns nothing about other tenants)."""
+
+
+class ServerUnavailableError(ServiceError, ConnectionError):
+    """The retain server cannot be reached (wrong URL, not running, network down)."""

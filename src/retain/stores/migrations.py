@@ -68,6 +68,15 @@ def _jobs(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX retain_jobs_key ON retain_jobs(queue, key, state)")
 
 
+@migration(3, "API keys of retain serve")
+def _api_keys(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE retain_api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, subject TEXT, "
+        "prefixes TEXT NOT NULL, permissions TEXT NOT NULL, secret_hash TEXT NOT NULL, "
+        "created_at REAL NOT NULL, revoked_at REAL)"
+    )
+
+
 def apply_sqlite_migrations(conn: sqlite3.Connection) -> list[int]:
     """Apply the pending migrations in one write transaction; returns the versions applied.
 
