@@ -69,7 +69,7 @@ def test_dev_script_demo_help_installs_nothing() -> None:
 
 def test_demo_with_a_model_but_no_key_is_a_clear_error(tmp_path: Path) -> None:
     out = _cli("demo", "--path", str(tmp_path / "m.db"), env={"RETAIN_MODEL": "openai:gpt-4o"})
-    assert out.returncode == 1
+    assert out.returncode == 2  # a configuration error (docs/service.md, exit codes)
     assert "retain: error:" in out.stderr
     assert "OPENAI_API_KEY" in out.stderr
     assert "Traceback" not in out.stderr
@@ -77,7 +77,7 @@ def test_demo_with_a_model_but_no_key_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_demo_unknown_provider_is_a_clear_error(tmp_path: Path) -> None:
     out = _cli("demo", "--model", "nosuchprovider:model-x", "--path", str(tmp_path / "m.db"))
-    assert out.returncode == 1
+    assert out.returncode == 2
     assert "retain: error:" in out.stderr
     assert "Traceback" not in out.stderr
 
@@ -261,7 +261,7 @@ def test_answer_check(answer: str, missing: list[str]) -> None:
 
 def test_demo_unknown_local_model_is_a_clear_error(tmp_path: Path) -> None:
     out = _cli("demo", "--model", "local:nosuch-7b", "--path", str(tmp_path / "m.db"))
-    assert out.returncode == 1
+    assert out.returncode == 2
     assert "retain: error:" in out.stderr
     assert "qwen2.5-1.5b" in out.stderr
     assert "Traceback" not in out.stderr

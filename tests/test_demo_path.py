@@ -62,7 +62,7 @@ def test_the_cli_exits_non_zero_with_a_clear_message(tmp_path: Path) -> None:
         timeout=60,
         env={"RETAIN_MODEL": "nosuchprovider:x", "PYTHONPATH": str(ROOT / "src")},
     )
-    assert out.returncode == 1
+    assert out.returncode == 2  # a configuration error (docs/service.md)
     assert "retain: error:" in out.stderr
     assert "not a database made by `retain demo`" in out.stderr
     assert "Traceback" not in out.stderr
