@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.store.base import PutOp
 
 from retain.clock import ManualClock
 from retain.errors import (
@@ -22,7 +23,6 @@ from retain.errors import (
     StoreError,
 )
 from retain.queue import JobQueue, PostgresQueue, QueueWorker, RetryPolicy, SQLiteQueue, open_queue
-from retain.queue.base import failed_attempt
 from retain.stores import PostgresStore, RetainStore, SQLiteStore
 from tests.pg_server import PgServer
 
@@ -191,27 +191,123 @@ def test_jobs_survive_reopening_and_queues_are_separate(
     assert b.claim("w", lease_seconds=5) is None
 
 
-def test_store_writes_commit_with_the_job_and_are_never_repeated(
+def test_a_job_killed_after_its_write_runs_again_and_the_write_is_not_repeated(
     make_store: Callable[[], RetainStore], queue: Queue, clock: ManualClock
 ) -> None:
     store = make_store()
     queue.enqueue({"text": "User likes tea"})
     calls = []
 
-    def crash_after_write(payload: dict[str, str]) -> None:
+    def reflector(payload: dict[str, str], die: bool) -> None:
         calls.append(payload)
-        store.put(("memories",), f"m{len(calls)}", {"content": payload["text"]})
-        raise KeyboardInterrupt  # stands in for the process dying right after the write
+        store.put(("memories",), "m", {"content": f"{payload['text']} ({len(calls)})"})
+        if die:
+            raise KeyboardInterrupt  # stands in for the process dying right after the write
 
     leased = queue.claim("w1", lease_seconds=10)
     assert leased is not None
     with pytest.raises(KeyboardInterrupt), queue.effects_of(leased):
-        crash_after_write(leased.payload)
-    clock.advance(11)  # the dead worker's lease runs out
-    assert queue.claim("w2", lease_seconds=10) is None  # its write committed: job is done
-    assert queue.counts()["done"] == 1
-    assert len(calls) == 1
-    assert len(store.search(("memories",))) == 1
+        reflector(leased.payload, die=True)
+    clock.advance(11)  # the dead worker's lease runs out: the job is not known to be over
+    again = queue.claim("w2", lease_seconds=10)
+    assert again is not None
+    assert (again.id, again.attempts) == (leased.id, 2)
+    with queue.effects_of(again):
+        reflector(again.payload, die=False)  # the same write: replayed, not made again
+    assert queue.complete(again)
+    assert len(calls) == 2
+    [version] = store.history(("memories",), "m")  # type: ignore[attr-defined]
+    assert version.value["content"] == "User likes tea (1)"
+    assert version.provenance.get("job_id") is None  # written outside run_job here
+
+
+def _two_batches(store: RetainStore, dies_between: Callable[[], bool]) -> Callable[..., str]:
+    """A reflector that writes twice (like the learning machine: facts, then a profile),
+    each write its own batch, and may die or fail between them."""
+
+    def reflector(payload: dict[str, str]) -> str:
+        store.put(("memories", payload["user"]), "fact", {"content": payload["fact"]})
+        if dies_between():
+            raise RuntimeError("model unavailable after the first write")
+        store.batch(
+            [
+                PutOp(("profiles", payload["user"]), "profile", {"name": payload["user"]}),
+                PutOp(("profiles", payload["user"]), "seen", {"n": 1}),
+            ]
+        )
+        return "ok"
+
+    return reflector
+
+
+def test_a_job_that_dies_between_two_writes_applies_both_exactly_once(
+    make_store: Callable[[], RetainStore], queue: Queue, clock: ManualClock
+) -> None:
+    """Before: the job was marked done when its lease ran out, with only the first write."""
+    store = make_store()
+    job, _ = queue.enqueue({"user": "u1", "fact": "User likes tea"})
+    crash = [True]
+
+    def dies_between() -> bool:
+        if crash[0]:
+            crash[0] = False
+            raise KeyboardInterrupt  # the worker process dies between the two writes
+        return False
+
+    reflector = _two_batches(store, dies_between)
+    leased = queue.claim("w1", lease_seconds=10)
+    assert leased is not None
+    with pytest.raises(KeyboardInterrupt), queue.effects_of(leased):
+        reflector(leased.payload)
+    assert store.get(("profiles", "u1"), "profile") is None
+    clock.advance(11)
+    outcome = QueueWorker(queue, reflector, clock=clock, lease_seconds=10).run_once()
+    assert outcome is not None
+    assert (outcome.status, outcome.job.id, outcome.job.attempts) == ("done", job.id, 2)
+    for namespace, key in ((("memories", "u1"), "fact"), (("profiles", "u1"), "profile")):
+        assert len(store.history(namespace, key)) == 1  # type: ignore[attr-defined]
+    assert store.get(("profiles", "u1"), "seen") is not None
+    assert queue.claim("w3", lease_seconds=10) is None
+
+
+def test_a_job_that_fails_between_two_writes_is_retried_and_applies_both_once(
+    make_store: Callable[[], RetainStore], queue: Queue, clock: ManualClock
+) -> None:
+    """Before: a job that raised after its first write committed was dead, not retried."""
+    store = make_store()
+    queue.enqueue({"user": "u1", "fact": "User likes tea"})
+    failures = iter([True])
+    reflector = _two_batches(store, lambda: next(failures, False))
+    worker = QueueWorker(queue, reflector, clock=clock, lease_seconds=10)
+    first = worker.run_once()
+    assert first is not None
+    assert first.status == "retry"
+    assert "model unavailable" in (first.job.error or "")
+    clock.advance(60)
+    second = worker.run_once()
+    assert second is not None
+    assert (second.status, second.result, second.job.attempts) == ("done", "ok", 2)
+    history = store.history(("memories", "u1"), "fact")  # type: ignore[attr-defined]
+    assert len(history) == 1
+    assert history[0].provenance["job_id"] == first.job.id
+    assert len(store.history(("profiles", "u1"), "profile")) == 1  # type: ignore[attr-defined]
+
+
+def test_a_dead_job_with_committed_writes_can_be_retried_and_replays_them(
+    make_store: Callable[[], RetainStore], make_queue: Callable[..., Queue], clock: ManualClock
+) -> None:
+    store = make_store()
+    queue = make_queue(clock=clock, retry=RetryPolicy(max_attempts=1))
+    job, _ = queue.enqueue({"user": "u1", "fact": "User likes tea"})
+    failures = iter([True])
+    worker = QueueWorker(
+        queue, _two_batches(store, lambda: next(failures, False)), clock=clock, lease_seconds=10
+    )
+    assert worker.run_once().status == "dead"  # type: ignore[union-attr]
+    queue.retry(job.id)
+    assert worker.run_once().status == "done"  # type: ignore[union-attr]
+    assert len(store.history(("memories", "u1"), "fact")) == 1  # type: ignore[attr-defined]
+    assert len(store.history(("profiles", "u1"), "profile")) == 1  # type: ignore[attr-defined]
 
 
 def test_a_worker_that_lost_its_lease_writes_nothing(
@@ -401,7 +497,7 @@ def test_postgres_errors_are_queue_errors(
     pg_server: PgServer, pg_database: str, pg_url: str
 ) -> None:
     queue = PostgresQueue(pg_url)
-    pg_server.sql(pg_database, "DROP TABLE retain_jobs")
+    pg_server.sql(pg_database, "DROP TABLE retain_jobs CASCADE")
     with pytest.raises(QueueError, match="retain_jobs"):
         queue.enqueue({"v": 1})
     queue.close()
@@ -429,28 +525,61 @@ def test_postgres_queue_names_the_extra_when_psycopg_is_missing(
     importlib.import_module("retain.queue.postgres")
 
 
-@pytest.mark.parametrize(
-    ("attempts", "committed", "state", "run_at"),
-    [
-        (1, False, "queued", 12.0),
-        (2, False, "queued", 14.0),
-        (3, False, "dead", 5.0),
-        (1, True, "dead", 5.0),
-    ],
-)
-def test_a_failed_attempt_is_retried_with_backoff_until_dead(
-    attempts: int, committed: bool, state: str, run_at: float
+# -- purge -----------------------------------------------------------------------------------
+
+
+def _raw(db: str, query: str) -> list[tuple[Any, ...]]:
+    """``query`` on the test's database, read past retain (SQLite file or PostgreSQL)."""
+    if db.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            return conn.execute(query).fetchall()
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(query).fetchall()
+    finally:
+        conn.close()
+
+
+def test_purge_deletes_the_jobs_that_carry_the_purged_users_text(
+    db: str, make_store: Callable[[], RetainStore], queue: Queue
 ) -> None:
-    policy = RetryPolicy(max_attempts=3, base_delay=2.0, factor=2.0)
-    got = failed_attempt(
-        policy,
-        attempts=attempts,
-        max_attempts=3,
-        effects_committed=committed,
-        error="boom",
-        run_at=5.0,
-        now=10.0,
-    )
-    assert got[:2] == (state, run_at)
-    assert got[2].startswith(f"attempt {attempts}: boom")
-    assert ("not retried" in got[2]) is committed
+    """Before: ``purge`` left the conversation (payload) and the memories made from it
+    (result) in ``retain_jobs``."""
+    from retain.executor import debounce_key
+
+    store = make_store()
+    secret = "Alice's diagnosis is confidential"
+    alice = ("memories", "alice")
+
+    def job_of(namespace: tuple[str, ...], thread: str | None, delay: float = 0.0) -> Any:
+        key = debounce_key(namespace, thread, None)
+        return queue.enqueue({"messages": [["user", secret]]}, key=key, delay=delay)[0]
+
+    done = job_of(alice, "t1")
+    leased = queue.claim("w", lease_seconds=60)
+    assert leased is not None
+    with queue.effects_of(leased):
+        store.put(alice, "m1", {"content": secret})
+    assert queue.complete(leased, {"memories": [secret]})
+    job_of(alice, "t2")
+    running = queue.claim("w", lease_seconds=60)
+    assert running is not None
+    waiting = job_of((*alice, "work"), None, delay=100)
+    bob = job_of(("memories", "bob"), "t1", delay=100)
+    other, _ = queue.enqueue({"v": 1}, key="my-own-key", delay=100)
+    alicia = job_of(("memories", "alicia"), "t1", delay=100)
+
+    assert store.purge(alice) == 1  # type: ignore[attr-defined]
+
+    assert [queue.get(j.id) for j in (done, running, waiting)] == [None, None, None]
+    assert {j.id for j in queue.jobs()} == {bob.id, other.id, alicia.id}
+    left = _raw(db, "SELECT payload, COALESCE(result, '') FROM retain_jobs")
+    assert sum(secret in payload + result for payload, result in left) == 2  # bob, alicia
+    assert _raw(db, "SELECT COUNT(*) FROM retain_job_effects") == [(0,)]
+    # the worker still running a purged job cannot write the user back
+    with pytest.raises(LeaseLostError), queue.effects_of(running):
+        store.put(alice, "late", {"content": secret})
+    assert store.get(alice, "late") is None
+    assert not queue.complete(running)

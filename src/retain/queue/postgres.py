@@ -4,11 +4,13 @@
   next to the memories, so one database holds both.
 * Claiming is ``SELECT ... FOR UPDATE SKIP LOCKED``: several worker processes share the
   queue, none waits on a job another is claiming, and no job is leased twice.
+* Every move of a job is decided by :mod:`retain.queue.machine`; this module runs the SQL.
 * Inside :meth:`PostgresQueue.effects_of`, every write a ``PostgresStore`` on the same
-  database makes also stamps the job as applied, *in the store's own transaction* (one more
-  SQL step on the connection the write already holds; see
-  :func:`retain.stores.hooks.pg_write_hook`). A job whose effect is stamped is never run
-  again, and a worker whose lease was taken over has its writes rolled back
+  database makes is journalled for the job *in the store's own transaction* (more SQL
+  steps on the connection the write already holds; see
+  :func:`retain.stores.hooks.pg_write_hook`), so a job that runs again replays its
+  committed writes instead of repeating them (:mod:`retain.queue.effects`), and a worker
+  whose lease was taken over has its writes rolled back
   (:class:`~retain.errors.LeaseLostError`).
 * Every queue call takes one pooled connection for one short transaction and gives it
   back; no call waits on a second connection while holding one.
@@ -30,9 +32,12 @@ from retain.errors import (
     MissingDependencyError,
     QueueError,
 )
-from retain.queue.base import Job, JobState, RetryPolicy, failed_attempt
+from retain.queue import machine
+from retain.queue.base import Job, RetryPolicy
 from retain.queue.codec import encode, portable_config
-from retain.queue.rows import JOB_COLUMNS, JOB_STATES, check_state, job_from_row
+from retain.queue.effects import AttemptWrites, lease_lost
+from retain.queue.machine import JOB_STATES, JobState, check_state
+from retain.queue.rows import EFFECTS_TABLE_SQL, JOB_COLUMNS, POSTGRES, job_from_row
 from retain.stores.hooks import pg_write_hook
 from retain.stores.pg_schema import apply_pg_migrations
 
@@ -47,7 +52,8 @@ except ImportError as e:  # pragma: no cover - exercised in a test with the pack
 
 __all__ = ["PostgresQueue"]
 
-_APPEND_ERROR = "error = COALESCE(error || E'\\n', '') || %(msg)s"
+_SELECT = f"SELECT {JOB_COLUMNS} FROM retain_jobs"
+_EFFECTS_TABLE = EFFECTS_TABLE_SQL.format(id_type="bigint", time_type="float8")
 
 
 def _same_database(a: str, b: str) -> bool:
@@ -109,7 +115,7 @@ class PostgresQueue:
         }
         try:
             with psycopg.connect(conn_string, **kwargs) as conn:
-                apply_pg_migrations(conn)
+                apply_pg_migrations(conn, extra=[_EFFECTS_TABLE])
         except psycopg.Error as e:
             raise QueueError(
                 f"Cannot open the job queue in {redact(conn_string)}: {str(e).strip()}. Check "
@@ -162,9 +168,19 @@ class PostgresQueue:
         except psycopg.Error as e:
             raise QueueError(f"Job queue error in {redact(self.conn_string)}: {e}") from e
 
-    def _fetch(self, job_id: int, conn: psycopg.Connection[Any]) -> Job:
-        row = conn.execute(f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = %s", (job_id,))
-        return job_from_row(row.fetchone())  # type: ignore[arg-type]
+    @staticmethod
+    def _move(
+        conn: psycopg.Connection[Any],
+        op: machine.Operation,
+        change: machine.Change,
+        job_id: int,
+        token: str | None = None,
+    ) -> int:
+        """Write ``change`` to job ``job_id`` if it is still in a source state of ``op``
+        (and, with ``token``, still leased with it); returns the rows changed (0 or 1)."""
+        sql = POSTGRES.transition(op, change, leased=token is not None)
+        params = {"id": job_id, "token": token, **POSTGRES.values(change)}
+        return int(conn.execute(sql, params).rowcount)
 
     # -- producing -------------------------------------------------------------------------
 
@@ -183,6 +199,10 @@ class PostgresQueue:
         body = encode(payload)
         conf = json.dumps(portable_config(config))
         now = self._clock()
+        superseded = machine.supersede(now=now)
+        supersede = POSTGRES.transition(
+            "supersede", superseded, rows="queue = %(q)s AND key = %(key)s"
+        )
         with self._tx() as conn:
             if key is not None:  # one enqueue per key at a time, so supersession is exact
                 conn.execute(
@@ -190,13 +210,12 @@ class PostgresQueue:
                     (f"retain_jobs:{self.name}:{key}",),
                 )
             row = conn.execute(  # one statement: insert, then supersede older ones
-                "WITH new AS (INSERT INTO retain_jobs (queue, key, idempotency_key, payload, "
+                f"WITH new AS (INSERT INTO retain_jobs (queue, key, idempotency_key, payload, "
                 "config, state, run_at, attempts, max_attempts, created_at, updated_at) VALUES "
                 "(%(q)s, %(key)s, %(ik)s, %(body)s, %(conf)s, 'queued', %(run_at)s, 0, "
                 "%(max)s, %(now)s, %(now)s) ON CONFLICT (idempotency_key) DO NOTHING "
-                f"RETURNING {JOB_COLUMNS}), old AS (UPDATE retain_jobs SET state = 'superseded', "
-                "updated_at = %(now)s WHERE queue = %(q)s AND key = %(key)s AND "
-                "state = 'queued' AND EXISTS (SELECT 1 FROM new) RETURNING id) "
+                f"RETURNING {JOB_COLUMNS}), old AS ({supersede} AND EXISTS (SELECT 1 FROM new) "
+                "RETURNING id) "
                 f"SELECT {JOB_COLUMNS}, (SELECT array_agg(id ORDER BY id) FROM old) FROM new",
                 {
                     "q": self.name,
@@ -207,11 +226,12 @@ class PostgresQueue:
                     "run_at": now + float(delay),
                     "max": self.retry_policy.max_attempts,
                     "now": now,
+                    **POSTGRES.values(superseded),
                 },
             ).fetchone()
             if row is None:  # a job with this idempotency key exists: it is the answer
                 found = conn.execute(
-                    f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE idempotency_key = %s",
+                    f"{_SELECT} WHERE idempotency_key = %s",
                     (idempotency_key,),
                 ).fetchone()
                 return job_from_row(found), []  # type: ignore[arg-type]
@@ -242,11 +262,11 @@ class PostgresQueue:
         """Cancel queued jobs; returns how many were cancelled."""
         if not job_ids:
             return 0
+        change = machine.cancel(now=self._clock())
         with self._tx() as conn:
             cur = conn.execute(
-                "UPDATE retain_jobs SET state = 'cancelled', updated_at = %s WHERE "
-                "state = 'queued' AND id = ANY(%s)",
-                (self._clock(), list(job_ids)),
+                POSTGRES.transition("cancel", change, many=True),
+                {"ids": POSTGRES.ids_value(job_ids), **POSTGRES.values(change)},
             )
             return int(cur.rowcount)
 
@@ -260,53 +280,26 @@ class PostgresQueue:
         with self._tx() as conn:
             while True:
                 row = conn.execute(
-                    "SELECT id, state, attempts, max_attempts, effect_at FROM retain_jobs "
-                    "WHERE queue = %(q)s AND ((state = 'queued' AND run_at <= %(now)s) OR "
-                    "(state = 'running' AND leased_until <= %(now)s)) ORDER BY run_at, id "
-                    "LIMIT 1 FOR UPDATE SKIP LOCKED",
+                    f"{_SELECT} WHERE queue = %(q)s AND ((state = 'queued' AND "
+                    "run_at <= %(now)s) OR (state = 'running' AND leased_until <= %(now)s)) "
+                    "ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
                     {"q": self.name, "now": now},
                 ).fetchone()
                 if row is None:
                     return None
-                job_id, state, attempts, max_attempts, effect_at = row
-                if state == "running" and effect_at is not None:
-                    # The worker died after its writes committed: the job took effect.
-                    conn.execute(
-                        "UPDATE retain_jobs SET state = 'done', lease_token = NULL, "
-                        "leased_until = NULL, updated_at = %s WHERE id = %s",
-                        (now, job_id),
-                    )
-                    continue
-                if state == "running" and attempts >= max_attempts:
-                    conn.execute(
-                        "UPDATE retain_jobs SET state = 'dead', lease_token = NULL, "
-                        f"leased_until = NULL, updated_at = %(now)s, {_APPEND_ERROR} "
-                        "WHERE id = %(id)s",
-                        {
-                            "now": now,
-                            "id": job_id,
-                            "msg": f"worker lost on attempt {attempts} (lease expired)",
-                        },
-                    )
-                    continue
-                found = conn.execute(
-                    "UPDATE retain_jobs SET state = 'running', lease_token = %s, "
-                    "leased_until = %s, worker = %s, attempts = attempts + 1, updated_at = %s "
-                    f"WHERE id = %s RETURNING {JOB_COLUMNS}",
-                    (uuid.uuid4().hex, now + lease_seconds, worker, now, job_id),
-                ).fetchone()
-                return job_from_row(found)  # type: ignore[arg-type]
+                job = job_from_row(row)
+                change = machine.claim(
+                    job, worker=worker, token=uuid.uuid4().hex, now=now, lease_seconds=lease_seconds
+                )
+                self._move(conn, "claim", change, job.id)
+                if change.state == "running":
+                    return machine.apply(job, change)  # type: ignore[no-any-return]
 
     def extend(self, job: Job, *, lease_seconds: float) -> bool:
         """Extend a lease still held; ``False`` if it was lost."""
-        now = self._clock()
+        change = machine.extend(now=self._clock(), lease_seconds=lease_seconds)
         with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE retain_jobs SET leased_until = %s, updated_at = %s WHERE id = %s AND "
-                "lease_token = %s AND state = 'running'",
-                (now + lease_seconds, now, job.id, job.lease_token),
-            )
-            return bool(cur.rowcount)
+            return bool(self._move(conn, "extend", change, job.id, job.lease_token))
 
     def complete(self, job: Job, result: Any = None) -> bool:
         """Acknowledge a leased job; ``False`` if its lease was lost meanwhile."""
@@ -314,22 +307,16 @@ class PostgresQueue:
             stored = None if result is None else encode(result, "result")
         except InvalidInputError:
             stored = None  # the caller's future still gets the value; the row keeps none
+        change = machine.complete(stored, now=self._clock())
         with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE retain_jobs SET state = 'done', result = %s, lease_token = NULL, "
-                "leased_until = NULL, updated_at = %s WHERE id = %s AND lease_token = %s AND "
-                "state = 'running'",
-                (stored, self._clock(), job.id, job.lease_token),
-            )
-            return bool(cur.rowcount)
+            return bool(self._move(conn, "complete", change, job.id, job.lease_token))
 
     def fail(self, job: Job, error: str) -> Job:
         """Record a failed attempt: requeue after the backoff, or mark the job dead."""
         now = self._clock()
         with self._tx() as conn:
             row = conn.execute(
-                "SELECT attempts, max_attempts, effect_at FROM retain_jobs WHERE id = %s AND "
-                "lease_token = %s AND state = 'running' FOR UPDATE",
+                f"{_SELECT} WHERE id = %s AND lease_token = %s AND state = 'running' FOR UPDATE",
                 (job.id, job.lease_token),
             ).fetchone()
             if row is None:
@@ -337,45 +324,42 @@ class PostgresQueue:
                     f"Job {job.id}'s lease was lost before its failure was recorded; another "
                     "worker runs it now."
                 )
-            attempts, max_attempts, effect_at = row
-            state, run_at, message = failed_attempt(
-                self.retry_policy,
-                attempts=attempts,
-                max_attempts=max_attempts,
-                effects_committed=effect_at is not None,
-                error=error,
-                run_at=job.run_at,
-                now=now,
-            )
-            conn.execute(
-                "UPDATE retain_jobs SET state = %(state)s, run_at = %(run_at)s, lease_token = "
-                f"NULL, leased_until = NULL, updated_at = %(now)s, {_APPEND_ERROR} "
-                "WHERE id = %(id)s",
-                {"state": state, "run_at": run_at, "now": now, "msg": message, "id": job.id},
-            )
-            return self._fetch(job.id, conn)
+            stored = job_from_row(row)
+            change = machine.fail(stored, self.retry_policy, error, now=now)
+            self._move(conn, "fail", change, job.id, job.lease_token)
+            return machine.apply(stored, change)  # type: ignore[no-any-return]
 
     @contextlib.contextmanager
     def effects_of(self, job: Job) -> Iterator[None]:
-        """Inside this block, writes to a ``PostgresStore`` on this database stamp ``job``
-        as applied in their own transaction, or roll back if ``job``'s lease was lost."""
+        """Inside this block, writes to a ``PostgresStore`` on this database are journalled
+        for ``job`` in their own transaction (or roll back if ``job``'s lease was lost), and
+        writes an earlier attempt of ``job`` committed are replayed, not repeated."""
+
+        def ours(store: Any) -> bool:
+            url = getattr(store, "conn_string", None)
+            return isinstance(url, str) and _same_database(url, self.conn_string)
+
+        committed = {
+            r[0]
+            for r in self._read("SELECT seq FROM retain_job_effects WHERE job_id = %s", (job.id,))
+        }
+        writes = AttemptWrites(job, committed, ours)
 
         def stamp(store: Any) -> Generator[Sql, list[tuple[Any, ...]], None]:
-            url = getattr(store, "conn_string", None)
-            if not isinstance(url, str) or not _same_database(url, self.conn_string):
+            ordinal = writes.ordinal(store)
+            if ordinal is None:
                 return
             rows = yield Sql(
-                "UPDATE retain_jobs SET effect_at = %(now)s WHERE id = %(id)s AND "
-                "lease_token = %(token)s AND state = 'running' RETURNING id",
-                {"now": self._clock(), "id": job.id, "token": job.lease_token},
+                "WITH stamped AS (UPDATE retain_jobs SET effect_at = %(now)s WHERE id = %(id)s "
+                "AND lease_token = %(token)s AND state = 'running' RETURNING id) "
+                "INSERT INTO retain_job_effects (job_id, seq, at) SELECT id, %(seq)s, %(now)s "
+                "FROM stamped RETURNING job_id",
+                {"now": self._clock(), "id": job.id, "token": job.lease_token, "seq": ordinal},
             )
             if not rows:
-                raise LeaseLostError(
-                    f"Job {job.id}'s lease ran out and another worker took it over; this "
-                    "worker's writes were rolled back."
-                )
+                raise lease_lost(job)
 
-        with pg_write_hook(stamp):
+        with pg_write_hook(stamp), writes.replaying():
             yield
 
     # -- inspecting ------------------------------------------------------------------------
@@ -396,13 +380,13 @@ class PostgresQueue:
 
     def get(self, job_id: int) -> Job | None:
         """One job by id."""
-        rows = self._read(f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = %s", (job_id,))
+        rows = self._read(f"{_SELECT} WHERE id = %s", (job_id,))
         return job_from_row(rows[0]) if rows else None
 
     def jobs(self, state: JobState | None = None, *, limit: int = 100) -> list[Job]:
         """Jobs in ``state`` (every state with ``None``), oldest first."""
         check_state(state)
-        sql = f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE queue = %(q)s"
+        sql = f"{_SELECT} WHERE queue = %(q)s"
         if state is not None:
             sql += " AND state = %(state)s"
         rows = self._read(
@@ -421,29 +405,25 @@ class PostgresQueue:
         return counts
 
     def retry(self, job_id: int) -> Job:
-        """Queue a dead job again, due now, with a fresh attempt budget."""
-        now = self._clock()
+        """Queue a dead job again, due now, with a fresh attempt budget. Writes its earlier
+        attempts committed are replayed, not repeated."""
+        change = machine.retry(self.retry_policy, now=self._clock())
         with self._tx() as conn:
             row = conn.execute(
-                "UPDATE retain_jobs SET state = 'queued', run_at = %s, attempts = 0, "
-                "max_attempts = %s, updated_at = %s WHERE id = %s AND queue = %s AND "
-                f"state = 'dead' AND effect_at IS NULL RETURNING {JOB_COLUMNS}",
-                (now, self.retry_policy.max_attempts, now, job_id, self.name),
+                f"{_SELECT} WHERE id = %s AND queue = %s FOR UPDATE", (job_id, self.name)
             ).fetchone()
-        if row is None:
-            raise InvalidInputError(
-                f"Job {job_id} is not a dead job of queue {self.name!r} that can run again "
-                "(dead jobs whose writes committed cannot); see queue.jobs('dead')."
-            )
-        return job_from_row(row)
+            if row is not None and self._move(conn, "retry", change, job_id):
+                return machine.apply(job_from_row(row), change)  # type: ignore[no-any-return]
+        raise InvalidInputError(
+            f"Job {job_id} is not a dead job of queue {self.name!r}; see queue.jobs('dead')."
+        )
 
     def prune(self, *, older_than: float) -> int:
         """Delete finished jobs (done, superseded, cancelled) last changed more than
         ``older_than`` seconds ago; dead jobs stay. Returns how many."""
         with self._tx() as conn:
             cur = conn.execute(
-                "DELETE FROM retain_jobs WHERE queue = %s AND state IN ('done', 'superseded', "
-                "'cancelled') AND updated_at < %s",
-                (self.name, self._clock() - older_than),
+                "DELETE FROM retain_jobs WHERE queue = %s AND state = ANY(%s) AND updated_at < %s",
+                (self.name, list(machine.FINISHED_STATES), self._clock() - older_than),
             )
             return int(cur.rowcount)

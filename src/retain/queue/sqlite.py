@@ -1,13 +1,17 @@
 """``SQLiteQueue``: the durable job queue in a SQLite file, usually the store's own file.
 
 * Jobs live in the ``retain_jobs`` table (migration 2 of :mod:`retain.stores.migrations`),
-  next to the memories, so one file holds both and a backup of it is consistent.
+  next to the memories, so one file holds both and a backup of it is consistent. The
+  connection and its write transactions are the store's own (:mod:`retain.stores.sqlite_conn`:
+  WAL, busy timeout, retries while another process holds the lock).
 * Claiming is a ``BEGIN IMMEDIATE`` transaction: SQLite lets one writer in at a time, so
   two workers (threads or processes) never lease the same job.
+* Every move of a job is decided by :mod:`retain.queue.machine`; this module runs the SQL.
 * Inside :meth:`SQLiteQueue.effects_of`, every write a ``SQLiteStore`` on the same file
-  makes also stamps the job as applied, in the same transaction; a job whose effect is
-  stamped is never run again, and a worker whose lease was taken over has its writes
-  rolled back (:class:`~retain.errors.LeaseLostError`).
+  makes is journalled for the job in its own transaction, so a job that runs again replays
+  its committed writes instead of repeating them (:mod:`retain.queue.effects`), and a
+  worker whose lease was taken over has its writes rolled back
+  (:class:`~retain.errors.LeaseLostError`).
 """
 
 from __future__ import annotations
@@ -21,16 +25,32 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from retain.errors import ConfigurationError, InvalidInputError, LeaseLostError, QueueError
-from retain.queue.base import Job, JobState, RetryPolicy, failed_attempt
+from retain.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    LeaseLostError,
+    QueueError,
+    StoreError,
+)
+from retain.queue import machine
+from retain.queue.base import Job, RetryPolicy
 from retain.queue.codec import encode, portable_config
-from retain.queue.rows import JOB_COLUMNS, JOB_STATES, check_state, job_from_row
+from retain.queue.effects import AttemptWrites, lease_lost
+from retain.queue.machine import JOB_STATES, JobState, check_state
+from retain.queue.rows import EFFECTS_TABLE_SQL, JOB_COLUMNS, SQLITE, job_from_row
 from retain.stores.hooks import write_hook
-from retain.stores.migrations import apply_sqlite_migrations
+from retain.stores.sqlite_conn import connect, store_errors, write_transaction
 
 __all__ = ["SQLiteQueue"]
+
+T = TypeVar("T")
+_SELECT = f"SELECT {JOB_COLUMNS} FROM retain_jobs"
+_DUE = (
+    "queue = :q AND ((state = 'queued' AND run_at <= :now) OR "
+    "(state = 'running' AND leased_until <= :now))"
+)
 
 
 class SQLiteQueue:
@@ -38,10 +58,12 @@ class SQLiteQueue:
 
     Args:
         path: The database file; pass the store's file (or use :meth:`for_store`) so a
-            job's memory writes and its acknowledgement commit together.
+            job's memory writes and its progress commit together.
         name: Several queues can share one file; each sees only its own jobs.
         retry: Attempts and backoff for failing jobs.
         clock: Seconds now (default ``time.time``); tests pass a manual clock.
+        busy_timeout_ms: How long SQLite waits for another connection's write lock.
+        lock_retries: How many times a write transaction is retried after that wait.
 
     Example:
         >>> import tempfile, os
@@ -63,6 +85,7 @@ class SQLiteQueue:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
         busy_timeout_ms: int = 30_000,
+        lock_retries: int = 3,
     ) -> None:
         self.path = str(path)
         if self.path == ":memory:" or self.path.startswith("file::memory:"):
@@ -76,19 +99,17 @@ class SQLiteQueue:
         self._clock = clock
         self._real = os.path.realpath(self.path)
         self._lock = threading.RLock()
-        try:
-            self._conn = sqlite3.connect(
-                self.path,
-                check_same_thread=False,
-                isolation_level=None,
-                timeout=busy_timeout_ms / 1000,
+        self._busy_timeout_ms = busy_timeout_ms
+        self._lock_retries = lock_retries
+        with self._errors("Cannot open the job queue in"):
+            self._conn = connect(
+                self.path, busy_timeout_ms=busy_timeout_ms, lock_retries=lock_retries
             )
-            self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            apply_sqlite_migrations(self._conn)
-        except sqlite3.Error as e:
-            raise QueueError(f"Cannot open the job queue in {self.path}: {e}") from e
+            self._transaction(
+                lambda: self._conn.execute(
+                    EFFECTS_TABLE_SQL.format(id_type="INTEGER", time_type="REAL")
+                )
+            )
 
     @classmethod
     def for_store(cls, store: Any, **kwargs: Any) -> SQLiteQueue:
@@ -112,27 +133,43 @@ class SQLiteQueue:
     # -- transactions --------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as e:
-                raise QueueError(f"The job queue in {self.path} is unavailable: {e}") from e
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException as e:
-                self._conn.execute("ROLLBACK")
-                if isinstance(e, sqlite3.Error):
-                    raise QueueError(f"Job queue error in {self.path}: {e}") from e
-                raise
+    def _errors(self, doing: str = "Job queue error in") -> Iterator[None]:
+        """SQLite and store errors as :class:`QueueError` (lease errors pass through)."""
+        try:
+            with store_errors(self.path):
+                yield
+        except QueueError:
+            raise
+        except StoreError as e:
+            raise QueueError(f"{doing} {self.path}: {e}") from e
 
-    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, args).fetchall()
-            except sqlite3.Error as e:
-                raise QueueError(f"Job queue error in {self.path}: {e}") from e
+    def _transaction(self, body: Callable[[], T]) -> T:
+        """``body`` in one ``BEGIN IMMEDIATE`` transaction (retried while another process
+        holds the write lock), under this queue's lock."""
+        with self._lock, self._errors():
+            return write_transaction(
+                self._conn,
+                body,
+                path=self.path,
+                busy_timeout_ms=self._busy_timeout_ms,
+                lock_retries=self._lock_retries,
+            )
+
+    def _read(self, sql: str, args: Mapping[str, Any] | Sequence[Any] = ()) -> list[Any]:
+        with self._lock, self._errors():
+            return self._conn.execute(sql, args).fetchall()
+
+    def _job(self, job_id: int) -> Job:
+        return job_from_row(self._conn.execute(f"{_SELECT} WHERE id = ?", (job_id,)).fetchone())
+
+    def _move(
+        self, op: machine.Operation, change: machine.Change, job_id: int, token: str | None = None
+    ) -> int:
+        """Write ``change`` to job ``job_id`` if it is still in a source state of ``op``
+        (and, with ``token``, still leased with it); returns the rows changed (0 or 1)."""
+        sql = SQLITE.transition(op, change, leased=token is not None)
+        params = {"id": job_id, "token": token, **SQLITE.values(change)}
+        return int(self._conn.execute(sql, params).rowcount)
 
     # -- producing -------------------------------------------------------------------------
 
@@ -151,11 +188,12 @@ class SQLiteQueue:
         body = encode(payload)
         conf = json.dumps(portable_config(config))
         now = self._clock()
-        with self._write() as conn:
+        conn = self._conn
+
+        def insert() -> tuple[Job, list[int]]:
             if idempotency_key is not None:
                 row = conn.execute(
-                    f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE idempotency_key = ?",
-                    (idempotency_key,),
+                    f"{_SELECT} WHERE idempotency_key = ?", (idempotency_key,)
                 ).fetchone()
                 if row is not None:
                     return job_from_row(row), []
@@ -165,16 +203,15 @@ class SQLiteQueue:
                     r[0]
                     for r in conn.execute(
                         "SELECT id FROM retain_jobs WHERE queue = ? AND key = ? AND "
-                        "state = 'queued'",
+                        "state = 'queued' ORDER BY id",
                         (self.name, key),
                     )
                 ]
-                if superseded:
-                    conn.execute(
-                        "UPDATE retain_jobs SET state = 'superseded', updated_at = ? WHERE "
-                        f"id IN ({','.join('?' * len(superseded))})",
-                        (now, *superseded),
-                    )
+                change = machine.supersede(now=now)
+                conn.execute(
+                    SQLITE.transition("supersede", change, many=True),
+                    {"ids": SQLITE.ids_value(superseded), **SQLITE.values(change)},
+                )
             cursor = conn.execute(
                 "INSERT INTO retain_jobs(queue, key, idempotency_key, payload, config, state, "
                 "run_at, attempts, max_attempts, created_at, updated_at) VALUES "
@@ -191,10 +228,10 @@ class SQLiteQueue:
                     now,
                 ),
             )
-            row = conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = ?", (cursor.lastrowid,)
-            ).fetchone()
-        return job_from_row(row), superseded
+            assert cursor.lastrowid is not None
+            return self._job(cursor.lastrowid), superseded
+
+        return self._transaction(insert)
 
     def expedite(self, *, key: str | None = None, key_prefix: str | None = None) -> list[int]:
         """Make queued jobs due now (by ``key``, by ``key_prefix``, or all); returns ids."""
@@ -207,27 +244,26 @@ class SQLiteQueue:
             sql += " AND substr(key, 1, ?) = ?"
             args += [len(key_prefix), key_prefix]
         now = self._clock()
-        with self._write() as conn:
-            ids = [r[0] for r in conn.execute(sql, args)]
-            if ids:
-                conn.execute(
-                    f"UPDATE retain_jobs SET run_at = ?, updated_at = ? WHERE run_at > ? AND "
-                    f"id IN ({','.join('?' * len(ids))})",
-                    (now, now, now, *ids),
-                )
-        return ids
+
+        def due_now() -> list[int]:
+            ids = [r[0] for r in self._conn.execute(sql + " ORDER BY id", args)]
+            self._conn.execute(
+                "UPDATE retain_jobs SET run_at = ?, updated_at = ? WHERE run_at > ? AND "
+                f"state = 'queued' AND {SQLITE.ids_format.format('?')}",
+                (now, now, now, SQLITE.ids_value(ids)),
+            )
+            return ids
+
+        return self._transaction(due_now)
 
     def cancel(self, job_ids: Sequence[int]) -> int:
         """Cancel queued jobs; returns how many were cancelled."""
         if not job_ids:
             return 0
-        with self._write() as conn:
-            count = conn.execute(
-                "UPDATE retain_jobs SET state = 'cancelled', updated_at = ? WHERE "
-                f"state = 'queued' AND id IN ({','.join('?' * len(job_ids))})",
-                (self._clock(), *job_ids),
-            ).rowcount
-        return int(count)
+        change = machine.cancel(now=self._clock())
+        sql = SQLITE.transition("cancel", change, many=True)
+        params = {"ids": SQLITE.ids_value(job_ids), **SQLITE.values(change)}
+        return self._transaction(lambda: int(self._conn.execute(sql, params).rowcount))
 
     # -- consuming -------------------------------------------------------------------------
 
@@ -236,53 +272,31 @@ class SQLiteQueue:
         if lease_seconds <= 0:
             raise InvalidInputError(f"lease_seconds must be > 0; got {lease_seconds!r}.")
         now = self._clock()
-        with self._write() as conn:
+
+        def lease() -> Job | None:
             while True:
-                row = conn.execute(
-                    "SELECT id, state, attempts, max_attempts, effect_at FROM retain_jobs "
-                    "WHERE queue = ? AND ((state = 'queued' AND run_at <= ?) OR "
-                    "(state = 'running' AND leased_until <= ?)) ORDER BY run_at, id LIMIT 1",
-                    (self.name, now, now),
+                row = self._conn.execute(
+                    f"{_SELECT} WHERE {_DUE} ORDER BY run_at, id LIMIT 1",
+                    {"q": self.name, "now": now},
                 ).fetchone()
                 if row is None:
                     return None
-                job_id, state, attempts, max_attempts, effect_at = row
-                if state == "running" and effect_at is not None:
-                    # The worker died after its writes committed: the job took effect.
-                    conn.execute(
-                        "UPDATE retain_jobs SET state = 'done', lease_token = NULL, "
-                        "leased_until = NULL, updated_at = ? WHERE id = ?",
-                        (now, job_id),
-                    )
-                    continue
-                if state == "running" and attempts >= max_attempts:
-                    conn.execute(
-                        "UPDATE retain_jobs SET state = 'dead', lease_token = NULL, "
-                        "leased_until = NULL, updated_at = ?, error = COALESCE(error || "
-                        "char(10), '') || ? WHERE id = ?",
-                        (now, f"worker lost on attempt {attempts} (lease expired)", job_id),
-                    )
-                    continue
-                conn.execute(
-                    "UPDATE retain_jobs SET state = 'running', lease_token = ?, "
-                    "leased_until = ?, worker = ?, attempts = attempts + 1, updated_at = ? "
-                    "WHERE id = ?",
-                    (uuid.uuid4().hex, now + lease_seconds, worker, now, job_id),
+                job = job_from_row(row)
+                change = machine.claim(
+                    job, worker=worker, token=uuid.uuid4().hex, now=now, lease_seconds=lease_seconds
                 )
-                found = conn.execute(
-                    f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = ?", (job_id,)
-                ).fetchone()
-                return job_from_row(found)
+                self._move("claim", change, job.id)
+                if change.state == "running":
+                    return machine.apply(job, change)  # type: ignore[no-any-return]
+
+        return self._transaction(lease)
 
     def extend(self, job: Job, *, lease_seconds: float) -> bool:
         """Extend a lease still held; ``False`` if it was lost."""
-        with self._write() as conn:
-            count = conn.execute(
-                "UPDATE retain_jobs SET leased_until = ?, updated_at = ? WHERE id = ? AND "
-                "lease_token = ? AND state = 'running'",
-                (self._clock() + lease_seconds, self._clock(), job.id, job.lease_token),
-            ).rowcount
-        return bool(count)
+        change = machine.extend(now=self._clock(), lease_seconds=lease_seconds)
+        return bool(
+            self._transaction(lambda: self._move("extend", change, job.id, job.lease_token))
+        )
 
     def complete(self, job: Job, result: Any = None) -> bool:
         """Acknowledge a leased job; ``False`` if its lease was lost meanwhile."""
@@ -290,22 +304,18 @@ class SQLiteQueue:
             stored = None if result is None else encode(result, "result")
         except InvalidInputError:
             stored = None  # the caller's future still gets the value; the row keeps none
-        with self._write() as conn:
-            count = conn.execute(
-                "UPDATE retain_jobs SET state = 'done', result = ?, lease_token = NULL, "
-                "leased_until = NULL, updated_at = ? WHERE id = ? AND lease_token = ? AND "
-                "state = 'running'",
-                (stored, self._clock(), job.id, job.lease_token),
-            ).rowcount
-        return bool(count)
+        change = machine.complete(stored, now=self._clock())
+        return bool(
+            self._transaction(lambda: self._move("complete", change, job.id, job.lease_token))
+        )
 
     def fail(self, job: Job, error: str) -> Job:
         """Record a failed attempt: requeue after the backoff, or mark the job dead."""
         now = self._clock()
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT attempts, max_attempts, effect_at FROM retain_jobs WHERE id = ? AND "
-                "lease_token = ? AND state = 'running'",
+
+        def record() -> Job:
+            row = self._conn.execute(
+                f"{_SELECT} WHERE id = ? AND lease_token = ? AND state = 'running'",
                 (job.id, job.lease_token),
             ).fetchone()
             if row is None:
@@ -313,48 +323,47 @@ class SQLiteQueue:
                     f"Job {job.id}'s lease was lost before its failure was recorded; another "
                     "worker runs it now."
                 )
-            attempts, max_attempts, effect_at = row
-            state, run_at, message = failed_attempt(
-                self.retry_policy,
-                attempts=attempts,
-                max_attempts=max_attempts,
-                effects_committed=effect_at is not None,
-                error=error,
-                run_at=job.run_at,
-                now=now,
-            )
-            conn.execute(
-                "UPDATE retain_jobs SET state = ?, run_at = ?, lease_token = NULL, "
-                "leased_until = NULL, updated_at = ?, error = COALESCE(error || char(10), '') "
-                "|| ? WHERE id = ?",
-                (state, run_at, now, message, job.id),
-            )
-            found = conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = ?", (job.id,)
-            ).fetchone()
-        return job_from_row(found)
+            stored = job_from_row(row)
+            change = machine.fail(stored, self.retry_policy, error, now=now)
+            self._move("fail", change, job.id, job.lease_token)
+            return machine.apply(stored, change)  # type: ignore[no-any-return]
+
+        return self._transaction(record)
 
     @contextlib.contextmanager
     def effects_of(self, job: Job) -> Iterator[None]:
-        """Inside this block, writes to a retain store on this file stamp ``job`` as applied
-        in their own transaction, or roll back if ``job``'s lease was lost."""
+        """Inside this block, writes to a retain store on this file are journalled for
+        ``job`` in their own transaction (or roll back if ``job``'s lease was lost), and
+        writes an earlier attempt of ``job`` committed are replayed, not repeated."""
+
+        def ours(store: Any) -> bool:
+            path = getattr(store, "path", None)
+            return isinstance(path, str) and os.path.realpath(path) == self._real
+
+        committed = {
+            r[0]
+            for r in self._read("SELECT seq FROM retain_job_effects WHERE job_id = ?", (job.id,))
+        }
+        writes = AttemptWrites(job, committed, ours)
 
         def stamp(store: Any, conn: sqlite3.Connection) -> None:
-            path = getattr(store, "path", None)
-            if not isinstance(path, str) or os.path.realpath(path) != self._real:
+            ordinal = writes.ordinal(store)
+            if ordinal is None:
                 return
+            now = self._clock()
             count = conn.execute(
                 "UPDATE retain_jobs SET effect_at = ? WHERE id = ? AND lease_token = ? AND "
                 "state = 'running'",
-                (self._clock(), job.id, job.lease_token),
+                (now, job.id, job.lease_token),
             ).rowcount
             if not count:
-                raise LeaseLostError(
-                    f"Job {job.id}'s lease ran out and another worker took it over; this "
-                    "worker's writes were rolled back."
-                )
+                raise lease_lost(job)
+            conn.execute(
+                "INSERT INTO retain_job_effects(job_id, seq, at) VALUES (?, ?, ?)",
+                (job.id, ordinal, now),
+            )
 
-        with write_hook(stamp):
+        with write_hook(stamp), writes.replaying():
             yield
 
     # -- inspecting ------------------------------------------------------------------------
@@ -371,13 +380,13 @@ class SQLiteQueue:
 
     def get(self, job_id: int) -> Job | None:
         """One job by id."""
-        rows = self._read(f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = ?", (job_id,))
+        rows = self._read(f"{_SELECT} WHERE id = ?", (job_id,))
         return job_from_row(rows[0]) if rows else None
 
     def jobs(self, state: JobState | None = None, *, limit: int = 100) -> list[Job]:
         """Jobs in ``state`` (every state with ``None``), oldest first."""
         check_state(state)
-        sql = f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE queue = ?"
+        sql = f"{_SELECT} WHERE queue = ?"
         args: list[Any] = [self.name]
         if state is not None:
             sql += " AND state = ?"
@@ -396,32 +405,36 @@ class SQLiteQueue:
         return counts
 
     def retry(self, job_id: int) -> Job:
-        """Queue a dead job again, due now, with a fresh attempt budget."""
-        now = self._clock()
-        with self._write() as conn:
-            count = conn.execute(
-                "UPDATE retain_jobs SET state = 'queued', run_at = ?, attempts = 0, "
-                "max_attempts = ?, updated_at = ? WHERE id = ? AND queue = ? AND state = 'dead' "
-                "AND effect_at IS NULL",
-                (now, self.retry_policy.max_attempts, now, job_id, self.name),
-            ).rowcount
-            if not count:
-                raise InvalidInputError(
-                    f"Job {job_id} is not a dead job of queue {self.name!r} that can run again "
-                    "(dead jobs whose writes committed cannot); see queue.jobs('dead')."
-                )
-            row = conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = ?", (job_id,)
+        """Queue a dead job again, due now, with a fresh attempt budget. Writes its earlier
+        attempts committed are replayed, not repeated."""
+        change = machine.retry(self.retry_policy, now=self._clock())
+
+        def requeue() -> Job | None:
+            row = self._conn.execute(
+                f"{_SELECT} WHERE id = ? AND queue = ?", (job_id, self.name)
             ).fetchone()
-        return job_from_row(row)
+            if row is None or not self._move("retry", change, job_id):
+                return None
+            return machine.apply(job_from_row(row), change)  # type: ignore[no-any-return]
+
+        job = self._transaction(requeue)
+        if job is None:
+            raise InvalidInputError(
+                f"Job {job_id} is not a dead job of queue {self.name!r}; see queue.jobs('dead')."
+            )
+        return job
 
     def prune(self, *, older_than: float) -> int:
         """Delete finished jobs (done, superseded, cancelled) last changed more than
         ``older_than`` seconds ago; dead jobs stay. Returns how many."""
-        with self._write() as conn:
-            count = conn.execute(
-                "DELETE FROM retain_jobs WHERE queue = ? AND state IN ('done', 'superseded', "
-                "'cancelled') AND updated_at < ?",
-                (self.name, self._clock() - older_than),
-            ).rowcount
-        return int(count)
+        states = ", ".join(f"'{s}'" for s in machine.FINISHED_STATES)
+        cutoff = self._clock() - older_than
+        return self._transaction(
+            lambda: int(
+                self._conn.execute(
+                    f"DELETE FROM retain_jobs WHERE queue = ? AND state IN ({states}) AND "
+                    "updated_at < ?",
+                    (self.name, cutoff),
+                ).rowcount
+            )
+        )

@@ -51,7 +51,7 @@ from retain.stores.base import (
     parse_index,
     value_strings,
 )
-from retain.stores.hooks import run_write_hooks
+from retain.stores.hooks import purge_jobs, run_write_hooks, write_replayed
 from retain.stores.sqlite_conn import connect, store_errors, write_transaction
 from retain.stores.sqlite_sql import (
     equality_filter_sql,
@@ -347,6 +347,8 @@ class SQLiteStore(RetainStore):
 
     def _write(self, puts: list[_Put]) -> None:
         """Apply the puts and deletes of one batch in one transaction, with bulk statements."""
+        if write_replayed(self):  # a re-run job's write that its earlier attempt committed
+            return
         now = time.time()
         prov = json.dumps(current_provenance(), default=str)
         conn = self._conn
@@ -725,6 +727,7 @@ class SQLiteStore(RetainStore):
             )
             count = conn.execute(f"DELETE FROM items WHERE {under_sql()}", args).rowcount
             conn.execute(f"DELETE FROM history WHERE {under_sql()}", args)
+            purge_jobs(conn, namespace_prefix)  # queued conversations of the purged users
             conn.execute("INSERT INTO items_fts(items_fts) VALUES ('optimize')")
             return int(count)
 
