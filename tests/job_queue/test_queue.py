@@ -5,7 +5,6 @@ effects with a store on the same database. Back-end specifics at the end."""
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -352,23 +351,63 @@ def test_worker_runs_jobs_and_records_failures(queue: Queue, clock: ManualClock)
 
 
 def test_a_running_job_keeps_its_lease_beyond_lease_seconds(
-    make_queue: Callable[..., Queue],
+    make_queue: Callable[..., Queue], clock: ManualClock
 ) -> None:
-    queue, rival = make_queue(), make_queue()  # rival: another worker's connection
+    """On the manual clock: no sleeping, and the renewals are exact."""
+    queue, rival = make_queue(clock=clock), make_queue(clock=clock)  # rival: another worker
     queue.enqueue({"n": 1})
     seen: list[Any] = []
 
     def slow(payload: dict[str, int]) -> int:
-        time.sleep(2.0)  # over three leases of 0.6 s: renewed every 0.2 s meanwhile
-        seen.append(rival.claim("rival", lease_seconds=10))
+        start = clock.now()
+        for _ in range(10):  # 2.5 s: over four leases of 0.6 s, renewed every 0.2 s
+            clock.advance(0.25)  # returns once the renewal due by then is made
+            seen.append(rival.claim("rival", lease_seconds=10))
+        [running] = queue.jobs("running")
+        assert running.leased_until == pytest.approx(start + 2.5 + 0.6)
         return payload["n"]
 
-    outcome = QueueWorker(queue, slow, lease_seconds=0.6).run_once()
-    assert seen == [None]  # nobody could take the running job over
+    outcome = QueueWorker(queue, slow, lease_seconds=0.6, clock=clock).run_once()
+    assert seen == [None] * 10  # nobody could take the running job over
     assert outcome is not None
     assert outcome.status == "done"
     [job] = queue.jobs("done")
     assert job.attempts == 1
+
+
+def test_without_renewal_a_job_past_its_lease_is_taken_over(
+    make_queue: Callable[..., Queue], clock: ManualClock
+) -> None:
+    """The check above can fail: the same run with no renewal loses the job."""
+    queue, rival = make_queue(clock=clock), make_queue(clock=clock)
+    queue.enqueue({"n": 1})
+    job = queue.claim("w", lease_seconds=0.6)
+    assert job is not None
+    clock.advance(0.7)
+    taken = rival.claim("rival", lease_seconds=10)
+    assert taken is not None
+    assert taken.id == job.id
+
+
+def test_a_worker_waits_on_its_clock_for_the_next_due_job(
+    make_queue: Callable[..., Queue], clock: ManualClock
+) -> None:
+    import threading
+
+    queue = make_queue(clock=clock)
+    ran: list[int] = []
+    worker = QueueWorker(
+        queue, lambda payload: ran.append(payload["n"]), clock=clock, poll_interval=3600
+    )
+    queue.enqueue({"n": 1}, delay=30)
+    thread = threading.Thread(target=worker.run, kwargs={"until_idle": True})
+    thread.start()
+    clock.advance(29)  # returns once the worker has looked at the time and waits again
+    assert ran == []
+    clock.advance(1)
+    thread.join(10)
+    assert not thread.is_alive()
+    assert ran == [1]
 
 
 # -- back-end specifics ----------------------------------------------------------------------

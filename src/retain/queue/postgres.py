@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any
 
+from retain.clock import Clock, as_clock
 from retain.errors import (
     ConfigurationError,
     InvalidInputError,
@@ -76,8 +76,9 @@ class PostgresQueue:
             memory writes and its acknowledgement commit together.
         name: Several queues can share one database; each sees only its own jobs.
         retry: Attempts and backoff for failing jobs.
-        clock: Seconds now (default ``time.time``); tests pass a manual clock. Processes
-            sharing a queue should share a clock (wall time).
+        clock: The time (a :class:`~retain.clock.Clock` or a ``() -> seconds`` function;
+            default the system clock); tests pass a :class:`~retain.clock.ManualClock`.
+            Processes sharing a queue should share a clock (wall time).
         pool_size: Most connections this queue opens (each call holds one briefly).
 
     Raises:
@@ -99,7 +100,7 @@ class PostgresQueue:
         *,
         name: str = "default",
         retry: RetryPolicy | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | Callable[[], float] | None = None,
         pool_size: int = 4,
         connect_timeout: float = 10.0,
     ) -> None:
@@ -108,7 +109,7 @@ class PostgresQueue:
         self.conn_string = conn_string
         self.name = name
         self.retry_policy = retry or RetryPolicy()
-        self._clock = clock
+        self._clock = as_clock(clock).now
         kwargs: dict[str, Any] = {
             "autocommit": True,
             "connect_timeout": max(1, int(connect_timeout)),

@@ -21,12 +21,12 @@ import json
 import os
 import sqlite3
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from retain.clock import Clock, as_clock
 from retain.errors import (
     ConfigurationError,
     InvalidInputError,
@@ -61,7 +61,8 @@ class SQLiteQueue:
             job's memory writes and its progress commit together.
         name: Several queues can share one file; each sees only its own jobs.
         retry: Attempts and backoff for failing jobs.
-        clock: Seconds now (default ``time.time``); tests pass a manual clock.
+        clock: The time (a :class:`~retain.clock.Clock` or a ``() -> seconds`` function;
+            default the system clock); tests pass a :class:`~retain.clock.ManualClock`.
         busy_timeout_ms: How long SQLite waits for another connection's write lock.
         lock_retries: How many times a write transaction is retried after that wait.
 
@@ -83,7 +84,7 @@ class SQLiteQueue:
         *,
         name: str = "default",
         retry: RetryPolicy | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | Callable[[], float] | None = None,
         busy_timeout_ms: int = 30_000,
         lock_retries: int = 3,
     ) -> None:
@@ -96,7 +97,7 @@ class SQLiteQueue:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.retry_policy = retry or RetryPolicy()
-        self._clock = clock
+        self._clock = as_clock(clock).now
         self._real = os.path.realpath(self.path)
         self._lock = threading.RLock()
         self._busy_timeout_ms = busy_timeout_ms
