@@ -24,7 +24,7 @@ import contextvars
 import json
 import sqlite3
 from collections.abc import Callable, Generator, Iterator, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 __all__ = [
     "PgWriteHook",
@@ -41,80 +41,81 @@ __all__ = [
     "write_replayed",
 ]
 
+H = TypeVar("H")
+
+
+class _Registry(Generic[H]):
+    """Callables registered for the current thread or task (a context variable), in the
+    order they were added."""
+
+    def __init__(self, name: str) -> None:
+        self._var: contextvars.ContextVar[tuple[H, ...]] = contextvars.ContextVar(name, default=())
+
+    @contextlib.contextmanager
+    def added(self, item: H) -> Iterator[None]:
+        token = self._var.set((*self._var.get(), item))
+        try:
+            yield
+        finally:
+            self._var.reset(token)
+
+    def __iter__(self) -> Iterator[H]:
+        return iter(self._var.get())
+
+
 WriteHook = Callable[[Any, sqlite3.Connection], None]
 """``hook(store, connection)``: called inside the write transaction of ``store``."""
 
-_HOOKS: contextvars.ContextVar[tuple[WriteHook, ...]] = contextvars.ContextVar(
-    "retain_write_hooks", default=()
-)
+_HOOKS: _Registry[WriteHook] = _Registry("retain_write_hooks")
 
 
-@contextlib.contextmanager
-def write_hook(hook: WriteHook) -> Iterator[None]:
+def write_hook(hook: WriteHook) -> contextlib.AbstractContextManager[None]:
     """Run ``hook(store, connection)`` inside every store write made in this block (this
     thread or task only), just before the write commits."""
-    token = _HOOKS.set((*_HOOKS.get(), hook))
-    try:
-        yield
-    finally:
-        _HOOKS.reset(token)
+    return _HOOKS.added(hook)
 
 
 def run_write_hooks(store: Any, conn: sqlite3.Connection) -> None:
     """Called by the stores inside their write transaction."""
-    for hook in _HOOKS.get():
+    for hook in _HOOKS:
         hook(store, conn)
 
 
 PgWriteHook = Callable[[Any], Generator[Any, list[tuple[Any, ...]], None]]
 """``hook(store)``: SQL steps (``Sql``) run inside a ``PostgresStore`` write transaction."""
 
-_PG_HOOKS: contextvars.ContextVar[tuple[PgWriteHook, ...]] = contextvars.ContextVar(
-    "retain_pg_write_hooks", default=()
-)
+_PG_HOOKS: _Registry[PgWriteHook] = _Registry("retain_pg_write_hooks")
 
 
-@contextlib.contextmanager
-def pg_write_hook(hook: PgWriteHook) -> Iterator[None]:
+def pg_write_hook(hook: PgWriteHook) -> contextlib.AbstractContextManager[None]:
     """Add ``hook(store)``'s steps to every ``PostgresStore`` write made in this block (this
     thread or task only), just before the write commits."""
-    token = _PG_HOOKS.set((*_PG_HOOKS.get(), hook))
-    try:
-        yield
-    finally:
-        _PG_HOOKS.reset(token)
+    return _PG_HOOKS.added(hook)
 
 
 def pg_write_steps(store: Any) -> Generator[Any, list[tuple[Any, ...]], None]:
     """Called (``yield from``) by ``PostgresStore`` at the end of its write steps."""
-    for hook in _PG_HOOKS.get():
+    for hook in _PG_HOOKS:
         yield from hook(store)
 
 
 WriteReplay = Callable[[Any], bool]
 """``check(store)``: ``True`` if the write ``store`` is about to make is to be skipped."""
 
-_REPLAYS: contextvars.ContextVar[tuple[WriteReplay, ...]] = contextvars.ContextVar(
-    "retain_write_replays", default=()
-)
+_REPLAYS: _Registry[WriteReplay] = _Registry("retain_write_replays")
 
 
-@contextlib.contextmanager
-def write_replay(check: WriteReplay) -> Iterator[None]:
+def write_replay(check: WriteReplay) -> contextlib.AbstractContextManager[None]:
     """Ask ``check(store)`` before every store write made in this block (this thread or
     task only); the store skips a write for which it answers ``True``."""
-    token = _REPLAYS.set((*_REPLAYS.get(), check))
-    try:
-        yield
-    finally:
-        _REPLAYS.reset(token)
+    return _REPLAYS.added(check)
 
 
 def write_replayed(store: Any) -> bool:
     """Called by both stores before a write (every check is asked, so each can count the
     write): whether to skip it, as already applied."""
     replayed = False
-    for check in _REPLAYS.get():
+    for check in _REPLAYS:
         replayed = check(store) or replayed
     return replayed
 
