@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Iterator, Mapping
+from typing import Any, TypeVar
 
 from retain.clock import Clock, as_clock
 from retain.errors import (
     ConfigurationError,
     InvalidInputError,
-    LeaseLostError,
     MissingDependencyError,
     QueueError,
 )
@@ -36,8 +34,8 @@ from retain.queue import machine
 from retain.queue.base import Job, RetryPolicy
 from retain.queue.codec import encode, portable_config
 from retain.queue.effects import AttemptWrites, lease_lost
-from retain.queue.machine import JOB_STATES, JobState, check_state
 from retain.queue.rows import EFFECTS_TABLE_SQL, JOB_COLUMNS, POSTGRES, job_from_row
+from retain.queue.table import SELECT, JobTable
 from retain.stores.hooks import pg_write_hook
 from retain.stores.pg_schema import apply_pg_migrations
 
@@ -52,7 +50,8 @@ except ImportError as e:  # pragma: no cover - exercised in a test with the pack
 
 __all__ = ["PostgresQueue"]
 
-_SELECT = f"SELECT {JOB_COLUMNS} FROM retain_jobs"
+T = TypeVar("T")
+
 _EFFECTS_TABLE = EFFECTS_TABLE_SQL.format(id_type="bigint", time_type="float8")
 
 
@@ -68,8 +67,9 @@ def _same_database(a: str, b: str) -> bool:
     return a == b or norm(a) == norm(b)
 
 
-class PostgresQueue:
-    """A durable job queue in PostgreSQL (``pip install 'retain[postgres]'``).
+class PostgresQueue(JobTable):
+    """A durable job queue in PostgreSQL (``pip install 'retain[postgres]'``); its
+    operations are :class:`~retain.queue.table.JobTable`'s.
 
     Args:
         conn_string: A libpq URL; pass the store's (or use :meth:`for_store`) so a job's
@@ -108,6 +108,7 @@ class PostgresQueue:
             raise ConfigurationError(f"pool_size must be >= 1; got {pool_size}.")
         self.conn_string = conn_string
         self.name = name
+        self.dialect = POSTGRES
         self.retry_policy = retry or RetryPolicy()
         self._clock = as_clock(clock).now
         kwargs: dict[str, Any] = {
@@ -169,19 +170,9 @@ class PostgresQueue:
         except psycopg.Error as e:
             raise QueueError(f"Job queue error in {redact(self.conn_string)}: {e}") from e
 
-    @staticmethod
-    def _move(
-        conn: psycopg.Connection[Any],
-        op: machine.Operation,
-        change: machine.Change,
-        job_id: int,
-        token: str | None = None,
-    ) -> int:
-        """Write ``change`` to job ``job_id`` if it is still in a source state of ``op``
-        (and, with ``token``, still leased with it); returns the rows changed (0 or 1)."""
-        sql = POSTGRES.transition(op, change, leased=token is not None)
-        params = {"id": job_id, "token": token, **POSTGRES.values(change)}
-        return int(conn.execute(sql, params).rowcount)
+    def _transaction(self, body: Callable[[Any], T]) -> T:
+        with self._tx() as conn:
+            return body(conn)
 
     # -- producing -------------------------------------------------------------------------
 
@@ -232,103 +223,11 @@ class PostgresQueue:
             ).fetchone()
             if row is None:  # a job with this idempotency key exists: it is the answer
                 found = conn.execute(
-                    f"{_SELECT} WHERE idempotency_key = %s",
+                    f"{SELECT} WHERE idempotency_key = %s",
                     (idempotency_key,),
                 ).fetchone()
                 return job_from_row(found), []  # type: ignore[arg-type]
             return job_from_row(row[:-1]), list(row[-1] or [])
-
-    def expedite(self, *, key: str | None = None, key_prefix: str | None = None) -> list[int]:
-        """Make queued jobs due now (by ``key``, by ``key_prefix``, or all); returns ids."""
-        sql = "SELECT id, run_at FROM retain_jobs WHERE queue = %(q)s AND state = 'queued'"
-        args: dict[str, Any] = {"q": self.name, "now": self._clock()}
-        if key is not None:
-            sql += " AND key = %(key)s"
-            args["key"] = key
-        if key_prefix is not None:
-            sql += " AND left(key, %(n)s) = %(prefix)s"
-            args |= {"n": len(key_prefix), "prefix": key_prefix}
-        with self._tx() as conn:
-            rows = conn.execute(sql + " ORDER BY id", args).fetchall()
-            late = [r[0] for r in rows if r[1] > args["now"]]
-            if late:
-                conn.execute(
-                    "UPDATE retain_jobs SET run_at = %(now)s, updated_at = %(now)s WHERE "
-                    "state = 'queued' AND id = ANY(%(ids)s)",
-                    args | {"ids": late},
-                )
-        return [r[0] for r in rows]
-
-    def cancel(self, job_ids: Sequence[int]) -> int:
-        """Cancel queued jobs; returns how many were cancelled."""
-        if not job_ids:
-            return 0
-        change = machine.cancel(now=self._clock())
-        with self._tx() as conn:
-            cur = conn.execute(
-                POSTGRES.transition("cancel", change, many=True),
-                {"ids": POSTGRES.ids_value(job_ids), **POSTGRES.values(change)},
-            )
-            return int(cur.rowcount)
-
-    # -- consuming -------------------------------------------------------------------------
-
-    def claim(self, worker: str, *, lease_seconds: float) -> Job | None:
-        """Lease the next due job (``FOR UPDATE SKIP LOCKED``); ``None`` when none is due."""
-        if lease_seconds <= 0:
-            raise InvalidInputError(f"lease_seconds must be > 0; got {lease_seconds!r}.")
-        now = self._clock()
-        with self._tx() as conn:
-            while True:
-                row = conn.execute(
-                    f"{_SELECT} WHERE queue = %(q)s AND ((state = 'queued' AND "
-                    "run_at <= %(now)s) OR (state = 'running' AND leased_until <= %(now)s)) "
-                    "ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                    {"q": self.name, "now": now},
-                ).fetchone()
-                if row is None:
-                    return None
-                job = job_from_row(row)
-                change = machine.claim(
-                    job, worker=worker, token=uuid.uuid4().hex, now=now, lease_seconds=lease_seconds
-                )
-                self._move(conn, "claim", change, job.id)
-                if change.state == "running":
-                    return machine.apply(job, change)  # type: ignore[no-any-return]
-
-    def extend(self, job: Job, *, lease_seconds: float) -> bool:
-        """Extend a lease still held; ``False`` if it was lost."""
-        change = machine.extend(now=self._clock(), lease_seconds=lease_seconds)
-        with self._tx() as conn:
-            return bool(self._move(conn, "extend", change, job.id, job.lease_token))
-
-    def complete(self, job: Job, result: Any = None) -> bool:
-        """Acknowledge a leased job; ``False`` if its lease was lost meanwhile."""
-        try:
-            stored = None if result is None else encode(result, "result")
-        except InvalidInputError:
-            stored = None  # the caller's future still gets the value; the row keeps none
-        change = machine.complete(stored, now=self._clock())
-        with self._tx() as conn:
-            return bool(self._move(conn, "complete", change, job.id, job.lease_token))
-
-    def fail(self, job: Job, error: str) -> Job:
-        """Record a failed attempt: requeue after the backoff, or mark the job dead."""
-        now = self._clock()
-        with self._tx() as conn:
-            row = conn.execute(
-                f"{_SELECT} WHERE id = %s AND lease_token = %s AND state = 'running' FOR UPDATE",
-                (job.id, job.lease_token),
-            ).fetchone()
-            if row is None:
-                raise LeaseLostError(
-                    f"Job {job.id}'s lease was lost before its failure was recorded; another "
-                    "worker runs it now."
-                )
-            stored = job_from_row(row)
-            change = machine.fail(stored, self.retry_policy, error, now=now)
-            self._move(conn, "fail", change, job.id, job.lease_token)
-            return machine.apply(stored, change)  # type: ignore[no-any-return]
 
     @contextlib.contextmanager
     def effects_of(self, job: Job) -> Iterator[None]:
@@ -342,7 +241,9 @@ class PostgresQueue:
 
         committed = {
             r[0]
-            for r in self._read("SELECT seq FROM retain_job_effects WHERE job_id = %s", (job.id,))
+            for r in self._read(
+                "SELECT seq FROM retain_job_effects WHERE job_id = %(id)s", {"id": job.id}
+            )
         }
         writes = AttemptWrites(job, committed, ours)
 
@@ -362,69 +263,3 @@ class PostgresQueue:
 
         with pg_write_hook(stamp), writes.replaying():
             yield
-
-    # -- inspecting ------------------------------------------------------------------------
-
-    def _read(self, sql: str, args: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        with self._tx() as conn:
-            return conn.execute(sql, args).fetchall()
-
-    def next_due(self) -> float | None:
-        """When the next job becomes claimable; ``None`` when nothing is pending."""
-        rows = self._read(
-            "SELECT LEAST((SELECT MIN(run_at) FROM retain_jobs WHERE queue = %(q)s AND "
-            "state = 'queued'), (SELECT MIN(leased_until) FROM retain_jobs WHERE "
-            "queue = %(q)s AND state = 'running'))",
-            {"q": self.name},
-        )
-        return None if rows[0][0] is None else float(rows[0][0])
-
-    def get(self, job_id: int) -> Job | None:
-        """One job by id."""
-        rows = self._read(f"{_SELECT} WHERE id = %s", (job_id,))
-        return job_from_row(rows[0]) if rows else None
-
-    def jobs(self, state: JobState | None = None, *, limit: int = 100) -> list[Job]:
-        """Jobs in ``state`` (every state with ``None``), oldest first."""
-        check_state(state)
-        sql = f"{_SELECT} WHERE queue = %(q)s"
-        if state is not None:
-            sql += " AND state = %(state)s"
-        rows = self._read(
-            sql + " ORDER BY id LIMIT %(limit)s", {"q": self.name, "state": state, "limit": limit}
-        )
-        return [job_from_row(r) for r in rows]
-
-    def counts(self) -> dict[str, int]:
-        """How many jobs are in each state (every state present, zeros included)."""
-        rows = self._read(
-            "SELECT state, COUNT(*) FROM retain_jobs WHERE queue = %s GROUP BY state",
-            (self.name,),
-        )
-        counts: dict[str, int] = dict.fromkeys(JOB_STATES, 0)
-        counts.update({r[0]: int(r[1]) for r in rows})
-        return counts
-
-    def retry(self, job_id: int) -> Job:
-        """Queue a dead job again, due now, with a fresh attempt budget. Writes its earlier
-        attempts committed are replayed, not repeated."""
-        change = machine.retry(self.retry_policy, now=self._clock())
-        with self._tx() as conn:
-            row = conn.execute(
-                f"{_SELECT} WHERE id = %s AND queue = %s FOR UPDATE", (job_id, self.name)
-            ).fetchone()
-            if row is not None and self._move(conn, "retry", change, job_id):
-                return machine.apply(job_from_row(row), change)  # type: ignore[no-any-return]
-        raise InvalidInputError(
-            f"Job {job_id} is not a dead job of queue {self.name!r}; see queue.jobs('dead')."
-        )
-
-    def prune(self, *, older_than: float) -> int:
-        """Delete finished jobs (done, superseded, cancelled) last changed more than
-        ``older_than`` seconds ago; dead jobs stay. Returns how many."""
-        with self._tx() as conn:
-            cur = conn.execute(
-                "DELETE FROM retain_jobs WHERE queue = %s AND state = ANY(%s) AND updated_at < %s",
-                (self.name, list(machine.FINISHED_STATES), self._clock() - older_than),
-            )
-            return int(cur.rowcount)

@@ -7,6 +7,7 @@ Statements use named parameters: ``:name`` on SQLite, ``%(name)s`` on PostgreSQL
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,16 +67,25 @@ def job_from_row(row: Sequence[Any]) -> Job:
     )
 
 
+_PYFORMAT = re.compile(r"%\((\w+)\)s")
+
+
 @dataclass(frozen=True)
 class Dialect:
-    """How one database spells parameters and "id in this list"."""
+    """How one database spells parameters, "id in this list" and row locks."""
 
     name: str
     param_format: str  # "{}" is the parameter's name
     ids_format: str  # "{}" is the parameter holding the ids
+    for_update: str = ""  # appended to a SELECT of rows about to change
+    skip_locked: str = ""  # appended to the claim's SELECT
 
     def param(self, name: str) -> str:
         return self.param_format.format(name)
+
+    def sql(self, text: str) -> str:
+        """``text``, written with ``%(name)s`` parameters, in this dialect."""
+        return _PYFORMAT.sub(lambda m: self.param(m.group(1)), text)
 
     def ids(self, name: str) -> str:
         """A condition on ``id`` being one of the ids bound to ``name`` (see
@@ -113,4 +123,4 @@ class Dialect:
 
 
 SQLITE = Dialect("sqlite", ":{}", "id IN (SELECT value FROM json_each({}))")
-POSTGRES = Dialect("postgres", "%({})s", "id = ANY({})")
+POSTGRES = Dialect("postgres", "%({})s", "id = ANY({})", " FOR UPDATE", " FOR UPDATE SKIP LOCKED")

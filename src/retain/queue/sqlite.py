@@ -21,8 +21,7 @@ import json
 import os
 import sqlite3
 import threading
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +29,6 @@ from retain.clock import Clock, as_clock
 from retain.errors import (
     ConfigurationError,
     InvalidInputError,
-    LeaseLostError,
     QueueError,
     StoreError,
 )
@@ -38,23 +36,19 @@ from retain.queue import machine
 from retain.queue.base import Job, RetryPolicy
 from retain.queue.codec import encode, portable_config
 from retain.queue.effects import AttemptWrites, lease_lost
-from retain.queue.machine import JOB_STATES, JobState, check_state
-from retain.queue.rows import EFFECTS_TABLE_SQL, JOB_COLUMNS, SQLITE, job_from_row
+from retain.queue.rows import EFFECTS_TABLE_SQL, SQLITE, job_from_row
+from retain.queue.table import SELECT, JobTable
 from retain.stores.hooks import write_hook
 from retain.stores.sqlite_conn import connect, store_errors, write_transaction
 
 __all__ = ["SQLiteQueue"]
 
 T = TypeVar("T")
-_SELECT = f"SELECT {JOB_COLUMNS} FROM retain_jobs"
-_DUE = (
-    "queue = :q AND ((state = 'queued' AND run_at <= :now) OR "
-    "(state = 'running' AND leased_until <= :now))"
-)
 
 
-class SQLiteQueue:
-    """A durable job queue in a SQLite file.
+class SQLiteQueue(JobTable):
+    """A durable job queue in a SQLite file (its operations are
+    :class:`~retain.queue.table.JobTable`'s).
 
     Args:
         path: The database file; pass the store's file (or use :meth:`for_store`) so a
@@ -96,6 +90,7 @@ class SQLiteQueue:
             )
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.name = name
+        self.dialect = SQLITE
         self.retry_policy = retry or RetryPolicy()
         self._clock = as_clock(clock).now
         self._real = os.path.realpath(self.path)
@@ -107,7 +102,7 @@ class SQLiteQueue:
                 self.path, busy_timeout_ms=busy_timeout_ms, lock_retries=lock_retries
             )
             self._transaction(
-                lambda: self._conn.execute(
+                lambda conn: conn.execute(
                     EFFECTS_TABLE_SQL.format(id_type="INTEGER", time_type="REAL")
                 )
             )
@@ -144,33 +139,25 @@ class SQLiteQueue:
         except StoreError as e:
             raise QueueError(f"{doing} {self.path}: {e}") from e
 
-    def _transaction(self, body: Callable[[], T]) -> T:
-        """``body`` in one ``BEGIN IMMEDIATE`` transaction (retried while another process
-        holds the write lock), under this queue's lock."""
+    def _transaction(self, body: Callable[[Any], T]) -> T:
+        """``body(connection)`` in one ``BEGIN IMMEDIATE`` transaction (retried while another
+        process holds the write lock), under this queue's lock."""
         with self._lock, self._errors():
             return write_transaction(
                 self._conn,
-                body,
+                lambda: body(self._conn),
                 path=self.path,
                 busy_timeout_ms=self._busy_timeout_ms,
                 lock_retries=self._lock_retries,
             )
 
-    def _read(self, sql: str, args: Mapping[str, Any] | Sequence[Any] = ()) -> list[Any]:
+    def _read(self, sql: str, params: Mapping[str, Any]) -> list[Any]:
+        """Reads need no write lock: one statement, outside a write transaction."""
         with self._lock, self._errors():
-            return self._conn.execute(sql, args).fetchall()
+            return self._conn.execute(self.dialect.sql(sql), params).fetchall()
 
     def _job(self, job_id: int) -> Job:
-        return job_from_row(self._conn.execute(f"{_SELECT} WHERE id = ?", (job_id,)).fetchone())
-
-    def _move(
-        self, op: machine.Operation, change: machine.Change, job_id: int, token: str | None = None
-    ) -> int:
-        """Write ``change`` to job ``job_id`` if it is still in a source state of ``op``
-        (and, with ``token``, still leased with it); returns the rows changed (0 or 1)."""
-        sql = SQLITE.transition(op, change, leased=token is not None)
-        params = {"id": job_id, "token": token, **SQLITE.values(change)}
-        return int(self._conn.execute(sql, params).rowcount)
+        return job_from_row(self._conn.execute(f"{SELECT} WHERE id = ?", (job_id,)).fetchone())
 
     # -- producing -------------------------------------------------------------------------
 
@@ -189,12 +176,11 @@ class SQLiteQueue:
         body = encode(payload)
         conf = json.dumps(portable_config(config))
         now = self._clock()
-        conn = self._conn
 
-        def insert() -> tuple[Job, list[int]]:
+        def insert(conn: sqlite3.Connection) -> tuple[Job, list[int]]:
             if idempotency_key is not None:
                 row = conn.execute(
-                    f"{_SELECT} WHERE idempotency_key = ?", (idempotency_key,)
+                    f"{SELECT} WHERE idempotency_key = ?", (idempotency_key,)
                 ).fetchone()
                 if row is not None:
                     return job_from_row(row), []
@@ -234,103 +220,6 @@ class SQLiteQueue:
 
         return self._transaction(insert)
 
-    def expedite(self, *, key: str | None = None, key_prefix: str | None = None) -> list[int]:
-        """Make queued jobs due now (by ``key``, by ``key_prefix``, or all); returns ids."""
-        sql = "SELECT id FROM retain_jobs WHERE queue = ? AND state = 'queued'"
-        args: list[Any] = [self.name]
-        if key is not None:
-            sql += " AND key = ?"
-            args.append(key)
-        if key_prefix is not None:
-            sql += " AND substr(key, 1, ?) = ?"
-            args += [len(key_prefix), key_prefix]
-        now = self._clock()
-
-        def due_now() -> list[int]:
-            ids = [r[0] for r in self._conn.execute(sql + " ORDER BY id", args)]
-            self._conn.execute(
-                "UPDATE retain_jobs SET run_at = ?, updated_at = ? WHERE run_at > ? AND "
-                f"state = 'queued' AND {SQLITE.ids_format.format('?')}",
-                (now, now, now, SQLITE.ids_value(ids)),
-            )
-            return ids
-
-        return self._transaction(due_now)
-
-    def cancel(self, job_ids: Sequence[int]) -> int:
-        """Cancel queued jobs; returns how many were cancelled."""
-        if not job_ids:
-            return 0
-        change = machine.cancel(now=self._clock())
-        sql = SQLITE.transition("cancel", change, many=True)
-        params = {"ids": SQLITE.ids_value(job_ids), **SQLITE.values(change)}
-        return self._transaction(lambda: int(self._conn.execute(sql, params).rowcount))
-
-    # -- consuming -------------------------------------------------------------------------
-
-    def claim(self, worker: str, *, lease_seconds: float) -> Job | None:
-        """Lease the next due job; ``None`` when nothing is due."""
-        if lease_seconds <= 0:
-            raise InvalidInputError(f"lease_seconds must be > 0; got {lease_seconds!r}.")
-        now = self._clock()
-
-        def lease() -> Job | None:
-            while True:
-                row = self._conn.execute(
-                    f"{_SELECT} WHERE {_DUE} ORDER BY run_at, id LIMIT 1",
-                    {"q": self.name, "now": now},
-                ).fetchone()
-                if row is None:
-                    return None
-                job = job_from_row(row)
-                change = machine.claim(
-                    job, worker=worker, token=uuid.uuid4().hex, now=now, lease_seconds=lease_seconds
-                )
-                self._move("claim", change, job.id)
-                if change.state == "running":
-                    return machine.apply(job, change)  # type: ignore[no-any-return]
-
-        return self._transaction(lease)
-
-    def extend(self, job: Job, *, lease_seconds: float) -> bool:
-        """Extend a lease still held; ``False`` if it was lost."""
-        change = machine.extend(now=self._clock(), lease_seconds=lease_seconds)
-        return bool(
-            self._transaction(lambda: self._move("extend", change, job.id, job.lease_token))
-        )
-
-    def complete(self, job: Job, result: Any = None) -> bool:
-        """Acknowledge a leased job; ``False`` if its lease was lost meanwhile."""
-        try:
-            stored = None if result is None else encode(result, "result")
-        except InvalidInputError:
-            stored = None  # the caller's future still gets the value; the row keeps none
-        change = machine.complete(stored, now=self._clock())
-        return bool(
-            self._transaction(lambda: self._move("complete", change, job.id, job.lease_token))
-        )
-
-    def fail(self, job: Job, error: str) -> Job:
-        """Record a failed attempt: requeue after the backoff, or mark the job dead."""
-        now = self._clock()
-
-        def record() -> Job:
-            row = self._conn.execute(
-                f"{_SELECT} WHERE id = ? AND lease_token = ? AND state = 'running'",
-                (job.id, job.lease_token),
-            ).fetchone()
-            if row is None:
-                raise LeaseLostError(
-                    f"Job {job.id}'s lease was lost before its failure was recorded; another "
-                    "worker runs it now."
-                )
-            stored = job_from_row(row)
-            change = machine.fail(stored, self.retry_policy, error, now=now)
-            self._move("fail", change, job.id, job.lease_token)
-            return machine.apply(stored, change)  # type: ignore[no-any-return]
-
-        return self._transaction(record)
-
     @contextlib.contextmanager
     def effects_of(self, job: Job) -> Iterator[None]:
         """Inside this block, writes to a retain store on this file are journalled for
@@ -343,7 +232,9 @@ class SQLiteQueue:
 
         committed = {
             r[0]
-            for r in self._read("SELECT seq FROM retain_job_effects WHERE job_id = ?", (job.id,))
+            for r in self._read(
+                "SELECT seq FROM retain_job_effects WHERE job_id = %(id)s", {"id": job.id}
+            )
         }
         writes = AttemptWrites(job, committed, ours)
 
@@ -366,76 +257,3 @@ class SQLiteQueue:
 
         with write_hook(stamp), writes.replaying():
             yield
-
-    # -- inspecting ------------------------------------------------------------------------
-
-    def next_due(self) -> float | None:
-        """When the next job becomes claimable; ``None`` when nothing is pending."""
-        row = self._read(
-            "SELECT MIN(t) FROM (SELECT MIN(run_at) AS t FROM retain_jobs WHERE queue = ? AND "
-            "state = 'queued' UNION ALL SELECT MIN(leased_until) FROM retain_jobs WHERE "
-            "queue = ? AND state = 'running')",
-            (self.name, self.name),
-        )
-        return None if row[0][0] is None else float(row[0][0])
-
-    def get(self, job_id: int) -> Job | None:
-        """One job by id."""
-        rows = self._read(f"{_SELECT} WHERE id = ?", (job_id,))
-        return job_from_row(rows[0]) if rows else None
-
-    def jobs(self, state: JobState | None = None, *, limit: int = 100) -> list[Job]:
-        """Jobs in ``state`` (every state with ``None``), oldest first."""
-        check_state(state)
-        sql = f"{_SELECT} WHERE queue = ?"
-        args: list[Any] = [self.name]
-        if state is not None:
-            sql += " AND state = ?"
-            args.append(state)
-        rows = self._read(sql + " ORDER BY id LIMIT ?", (*args, limit))
-        return [job_from_row(r) for r in rows]
-
-    def counts(self) -> dict[str, int]:
-        """How many jobs are in each state (every state present, zeros included)."""
-        rows = self._read(
-            "SELECT state, COUNT(*) FROM retain_jobs WHERE queue = ? GROUP BY state",
-            (self.name,),
-        )
-        counts: dict[str, int] = dict.fromkeys(JOB_STATES, 0)
-        counts.update({r[0]: r[1] for r in rows})
-        return counts
-
-    def retry(self, job_id: int) -> Job:
-        """Queue a dead job again, due now, with a fresh attempt budget. Writes its earlier
-        attempts committed are replayed, not repeated."""
-        change = machine.retry(self.retry_policy, now=self._clock())
-
-        def requeue() -> Job | None:
-            row = self._conn.execute(
-                f"{_SELECT} WHERE id = ? AND queue = ?", (job_id, self.name)
-            ).fetchone()
-            if row is None or not self._move("retry", change, job_id):
-                return None
-            return machine.apply(job_from_row(row), change)  # type: ignore[no-any-return]
-
-        job = self._transaction(requeue)
-        if job is None:
-            raise InvalidInputError(
-                f"Job {job_id} is not a dead job of queue {self.name!r}; see queue.jobs('dead')."
-            )
-        return job
-
-    def prune(self, *, older_than: float) -> int:
-        """Delete finished jobs (done, superseded, cancelled) last changed more than
-        ``older_than`` seconds ago; dead jobs stay. Returns how many."""
-        states = ", ".join(f"'{s}'" for s in machine.FINISHED_STATES)
-        cutoff = self._clock() - older_than
-        return self._transaction(
-            lambda: int(
-                self._conn.execute(
-                    f"DELETE FROM retain_jobs WHERE queue = ? AND state IN ({states}) AND "
-                    "updated_at < ?",
-                    (self.name, cutoff),
-                ).rowcount
-            )
-        )
