@@ -65,9 +65,11 @@ def _heartbeat(
     waiting = threading.Event()  # the beat thread is waiting on the clock
 
     def beat() -> None:
-        due = clock.now() + every
-        with condition:
-            waiting.set()
+        with condition:  # held until clock.wait releases it: then the job may start
+            try:
+                due = clock.now() + every
+            finally:
+                waiting.set()  # set even if the clock failed, so the job never hangs
             while not stopped:
                 clock.wait(condition, due)
                 if stopped or clock.now() < due:
