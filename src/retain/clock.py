@@ -167,6 +167,19 @@ class ManualClock:
                     break
                 self._state.wait(left)
 
+    def wait_for_waiters(self, count: int = 1, *, timeout: float = 10.0) -> bool:
+        """Block until ``count`` threads wait on this clock (a test's ready handshake with
+        the threads it started, before it moves time); ``False`` if ``timeout`` real
+        seconds pass first."""
+        give_up = time.monotonic() + timeout
+        with self._state:
+            while len(self._conditions) < count:
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    return False
+                self._state.wait(left)
+        return True
+
     def forget(self, condition: threading.Condition) -> None:
         """Stop waiting for ``condition``'s scheduler in :meth:`advance` (it stopped)."""
         with self._state:

@@ -292,6 +292,51 @@ def test_a_job_that_fails_between_two_writes_is_retried_and_applies_both_once(
     assert len(store.history(("profiles", "u1"), "profile")) == 1  # type: ignore[attr-defined]
 
 
+def test_two_store_managers_in_one_job_failing_between_them_apply_each_once(
+    make_store: Callable[[], RetainStore], queue: Queue, clock: ManualClock
+) -> None:
+    """The learning machine's shape: facts, then a profile, each by a store manager; the
+    profile model fails once. Before: the job was dead with the facts only."""
+    from retain import create_memory_store_manager
+    from retain.testing import FakeChatModel, insert
+
+    store = make_store()
+    facts = create_memory_store_manager(
+        FakeChatModel(lambda call: [insert("User likes tea")]),
+        namespace=("memories", "{user_id}"),
+        store=store,
+    )
+    profile_calls: list[Any] = []
+
+    def profile_model(call: Any) -> Any:
+        profile_calls.append(call)
+        if len(profile_calls) == 1:
+            raise ConnectionError("profile model unavailable")
+        return [insert("Name: Ada")]
+
+    profile = create_memory_store_manager(
+        FakeChatModel(profile_model), namespace=("profile", "{user_id}"), store=store
+    )
+
+    def reflector(payload: dict[str, Any], config: dict[str, Any]) -> None:
+        facts.invoke(payload, config)
+        profile.invoke(payload, config)
+
+    queue.enqueue(
+        {"messages": [["user", "I like tea. I'm Ada."]]},
+        config={"configurable": {"user_id": "u1"}},
+    )
+    worker = QueueWorker(queue, reflector, clock=clock, lease_seconds=30)
+    assert worker.run_once().status == "retry"  # type: ignore[union-attr]
+    clock.advance(60)
+    assert worker.run_once().status == "done"  # type: ignore[union-attr]
+    [fact] = store.search(("memories", "u1"))
+    assert fact.value["content"]["content"] == "User likes tea"
+    assert len(store.history(("memories", "u1"), fact.key)) == 1  # type: ignore[attr-defined]
+    [name] = store.search(("profile", "u1"))
+    assert name.value["content"]["content"] == "Name: Ada"
+
+
 def test_a_dead_job_with_committed_writes_can_be_retried_and_replays_them(
     make_store: Callable[[], RetainStore], make_queue: Callable[..., Queue], clock: ManualClock
 ) -> None:
@@ -402,12 +447,17 @@ def test_a_worker_waits_on_its_clock_for_the_next_due_job(
     queue.enqueue({"n": 1}, delay=30)
     thread = threading.Thread(target=worker.run, kwargs={"until_idle": True})
     thread.start()
-    clock.advance(29)  # returns once the worker has looked at the time and waits again
-    assert ran == []
-    clock.advance(1)
-    thread.join(10)
-    assert not thread.is_alive()
-    assert ran == [1]
+    try:
+        assert clock.wait_for_waiters(1), "the worker never waited on its clock"
+        clock.advance(29)  # returns once the worker has looked at the time and waits again
+        assert ran == []
+        clock.advance(1)
+        thread.join(10)
+        assert not thread.is_alive()
+        assert ran == [1]
+    finally:
+        worker.stop()
+        thread.join(10)
 
 
 # -- back-end specifics ----------------------------------------------------------------------
