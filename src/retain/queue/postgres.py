@@ -202,7 +202,7 @@ class PostgresQueue(JobTable):
                     (f"retain_jobs:{self.name}:{key}",),
                 )
             row = conn.execute(  # one statement: insert, then supersede older ones
-                f"WITH new AS (INSERT INTO retain_jobs (queue, key, idempotency_key, payload, "
+                "WITH new AS (INSERT INTO retain_jobs (queue, key, idempotency_key, payload, "
                 "config, state, run_at, attempts, max_attempts, created_at, updated_at) VALUES "
                 "(%(q)s, %(key)s, %(ik)s, %(body)s, %(conf)s, 'queued', %(run_at)s, 0, "
                 "%(max)s, %(now)s, %(now)s) ON CONFLICT (idempotency_key) DO NOTHING "
