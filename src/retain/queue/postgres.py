@@ -239,13 +239,7 @@ class PostgresQueue(JobTable):
             url = getattr(store, "conn_string", None)
             return isinstance(url, str) and _same_database(url, self.conn_string)
 
-        committed = {
-            r[0]
-            for r in self._read(
-                "SELECT seq FROM retain_job_effects WHERE job_id = %(id)s", {"id": job.id}
-            )
-        }
-        writes = AttemptWrites(job, committed, ours)
+        writes = AttemptWrites(job, self._committed(job), ours)
 
         def stamp(store: Any) -> Generator[Sql, list[tuple[Any, ...]], None]:
             ordinal = writes.ordinal(store)

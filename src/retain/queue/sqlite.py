@@ -230,13 +230,7 @@ class SQLiteQueue(JobTable):
             path = getattr(store, "path", None)
             return isinstance(path, str) and os.path.realpath(path) == self._real
 
-        committed = {
-            r[0]
-            for r in self._read(
-                "SELECT seq FROM retain_job_effects WHERE job_id = %(id)s", {"id": job.id}
-            )
-        }
-        writes = AttemptWrites(job, committed, ours)
+        writes = AttemptWrites(job, self._committed(job), ours)
 
         def stamp(store: Any, conn: sqlite3.Connection) -> None:
             ordinal = writes.ordinal(store)

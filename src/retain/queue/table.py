@@ -72,6 +72,16 @@ class JobTable:
         params = {"id": job_id, "token": token, **self.dialect.values(change)}
         return int(conn.execute(sql, params).rowcount)
 
+    def _committed(self, job: Job) -> set[int]:
+        """The ordinals of the writes earlier attempts of ``job`` committed (none, without
+        a read, when no write of the job was ever stamped)."""
+        if job.extra.get("effect_at") is None:
+            return set()
+        rows = self._read(
+            "SELECT seq FROM retain_job_effects WHERE job_id = %(id)s", {"id": job.id}
+        )
+        return {int(r[0]) for r in rows}
+
     # -- producing -------------------------------------------------------------------------
 
     def expedite(self, *, key: str | None = None, key_prefix: str | None = None) -> list[int]:
