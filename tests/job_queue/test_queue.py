@@ -672,3 +672,18 @@ def test_purge_deletes_the_jobs_that_carry_the_purged_users_text(
         store.put(alice, "late", {"content": secret})
     assert store.get(alice, "late") is None
     assert not queue.complete(running)
+
+
+@pytest.mark.parametrize("thread", ["t1", None, '["x"]'])
+@pytest.mark.parametrize("namespace", [("memories", "alice"), ("a.b", "[[c]]", ""), ("solo",)])
+def test_purge_reads_the_namespace_from_the_executors_job_keys(
+    namespace: tuple[str, ...], thread: str | None
+) -> None:
+    """``purge`` finds a job's namespace in the key ``ReflectionExecutor`` gives it: if that
+    key's format changes, this fails (and purge would keep the user's jobs)."""
+    from retain.executor import debounce_key
+    from retain.stores.hooks import job_namespace
+
+    assert job_namespace(debounce_key(namespace, thread, None)) == namespace
+    assert job_namespace(debounce_key(None, thread, None)) is None
+    assert job_namespace("[[not json") is None
