@@ -337,6 +337,35 @@ def test_two_store_managers_in_one_job_failing_between_them_apply_each_once(
     assert name.value["content"]["content"] == "Name: Ada"
 
 
+def test_a_rerun_that_writes_differently_still_makes_the_writes_it_had_not_reached(
+    make_store: Callable[[], RetainStore], queue: Queue, clock: ManualClock
+) -> None:
+    """A real model may answer differently the second time: here the re-run has no new fact
+    (the first attempt's fact is there already) and goes straight to the profile. Matching
+    writes by position alone would take the profile for the first attempt's fact write and
+    skip it; matching by namespaces makes it."""
+    store = make_store()
+    queue.enqueue({"user": "u1"})
+    attempts: list[int] = []
+
+    def reflector(payload: dict[str, str]) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            store.put(("memories", "u1"), "fact", {"content": "User likes tea"})
+            raise RuntimeError("profile model unavailable")
+        store.put(("profiles", "u1"), "profile", {"name": "Ada"})  # no fact this time
+        store.put(("memories", "u1"), "fact2", {"content": "User likes green tea"})
+
+    worker = QueueWorker(queue, reflector, clock=clock, lease_seconds=10)
+    assert worker.run_once().status == "retry"  # type: ignore[union-attr]
+    clock.advance(60)
+    assert worker.run_once().status == "done"  # type: ignore[union-attr]
+    assert store.get(("profiles", "u1"), "profile") is not None
+    # the second attempt's write to the fact namespace stands in for the first one's
+    assert store.get(("memories", "u1"), "fact") is not None
+    assert store.get(("memories", "u1"), "fact2") is None
+
+
 def test_a_dead_job_with_committed_writes_can_be_retried_and_replays_them(
     make_store: Callable[[], RetainStore], make_queue: Callable[..., Queue], clock: ManualClock
 ) -> None:

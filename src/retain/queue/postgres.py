@@ -242,15 +242,21 @@ class PostgresQueue(JobTable):
         writes = AttemptWrites(job, self._committed(job), ours)
 
         def stamp(store: Any) -> Generator[Sql, list[tuple[Any, ...]], None]:
-            ordinal = writes.ordinal(store)
-            if ordinal is None:
+            row = writes.record(store)
+            if row is None:
                 return
             rows = yield Sql(
                 "WITH stamped AS (UPDATE retain_jobs SET effect_at = %(now)s WHERE id = %(id)s "
                 "AND lease_token = %(token)s AND state = 'running' RETURNING id) "
-                "INSERT INTO retain_job_effects (job_id, seq, at) SELECT id, %(seq)s, %(now)s "
-                "FROM stamped RETURNING job_id",
-                {"now": self._clock(), "id": job.id, "token": job.lease_token, "seq": ordinal},
+                "INSERT INTO retain_job_effects (job_id, seq, target, at) SELECT id, %(seq)s, "
+                "%(target)s, %(now)s FROM stamped RETURNING job_id",
+                {
+                    "now": self._clock(),
+                    "id": job.id,
+                    "token": job.lease_token,
+                    "seq": row[0],
+                    "target": row[1],
+                },
             )
             if not rows:
                 raise lease_lost(job)

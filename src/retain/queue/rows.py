@@ -34,13 +34,14 @@ JOB_COLUMNS = (
 
 EFFECTS_TABLE_SQL = (
     "CREATE TABLE IF NOT EXISTS retain_job_effects (job_id {id_type} NOT NULL REFERENCES "
-    "retain_jobs(id) ON DELETE CASCADE, seq integer NOT NULL, at {time_type} NOT NULL, "
-    "PRIMARY KEY (job_id, seq))"
+    "retain_jobs(id) ON DELETE CASCADE, seq integer NOT NULL, target text NOT NULL, "
+    "at {time_type} NOT NULL, PRIMARY KEY (job_id, seq))"
 )
-"""The write journal: one row per store write transaction a job committed (its ordinal in
-the attempt), so a later attempt replays those writes instead of repeating them. Created by
-the queue when it opens (``{id_type}``, ``{time_type}`` per dialect); rows go with their
-job (``ON DELETE CASCADE``)."""
+"""The write journal: one row per store write transaction a job committed (its number in
+the job, the namespaces it wrote), so a later attempt replays those writes instead of
+repeating them (:mod:`retain.queue.effects`). Created by the queue when it opens
+(``{id_type}``, ``{time_type}`` per dialect); rows go with their job (``ON DELETE
+CASCADE``)."""
 
 
 def job_from_row(row: Sequence[Any]) -> Job:

@@ -233,8 +233,8 @@ class SQLiteQueue(JobTable):
         writes = AttemptWrites(job, self._committed(job), ours)
 
         def stamp(store: Any, conn: sqlite3.Connection) -> None:
-            ordinal = writes.ordinal(store)
-            if ordinal is None:
+            row = writes.record(store)
+            if row is None:
                 return
             now = self._clock()
             count = conn.execute(
@@ -245,8 +245,8 @@ class SQLiteQueue(JobTable):
             if not count:
                 raise lease_lost(job)
             conn.execute(
-                "INSERT INTO retain_job_effects(job_id, seq, at) VALUES (?, ?, ?)",
-                (job.id, ordinal, now),
+                "INSERT INTO retain_job_effects(job_id, seq, target, at) VALUES (?, ?, ?, ?)",
+                (job.id, *row, now),
             )
 
         with write_hook(stamp), writes.replaying():

@@ -72,15 +72,16 @@ class JobTable:
         params = {"id": job_id, "token": token, **self.dialect.values(change)}
         return int(conn.execute(sql, params).rowcount)
 
-    def _committed(self, job: Job) -> set[int]:
-        """The ordinals of the writes earlier attempts of ``job`` committed (none, without
-        a read, when no write of the job was ever stamped)."""
+    def _committed(self, job: Job) -> list[tuple[int, str]]:
+        """The journal of the writes earlier attempts of ``job`` committed, ``(seq,
+        target)`` rows (none, without a read, when no write of the job was ever stamped)."""
         if job.extra.get("effect_at") is None:
-            return set()
+            return []
         rows = self._read(
-            "SELECT seq FROM retain_job_effects WHERE job_id = %(id)s", {"id": job.id}
+            "SELECT seq, target FROM retain_job_effects WHERE job_id = %(id)s ORDER BY seq",
+            {"id": job.id},
         )
-        return {int(r[0]) for r in rows}
+        return [(int(r[0]), str(r[1])) for r in rows]
 
     # -- producing -------------------------------------------------------------------------
 

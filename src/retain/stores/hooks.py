@@ -23,7 +23,7 @@ import contextlib
 import contextvars
 import json
 import sqlite3
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 __all__ = [
@@ -99,24 +99,26 @@ def pg_write_steps(store: Any) -> Generator[Any, list[tuple[Any, ...]], None]:
         yield from hook(store)
 
 
-WriteReplay = Callable[[Any], bool]
-"""``check(store)``: ``True`` if the write ``store`` is about to make is to be skipped."""
+WriteReplay = Callable[[Any, frozenset[str]], bool]
+"""``check(store, namespaces)``: ``True`` if the write ``store`` is about to make to
+``namespaces`` (as the store spells them) is to be skipped."""
 
 _REPLAYS: _Registry[WriteReplay] = _Registry("retain_write_replays")
 
 
 def write_replay(check: WriteReplay) -> contextlib.AbstractContextManager[None]:
-    """Ask ``check(store)`` before every store write made in this block (this thread or
-    task only); the store skips a write for which it answers ``True``."""
+    """Ask ``check(store, namespaces)`` before every store write made in this block (this
+    thread or task only); the store skips a write for which it answers ``True``."""
     return _REPLAYS.added(check)
 
 
-def write_replayed(store: Any) -> bool:
-    """Called by both stores before a write (every check is asked, so each can count the
-    write): whether to skip it, as already applied."""
+def write_replayed(store: Any, namespaces: Iterable[str]) -> bool:
+    """Called by both stores before a write to ``namespaces`` (every check is asked, so
+    each can count the write): whether to skip it, as already applied."""
+    written = frozenset(namespaces)
     replayed = False
     for check in _REPLAYS:
-        replayed = check(store) or replayed
+        replayed = check(store, written) or replayed
     return replayed
 
 

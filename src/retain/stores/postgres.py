@@ -335,7 +335,7 @@ class PostgresStore(PgReads, RetainStore):
     # -- writes ------------------------------------------------------------------------------
 
     def _write(self, plan: _Plan, vectors: dict[_Key, list[Any]], now: datetime) -> Steps[None]:
-        if write_replayed(self):  # a re-run job's write that its earlier attempt committed
+        if write_replayed(self, {ns_text(ns) for ns, _ in plan.puts}):  # written before
             return
         prov = json.dumps(current_provenance(), default=str)
         history: list[tuple[str, str, str, str | None]] = []

@@ -347,7 +347,7 @@ class SQLiteStore(RetainStore):
 
     def _write(self, puts: list[_Put]) -> None:
         """Apply the puts and deletes of one batch in one transaction, with bulk statements."""
-        if write_replayed(self):  # a re-run job's write that its earlier attempt committed
+        if write_replayed(self, {p.prefix for p in puts}):  # an earlier attempt wrote it
             return
         now = time.time()
         prov = json.dumps(current_provenance(), default=str)
