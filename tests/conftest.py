@@ -32,6 +32,23 @@ def invoke(call_mode: str) -> Callable[..., Any]:
     return run
 
 
+def _on_postgres(item: pytest.Item) -> bool:
+    """Whether a test runs on the session's PostgreSQL server: it asks for ``pg_server``
+    (directly or through ``pg_url``/``pg_database``) or is parametrised with ``"postgres"``."""
+    callspec = getattr(item, "callspec", None)
+    return "pg_server" in getattr(item, "fixturenames", ()) or (
+        callspec is not None and "postgres" in callspec.params.values()
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test on the PostgreSQL server ``postgres``, however it reaches the server,
+    so ``-m postgres`` / ``-m "not postgres"`` select exactly those tests."""
+    for item in items:
+        if _on_postgres(item) and item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
+
+
 PG_TEST_TIMEOUT = 240  # seconds; slow PostgreSQL tests get 900
 PG_SLOW_TEST_TIMEOUT = 900
 
@@ -46,11 +63,7 @@ def _pg_hang_guard(request: pytest.FixtureRequest) -> Iterator[None]:
     A hang seen once (fresh clone, loaded machine): ``asyncio.run`` cancelling an open
     psycopg ``AsyncConnectionPool``'s tasks at loop end waited forever. Tests that use the
     async API close the store's async pool inside their loop (``await store.aclose()``)."""
-    callspec = getattr(request.node, "callspec", None)
-    on_postgres = "pg_server" in request.fixturenames or (
-        callspec is not None and "postgres" in callspec.params.values()
-    )
-    if not on_postgres:
+    if not _on_postgres(request.node):
         yield
         return
     slow = request.node.get_closest_marker("slow") is not None

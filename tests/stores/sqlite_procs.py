@@ -2,8 +2,9 @@
 
 Run as ``python -m tests.stores.sqlite_procs COMMAND PATH [ARGS]`` from the repository root:
 
-* ``writer PATH WORKER COUNT GO_FILE``: wait for ``GO_FILE``, then put ``COUNT`` items one by
-  one into ``("proc", "wWORKER")``, reading one back every tenth put;
+* ``writer PATH WORKER COUNT GO_FILE``: open the store, write ``GO_FILE.readyWORKER``, wait
+  for ``GO_FILE``, then put ``COUNT`` items one by one into ``("proc", "wWORKER")``,
+  reading one back every tenth put;
 * ``stall PATH MARKER``: start a 5,000-item batch and stop inside its write transaction
   (after the items were inserted), writing ``MARKER``; the test then kills the process;
 * ``put PATH KEY TEXT``: put one item (with its vector) and delete the item ``"gone"``.
@@ -45,6 +46,7 @@ def open_store(path: str) -> SQLiteStore:
 
 def writer(path: str, worker: str, count: str, go_file: str) -> None:
     store = open_store(path)
+    Path(f"{go_file}.ready{worker}").write_text("ready")  # the handshake: opened, waiting
     deadline = time.monotonic() + 30
     while not Path(go_file).exists() and time.monotonic() < deadline:
         time.sleep(0.005)

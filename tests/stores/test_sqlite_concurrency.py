@@ -46,7 +46,12 @@ def test_two_processes_writing_one_file_lose_nothing(tmp_path: Path) -> None:
     open_store(str(path)).close()
     go = tmp_path / "go"
     procs = [_spawn("writer", str(path), str(w), "500", str(go)) for w in (1, 2)]
-    time.sleep(1.0)  # both have opened the store and wait
+    ready = [tmp_path / f"go.ready{w}" for w in (1, 2)]
+    deadline = time.monotonic() + 60
+    while not all(r.exists() for r in ready):  # both have opened the store and wait
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        assert time.monotonic() < deadline, "a writer never opened the store"
+        time.sleep(0.01)
     go.write_text("go")
     outputs = [p.communicate(timeout=120) for p in procs]
     for proc, (_, err) in zip(procs, outputs, strict=True):

@@ -7,6 +7,9 @@ survives crashes and restarts and takes effect once.
 * :func:`open_queue`: the queue in a store's own database (what ``durable=True`` uses).
 * :class:`Job`, :class:`RetryPolicy`: the stored job and the backoff for failures.
 * :class:`QueueWorker`: runs a reflector over the queue (one per process, or several).
+* :mod:`retain.queue.machine`: the job states and every move between them, as pure
+  functions both back-ends run; :mod:`retain.queue.effects`: how a job's writes commit
+  with a record of them, so a job that runs again replays them instead of repeating them.
 
 Most code uses these through :class:`retain.ReflectionExecutor` with ``durable=True``.
 """

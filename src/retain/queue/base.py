@@ -1,32 +1,24 @@
 """What every durable job queue shares: the job record, the retry policy, and the
-:class:`JobQueue` protocol that a back-end (SQLite, PostgreSQL) implements.
-
-A job's life::
-
-    queued ──claim──> running ──complete──> done
-      ^  │               │ └──fail (attempts left)──> queued (run_at = now + backoff)
-      │  │               └────fail (no attempts left)──> dead      (kept, with its error)
-      │  └──newer job with the same key──> superseded
-      └──retry(dead job)
+:class:`JobQueue` protocol that a back-end (SQLite, PostgreSQL) implements. The states a
+job moves through, and every move, are in :mod:`retain.queue.machine`.
 
 A worker holds a *lease* on a running job (``leased_until``); when the lease runs out
 (the worker crashed or stalled), another worker claims the job again. Writes a job makes
-to a retain store in the queue's own database commit together with the job's
-acknowledgement (see :mod:`retain.stores.hooks`), so a job's effect is applied once.
+to a retain store in the queue's own database commit together with a record of the job's
+progress (see :mod:`retain.stores.hooks`): a job that runs again after a crash or a
+failure replays the writes its earlier attempts committed instead of making them twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from retain.errors import ConfigurationError
+from retain.queue.machine import JobState
 
-__all__ = ["Job", "JobQueue", "JobState", "RetryPolicy", "failed_attempt"]
-
-JobState = Literal["queued", "running", "done", "dead", "superseded", "cancelled"]
-PENDING_STATES: tuple[JobState, ...] = ("queued", "running")
+__all__ = ["Job", "JobQueue", "JobState", "RetryPolicy"]
 
 
 @dataclass(frozen=True)
@@ -61,37 +53,6 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         return float(min(self.max_delay, self.base_delay * self.factor ** (attempt - 1)))
-
-
-def failed_attempt(
-    policy: RetryPolicy,
-    *,
-    attempts: int,
-    max_attempts: int,
-    effects_committed: bool,
-    error: str,
-    run_at: float,
-    now: float,
-) -> tuple[JobState, float, str]:
-    """Where a job goes after its attempt number ``attempts`` failed: ``(state, run_at,
-    error line)``. It is requeued after the policy's backoff, unless it is out of attempts
-    or its writes already committed (a retry would apply them twice): then it is dead.
-
-    Example:
-        >>> failed_attempt(RetryPolicy(max_attempts=3), attempts=1, max_attempts=3,
-        ...                effects_committed=False, error="boom", run_at=0.0, now=10.0)
-        ('queued', 11.0, 'attempt 1: boom')
-    """
-    message = f"attempt {attempts}: {error}"
-    if effects_committed:
-        return (
-            "dead",
-            run_at,
-            message + " (after its writes committed; not retried so they apply once)",
-        )
-    if attempts >= max_attempts:
-        return "dead", run_at, message
-    return "queued", now + policy.delay(attempts), message
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,13 @@
   next to the memories, so one database holds both.
 * Claiming is ``SELECT ... FOR UPDATE SKIP LOCKED``: several worker processes share the
   queue, none waits on a job another is claiming, and no job is leased twice.
+* Every move of a job is decided by :mod:`retain.queue.machine`; this module runs the SQL.
 * Inside :meth:`PostgresQueue.effects_of`, every write a ``PostgresStore`` on the same
-  database makes also stamps the job as applied, *in the store's own transaction* (one more
-  SQL step on the connection the write already holds; see
-  :func:`retain.stores.hooks.pg_write_hook`). A job whose effect is stamped is never run
-  again, and a worker whose lease was taken over has its writes rolled back
+  database makes is journalled for the job *in the store's own transaction* (more SQL
+  steps on the connection the write already holds; see
+  :func:`retain.stores.hooks.pg_write_hook`), so a job that runs again replays its
+  committed writes instead of repeating them (:mod:`retain.queue.effects`), and a worker
+  whose lease was taken over has its writes rolled back
   (:class:`~retain.errors.LeaseLostError`).
 * Every queue call takes one pooled connection for one short transaction and gives it
   back; no call waits on a second connection while holding one.
@@ -18,21 +20,22 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
-import uuid
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Iterator, Mapping
+from typing import Any, TypeVar
 
+from retain.clock import Clock, as_clock
 from retain.errors import (
     ConfigurationError,
     InvalidInputError,
-    LeaseLostError,
     MissingDependencyError,
     QueueError,
 )
-from retain.queue.base import Job, JobState, RetryPolicy, failed_attempt
+from retain.queue import machine
+from retain.queue.base import Job, RetryPolicy
 from retain.queue.codec import encode, portable_config
-from retain.queue.rows import JOB_COLUMNS, JOB_STATES, check_state, job_from_row
+from retain.queue.effects import AttemptWrites, lease_lost
+from retain.queue.rows import EFFECTS_TABLE_SQL, JOB_COLUMNS, POSTGRES, job_from_row
+from retain.queue.table import SELECT, JobTable
 from retain.stores.hooks import pg_write_hook
 from retain.stores.pg_schema import apply_pg_migrations
 
@@ -47,7 +50,9 @@ except ImportError as e:  # pragma: no cover - exercised in a test with the pack
 
 __all__ = ["PostgresQueue"]
 
-_APPEND_ERROR = "error = COALESCE(error || E'\\n', '') || %(msg)s"
+T = TypeVar("T")
+
+_EFFECTS_TABLE = EFFECTS_TABLE_SQL.format(id_type="bigint", time_type="float8")
 
 
 def _same_database(a: str, b: str) -> bool:
@@ -62,16 +67,18 @@ def _same_database(a: str, b: str) -> bool:
     return a == b or norm(a) == norm(b)
 
 
-class PostgresQueue:
-    """A durable job queue in PostgreSQL (``pip install 'retain[postgres]'``).
+class PostgresQueue(JobTable):
+    """A durable job queue in PostgreSQL (``pip install 'retain[postgres]'``); its
+    operations are :class:`~retain.queue.table.JobTable`'s.
 
     Args:
         conn_string: A libpq URL; pass the store's (or use :meth:`for_store`) so a job's
             memory writes and its acknowledgement commit together.
         name: Several queues can share one database; each sees only its own jobs.
         retry: Attempts and backoff for failing jobs.
-        clock: Seconds now (default ``time.time``); tests pass a manual clock. Processes
-            sharing a queue should share a clock (wall time).
+        clock: The time (a :class:`~retain.clock.Clock` or a ``() -> seconds`` function;
+            default the system clock); tests pass a :class:`~retain.clock.ManualClock`.
+            Processes sharing a queue should share a clock (wall time).
         pool_size: Most connections this queue opens (each call holds one briefly).
 
     Raises:
@@ -93,7 +100,7 @@ class PostgresQueue:
         *,
         name: str = "default",
         retry: RetryPolicy | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | Callable[[], float] | None = None,
         pool_size: int = 4,
         connect_timeout: float = 10.0,
     ) -> None:
@@ -101,15 +108,16 @@ class PostgresQueue:
             raise ConfigurationError(f"pool_size must be >= 1; got {pool_size}.")
         self.conn_string = conn_string
         self.name = name
+        self.dialect = POSTGRES
         self.retry_policy = retry or RetryPolicy()
-        self._clock = clock
+        self._clock = as_clock(clock).now
         kwargs: dict[str, Any] = {
             "autocommit": True,
             "connect_timeout": max(1, int(connect_timeout)),
         }
         try:
             with psycopg.connect(conn_string, **kwargs) as conn:
-                apply_pg_migrations(conn)
+                apply_pg_migrations(conn, extra=[_EFFECTS_TABLE])
         except psycopg.Error as e:
             raise QueueError(
                 f"Cannot open the job queue in {redact(conn_string)}: {str(e).strip()}. Check "
@@ -162,9 +170,9 @@ class PostgresQueue:
         except psycopg.Error as e:
             raise QueueError(f"Job queue error in {redact(self.conn_string)}: {e}") from e
 
-    def _fetch(self, job_id: int, conn: psycopg.Connection[Any]) -> Job:
-        row = conn.execute(f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = %s", (job_id,))
-        return job_from_row(row.fetchone())  # type: ignore[arg-type]
+    def _transaction(self, body: Callable[[Any], T]) -> T:
+        with self._tx() as conn:
+            return body(conn)
 
     # -- producing -------------------------------------------------------------------------
 
@@ -183,6 +191,10 @@ class PostgresQueue:
         body = encode(payload)
         conf = json.dumps(portable_config(config))
         now = self._clock()
+        superseded = machine.supersede(now=now)
+        supersede = POSTGRES.transition(
+            "supersede", superseded, rows="queue = %(q)s AND key = %(key)s"
+        )
         with self._tx() as conn:
             if key is not None:  # one enqueue per key at a time, so supersession is exact
                 conn.execute(
@@ -194,9 +206,8 @@ class PostgresQueue:
                 "config, state, run_at, attempts, max_attempts, created_at, updated_at) VALUES "
                 "(%(q)s, %(key)s, %(ik)s, %(body)s, %(conf)s, 'queued', %(run_at)s, 0, "
                 "%(max)s, %(now)s, %(now)s) ON CONFLICT (idempotency_key) DO NOTHING "
-                f"RETURNING {JOB_COLUMNS}), old AS (UPDATE retain_jobs SET state = 'superseded', "
-                "updated_at = %(now)s WHERE queue = %(q)s AND key = %(key)s AND "
-                "state = 'queued' AND EXISTS (SELECT 1 FROM new) RETURNING id) "
+                f"RETURNING {JOB_COLUMNS}), old AS ({supersede} AND EXISTS (SELECT 1 FROM new) "
+                "RETURNING id) "
                 f"SELECT {JOB_COLUMNS}, (SELECT array_agg(id ORDER BY id) FROM old) FROM new",
                 {
                     "q": self.name,
@@ -207,243 +218,48 @@ class PostgresQueue:
                     "run_at": now + float(delay),
                     "max": self.retry_policy.max_attempts,
                     "now": now,
+                    **POSTGRES.values(superseded),
                 },
             ).fetchone()
             if row is None:  # a job with this idempotency key exists: it is the answer
                 found = conn.execute(
-                    f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE idempotency_key = %s",
+                    f"{SELECT} WHERE idempotency_key = %s",
                     (idempotency_key,),
                 ).fetchone()
                 return job_from_row(found), []  # type: ignore[arg-type]
             return job_from_row(row[:-1]), list(row[-1] or [])
 
-    def expedite(self, *, key: str | None = None, key_prefix: str | None = None) -> list[int]:
-        """Make queued jobs due now (by ``key``, by ``key_prefix``, or all); returns ids."""
-        sql = "SELECT id, run_at FROM retain_jobs WHERE queue = %(q)s AND state = 'queued'"
-        args: dict[str, Any] = {"q": self.name, "now": self._clock()}
-        if key is not None:
-            sql += " AND key = %(key)s"
-            args["key"] = key
-        if key_prefix is not None:
-            sql += " AND left(key, %(n)s) = %(prefix)s"
-            args |= {"n": len(key_prefix), "prefix": key_prefix}
-        with self._tx() as conn:
-            rows = conn.execute(sql + " ORDER BY id", args).fetchall()
-            late = [r[0] for r in rows if r[1] > args["now"]]
-            if late:
-                conn.execute(
-                    "UPDATE retain_jobs SET run_at = %(now)s, updated_at = %(now)s WHERE "
-                    "state = 'queued' AND id = ANY(%(ids)s)",
-                    args | {"ids": late},
-                )
-        return [r[0] for r in rows]
-
-    def cancel(self, job_ids: Sequence[int]) -> int:
-        """Cancel queued jobs; returns how many were cancelled."""
-        if not job_ids:
-            return 0
-        with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE retain_jobs SET state = 'cancelled', updated_at = %s WHERE "
-                "state = 'queued' AND id = ANY(%s)",
-                (self._clock(), list(job_ids)),
-            )
-            return int(cur.rowcount)
-
-    # -- consuming -------------------------------------------------------------------------
-
-    def claim(self, worker: str, *, lease_seconds: float) -> Job | None:
-        """Lease the next due job (``FOR UPDATE SKIP LOCKED``); ``None`` when none is due."""
-        if lease_seconds <= 0:
-            raise InvalidInputError(f"lease_seconds must be > 0; got {lease_seconds!r}.")
-        now = self._clock()
-        with self._tx() as conn:
-            while True:
-                row = conn.execute(
-                    "SELECT id, state, attempts, max_attempts, effect_at FROM retain_jobs "
-                    "WHERE queue = %(q)s AND ((state = 'queued' AND run_at <= %(now)s) OR "
-                    "(state = 'running' AND leased_until <= %(now)s)) ORDER BY run_at, id "
-                    "LIMIT 1 FOR UPDATE SKIP LOCKED",
-                    {"q": self.name, "now": now},
-                ).fetchone()
-                if row is None:
-                    return None
-                job_id, state, attempts, max_attempts, effect_at = row
-                if state == "running" and effect_at is not None:
-                    # The worker died after its writes committed: the job took effect.
-                    conn.execute(
-                        "UPDATE retain_jobs SET state = 'done', lease_token = NULL, "
-                        "leased_until = NULL, updated_at = %s WHERE id = %s",
-                        (now, job_id),
-                    )
-                    continue
-                if state == "running" and attempts >= max_attempts:
-                    conn.execute(
-                        "UPDATE retain_jobs SET state = 'dead', lease_token = NULL, "
-                        f"leased_until = NULL, updated_at = %(now)s, {_APPEND_ERROR} "
-                        "WHERE id = %(id)s",
-                        {
-                            "now": now,
-                            "id": job_id,
-                            "msg": f"worker lost on attempt {attempts} (lease expired)",
-                        },
-                    )
-                    continue
-                found = conn.execute(
-                    "UPDATE retain_jobs SET state = 'running', lease_token = %s, "
-                    "leased_until = %s, worker = %s, attempts = attempts + 1, updated_at = %s "
-                    f"WHERE id = %s RETURNING {JOB_COLUMNS}",
-                    (uuid.uuid4().hex, now + lease_seconds, worker, now, job_id),
-                ).fetchone()
-                return job_from_row(found)  # type: ignore[arg-type]
-
-    def extend(self, job: Job, *, lease_seconds: float) -> bool:
-        """Extend a lease still held; ``False`` if it was lost."""
-        now = self._clock()
-        with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE retain_jobs SET leased_until = %s, updated_at = %s WHERE id = %s AND "
-                "lease_token = %s AND state = 'running'",
-                (now + lease_seconds, now, job.id, job.lease_token),
-            )
-            return bool(cur.rowcount)
-
-    def complete(self, job: Job, result: Any = None) -> bool:
-        """Acknowledge a leased job; ``False`` if its lease was lost meanwhile."""
-        try:
-            stored = None if result is None else encode(result, "result")
-        except InvalidInputError:
-            stored = None  # the caller's future still gets the value; the row keeps none
-        with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE retain_jobs SET state = 'done', result = %s, lease_token = NULL, "
-                "leased_until = NULL, updated_at = %s WHERE id = %s AND lease_token = %s AND "
-                "state = 'running'",
-                (stored, self._clock(), job.id, job.lease_token),
-            )
-            return bool(cur.rowcount)
-
-    def fail(self, job: Job, error: str) -> Job:
-        """Record a failed attempt: requeue after the backoff, or mark the job dead."""
-        now = self._clock()
-        with self._tx() as conn:
-            row = conn.execute(
-                "SELECT attempts, max_attempts, effect_at FROM retain_jobs WHERE id = %s AND "
-                "lease_token = %s AND state = 'running' FOR UPDATE",
-                (job.id, job.lease_token),
-            ).fetchone()
-            if row is None:
-                raise LeaseLostError(
-                    f"Job {job.id}'s lease was lost before its failure was recorded; another "
-                    "worker runs it now."
-                )
-            attempts, max_attempts, effect_at = row
-            state, run_at, message = failed_attempt(
-                self.retry_policy,
-                attempts=attempts,
-                max_attempts=max_attempts,
-                effects_committed=effect_at is not None,
-                error=error,
-                run_at=job.run_at,
-                now=now,
-            )
-            conn.execute(
-                "UPDATE retain_jobs SET state = %(state)s, run_at = %(run_at)s, lease_token = "
-                f"NULL, leased_until = NULL, updated_at = %(now)s, {_APPEND_ERROR} "
-                "WHERE id = %(id)s",
-                {"state": state, "run_at": run_at, "now": now, "msg": message, "id": job.id},
-            )
-            return self._fetch(job.id, conn)
-
     @contextlib.contextmanager
     def effects_of(self, job: Job) -> Iterator[None]:
-        """Inside this block, writes to a ``PostgresStore`` on this database stamp ``job``
-        as applied in their own transaction, or roll back if ``job``'s lease was lost."""
+        """Inside this block, writes to a ``PostgresStore`` on this database are journalled
+        for ``job`` in their own transaction (or roll back if ``job``'s lease was lost), and
+        writes an earlier attempt of ``job`` committed are replayed, not repeated."""
+
+        def ours(store: Any) -> bool:
+            url = getattr(store, "conn_string", None)
+            return isinstance(url, str) and _same_database(url, self.conn_string)
+
+        writes = AttemptWrites(job, self._committed(job), ours)
 
         def stamp(store: Any) -> Generator[Sql, list[tuple[Any, ...]], None]:
-            url = getattr(store, "conn_string", None)
-            if not isinstance(url, str) or not _same_database(url, self.conn_string):
+            row = writes.record(store)
+            if row is None:
                 return
             rows = yield Sql(
-                "UPDATE retain_jobs SET effect_at = %(now)s WHERE id = %(id)s AND "
-                "lease_token = %(token)s AND state = 'running' RETURNING id",
-                {"now": self._clock(), "id": job.id, "token": job.lease_token},
+                "WITH stamped AS (UPDATE retain_jobs SET effect_at = %(now)s WHERE id = %(id)s "
+                "AND lease_token = %(token)s AND state = 'running' RETURNING id) "
+                "INSERT INTO retain_job_effects (job_id, seq, target, at) SELECT id, %(seq)s, "
+                "%(target)s, %(now)s FROM stamped RETURNING job_id",
+                {
+                    "now": self._clock(),
+                    "id": job.id,
+                    "token": job.lease_token,
+                    "seq": row[0],
+                    "target": row[1],
+                },
             )
             if not rows:
-                raise LeaseLostError(
-                    f"Job {job.id}'s lease ran out and another worker took it over; this "
-                    "worker's writes were rolled back."
-                )
+                raise lease_lost(job)
 
-        with pg_write_hook(stamp):
+        with pg_write_hook(stamp), writes.replaying():
             yield
-
-    # -- inspecting ------------------------------------------------------------------------
-
-    def _read(self, sql: str, args: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        with self._tx() as conn:
-            return conn.execute(sql, args).fetchall()
-
-    def next_due(self) -> float | None:
-        """When the next job becomes claimable; ``None`` when nothing is pending."""
-        rows = self._read(
-            "SELECT LEAST((SELECT MIN(run_at) FROM retain_jobs WHERE queue = %(q)s AND "
-            "state = 'queued'), (SELECT MIN(leased_until) FROM retain_jobs WHERE "
-            "queue = %(q)s AND state = 'running'))",
-            {"q": self.name},
-        )
-        return None if rows[0][0] is None else float(rows[0][0])
-
-    def get(self, job_id: int) -> Job | None:
-        """One job by id."""
-        rows = self._read(f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE id = %s", (job_id,))
-        return job_from_row(rows[0]) if rows else None
-
-    def jobs(self, state: JobState | None = None, *, limit: int = 100) -> list[Job]:
-        """Jobs in ``state`` (every state with ``None``), oldest first."""
-        check_state(state)
-        sql = f"SELECT {JOB_COLUMNS} FROM retain_jobs WHERE queue = %(q)s"
-        if state is not None:
-            sql += " AND state = %(state)s"
-        rows = self._read(
-            sql + " ORDER BY id LIMIT %(limit)s", {"q": self.name, "state": state, "limit": limit}
-        )
-        return [job_from_row(r) for r in rows]
-
-    def counts(self) -> dict[str, int]:
-        """How many jobs are in each state (every state present, zeros included)."""
-        rows = self._read(
-            "SELECT state, COUNT(*) FROM retain_jobs WHERE queue = %s GROUP BY state",
-            (self.name,),
-        )
-        counts: dict[str, int] = dict.fromkeys(JOB_STATES, 0)
-        counts.update({r[0]: int(r[1]) for r in rows})
-        return counts
-
-    def retry(self, job_id: int) -> Job:
-        """Queue a dead job again, due now, with a fresh attempt budget."""
-        now = self._clock()
-        with self._tx() as conn:
-            row = conn.execute(
-                "UPDATE retain_jobs SET state = 'queued', run_at = %s, attempts = 0, "
-                "max_attempts = %s, updated_at = %s WHERE id = %s AND queue = %s AND "
-                f"state = 'dead' AND effect_at IS NULL RETURNING {JOB_COLUMNS}",
-                (now, self.retry_policy.max_attempts, now, job_id, self.name),
-            ).fetchone()
-        if row is None:
-            raise InvalidInputError(
-                f"Job {job_id} is not a dead job of queue {self.name!r} that can run again "
-                "(dead jobs whose writes committed cannot); see queue.jobs('dead')."
-            )
-        return job_from_row(row)
-
-    def prune(self, *, older_than: float) -> int:
-        """Delete finished jobs (done, superseded, cancelled) last changed more than
-        ``older_than`` seconds ago; dead jobs stay. Returns how many."""
-        with self._tx() as conn:
-            cur = conn.execute(
-                "DELETE FROM retain_jobs WHERE queue = %s AND state IN ('done', 'superseded', "
-                "'cancelled') AND updated_at < %s",
-                (self.name, self._clock() - older_than),
-            )
-            return int(cur.rowcount)

@@ -4,8 +4,9 @@ Run one per process (or several processes on one file); each claims a due job wi
 lease, runs it, and acknowledges it. A job that raises is retried with backoff, then
 marked dead with its error (:class:`~retain.queue.RetryPolicy`). A worker killed midway
 leaves its job leased; when the lease runs out another worker takes it, unless the job's
-writes had already committed (then it is simply marked done). While a job runs its lease
-is renewed every third of ``lease_seconds``, so long jobs are not taken over.
+writes are replayed, not repeated, by the next attempt). While a job runs its lease is
+renewed every third of ``lease_seconds`` on the worker's clock, so long jobs are not taken
+over; with a :class:`~retain.clock.ManualClock` nothing here waits in real time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from langgraph.store.base import BaseStore
 
+from retain.clock import Clock, as_clock, release
 from retain.errors import LeaseLostError
 from retain.queue.base import Job, JobQueue
 from retain.reflector import Reflector, run_reflector
@@ -50,29 +51,49 @@ def _effects(queue: JobQueue, job: Job) -> Any:
 
 
 @contextlib.contextmanager
-def _heartbeat(queue: JobQueue, job: Job, lease_seconds: float | None) -> Iterator[None]:
-    """Renew ``job``'s lease every third of ``lease_seconds`` while the block runs, so a
-    job longer than its lease is not taken over by another worker."""
+def _heartbeat(
+    queue: JobQueue, job: Job, lease_seconds: float | None, clock: Clock
+) -> Iterator[None]:
+    """Renew ``job``'s lease every third of ``lease_seconds`` (on ``clock``) while the
+    block runs, so a job longer than its lease is not taken over by another worker."""
     if lease_seconds is None:
         yield
         return
-    stop = threading.Event()
+    every = lease_seconds / 3
+    condition = threading.Condition()
+    stopped = False
+    waiting = threading.Event()  # the beat thread is waiting on the clock
 
     def beat() -> None:
-        while not stop.wait(lease_seconds / 3):
+        with condition:  # held until clock.wait releases it: then the job may start
             try:
-                if not queue.extend(job, lease_seconds=lease_seconds):
-                    logger.warning("job %s: its lease was lost while it ran", job.id)
-                    return
-            except Exception as e:  # the next beat tries again; the lease may still hold
-                logger.warning("job %s: renewing its lease failed: %s", job.id, e)
+                due = clock.now() + every
+            finally:
+                waiting.set()  # set even if the clock failed, so the job never hangs
+            while not stopped:
+                clock.wait(condition, due)
+                if stopped or clock.now() < due:
+                    continue
+                try:
+                    if not queue.extend(job, lease_seconds=lease_seconds):
+                        logger.warning("job %s: its lease was lost while it ran", job.id)
+                        break
+                except Exception as e:  # the next beat tries again; the lease may still hold
+                    logger.warning("job %s: renewing its lease failed: %s", job.id, e)
+                due = clock.now() + every
+        release(clock, condition)
 
     thread = threading.Thread(target=beat, name=f"retain-lease-{job.id}", daemon=True)
     thread.start()
+    waiting.wait()
+    with condition:  # acquired once the beat thread waits (the condition released)
+        pass
     try:
         yield
     finally:
-        stop.set()
+        with condition:
+            stopped = True
+            condition.notify_all()
         thread.join()
 
 
@@ -83,13 +104,16 @@ def run_job(
     *,
     store: BaseStore | None = None,
     lease_seconds: float | None = None,
+    clock: Clock | Callable[[], float] | None = None,
 ) -> JobOutcome:
     """Run one leased job and record the outcome in the queue. With ``lease_seconds`` (the
-    length it was claimed for), the lease is renewed while the job runs."""
+    length it was claimed for), the lease is renewed on ``clock`` (default: the system
+    clock) while the job runs."""
     from retain.stores.base import provenance
 
+    beats = _heartbeat(queue, job, lease_seconds, as_clock(clock))
     try:
-        with _heartbeat(queue, job, lease_seconds), _effects(queue, job), provenance(job_id=job.id):
+        with beats, _effects(queue, job), provenance(job_id=job.id):
             result = run_reflector(reflector, job.payload, job.config, store)
     except LeaseLostError as e:
         logger.warning("job %s: %s", job.id, e)
@@ -120,6 +144,8 @@ class QueueWorker:
             before another may take it. A running job's lease is renewed every third of
             it, so only a worker that died (or stalls for a whole lease) loses its job.
         poll_interval: The longest wait between checks for jobs other processes add.
+        clock: Time for waits and lease renewals (default: the system clock); pass the
+            queue's :class:`~retain.clock.ManualClock` in tests.
 
     Example:
         >>> import tempfile, os
@@ -140,7 +166,7 @@ class QueueWorker:
         worker_id: str | None = None,
         lease_seconds: float = 300.0,
         poll_interval: float = 1.0,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | Callable[[], float] | None = None,
         on_outcome: Callable[[JobOutcome], None] | None = None,
     ) -> None:
         self.queue = queue
@@ -149,9 +175,10 @@ class QueueWorker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
-        self._clock = clock
+        self._clock = as_clock(clock)
         self._on_outcome = on_outcome
-        self._stop = threading.Event()
+        self._stopped = False
+        self._wake = threading.Condition()
 
     def run_once(self) -> JobOutcome | None:
         """Claim and run one due job; ``None`` if none is due."""
@@ -159,7 +186,12 @@ class QueueWorker:
         if job is None:
             return None
         outcome = run_job(
-            self.queue, job, self.reflector, store=self.store, lease_seconds=self.lease_seconds
+            self.queue,
+            job,
+            self.reflector,
+            store=self.store,
+            lease_seconds=self.lease_seconds,
+            clock=self._clock,
         )
         if self._on_outcome is not None:
             self._on_outcome(outcome)
@@ -169,17 +201,27 @@ class QueueWorker:
         """Run jobs until :meth:`stop` (or, with ``until_idle``, until none is pending).
         Returns how many jobs it ran."""
         count = 0
-        while not self._stop.is_set():
-            if self.run_once() is not None:
-                count += 1
-                continue
-            due = self.queue.next_due()
-            if until_idle and due is None:
-                break
-            wait = self.poll_interval if due is None else due - self._clock()
-            self._stop.wait(max(0.0, min(self.poll_interval, wait)))
+        try:
+            while not self._stopped:
+                if self.run_once() is not None:
+                    count += 1
+                    continue
+                due = self.queue.next_due()
+                if until_idle and due is None:
+                    break
+                now = self._clock.now()
+                deadline = now + self.poll_interval
+                if due is not None:
+                    deadline = min(deadline, max(now, due))
+                with self._wake:
+                    if not self._stopped:
+                        self._clock.wait(self._wake, deadline)
+        finally:
+            release(self._clock, self._wake)
         return count
 
     def stop(self) -> None:
         """Make :meth:`run` return after the job in progress."""
-        self._stop.set()
+        with self._wake:
+            self._stopped = True
+            self._wake.notify_all()

@@ -61,7 +61,7 @@ from retain.stores.base import (
     recall_args,
     value_strings,
 )
-from retain.stores.hooks import pg_write_steps
+from retain.stores.hooks import pg_purge_jobs, pg_write_steps, write_replayed
 from retain.stores.pg_schema import (
     apply_pg_migrations,
     hnsw_index_sql,
@@ -338,6 +338,8 @@ class PostgresStore(PgReads, RetainStore):
     # -- writes ------------------------------------------------------------------------------
 
     def _write(self, plan: _Plan, vectors: dict[_Key, list[Any]], now: datetime) -> Steps[None]:
+        if write_replayed(self, {ns_text(ns) for ns, _ in plan.puts}):  # written before
+            return
         prov = json.dumps(current_provenance(), default=str)
         history: list[tuple[str, str, str, str | None]] = []
         deletes = sorted(k for k, op in plan.puts.items() if op.value is None)
@@ -552,6 +554,7 @@ class PostgresStore(PgReads, RetainStore):
         )
         yield Sql(f"DELETE FROM retain_vectors v WHERE {under_sql('v.prefix')}", params)
         yield Sql(f"DELETE FROM retain_history h WHERE {under_sql('h.prefix')}", params)
+        yield from pg_purge_jobs(namespace_prefix)  # queued conversations of the purged users
         return len(gone)
 
     def purge(self, namespace_prefix: tuple[str, ...]) -> int:

@@ -60,7 +60,7 @@ from retain.stores.base import (
     recall_args,
     value_strings,
 )
-from retain.stores.hooks import run_write_hooks
+from retain.stores.hooks import purge_jobs, run_write_hooks, write_replayed
 from retain.stores.sqlite_conn import connect, store_errors, write_transaction
 from retain.stores.sqlite_sql import (
     equality_filter_sql,
@@ -357,6 +357,8 @@ class SQLiteStore(RetainStore):
 
     def _write(self, puts: list[_Put]) -> None:
         """Apply the puts and deletes of one batch in one transaction, with bulk statements."""
+        if write_replayed(self, {p.prefix for p in puts}):  # an earlier attempt wrote it
+            return
         now = time.time()
         prov = json.dumps(current_provenance(), default=str)
         conn = self._conn
@@ -825,6 +827,7 @@ class SQLiteStore(RetainStore):
             )
             count = conn.execute(f"DELETE FROM items WHERE {under_sql()}", args).rowcount
             conn.execute(f"DELETE FROM history WHERE {under_sql()}", args)
+            purge_jobs(conn, namespace_prefix)  # queued conversations of the purged users
             conn.execute("INSERT INTO items_fts(items_fts) VALUES ('optimize')")
             return int(count)
 
