@@ -217,7 +217,18 @@ def ablations(store: Any, label: str) -> dict[str, Ranker]:
             i.key for i in store.recall(("locomo", conv.name), query=q, limit=20, mode=m)
         ]
 
+    def rank_fusion(conv: Conversation, q: str) -> list[str]:
+        """Reciprocal-rank fusion (k=60) of the store's vector and keyword rankings: how
+        retain's hybrid recall ranked before score fusion."""
+        ns = ("locomo", conv.name)
+        scores: dict[str, float] = {}
+        for m in ("vector", "keyword"):
+            for position, item in enumerate(store.recall(ns, query=q, limit=50, mode=m), 1):
+                scores[item.key] = scores.get(item.key, 0.0) + 1.0 / (60 + position)
+        return sorted(scores, key=lambda k: -scores[k])[:20]
+
     return {
+        f"{label} rank fusion (RRF) of mode=vector and mode=keyword": rank_fusion,
         f"{label} - neighbours": with_ranking(neighbour_weight=0.0),
         f"{label} - dates": with_ranking(date_weight=0.0),
         f"{label} - names": with_ranking(name_weight=0.0),
