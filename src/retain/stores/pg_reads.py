@@ -4,6 +4,7 @@ prefixes), full-text ranking, and hybrid recall fused by :func:`retain.stores.ba
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -15,6 +16,7 @@ from retain.errors import EmbeddingDimensionError
 from retain.stores.base import RecallMode, fuse, namespace_matches
 from retain.stores.pg_driver import Sql, Steps
 from retain.stores.pg_schema import filter_sql, under_params, under_sql
+from retain.stores.sqlite_sql import fts_query
 
 __all__ = ["CANDIDATES", "SEP", "PgReads", "ns_text", "ns_tuple"]
 
@@ -31,8 +33,14 @@ def ns_tuple(prefix: str) -> tuple[str, ...]:
 
 
 def _fts_words(text: str) -> str | None:
-    words = [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
-    return " | ".join(dict.fromkeys(words)) if words else None
+    match = fts_query(text)  # SQLite's terms, at most MAX_FTS_TERMS: a long query can't crash
+    return None if match is None else match.replace('"', "").replace(" OR ", " | ")
+
+
+def _similarity(distance: Any) -> float:
+    """Cosine similarity from pgvector's distance; 0.0 for a zero vector (NaN distance)."""
+    d = float(distance)
+    return 0.0 if math.isnan(d) else 1.0 - d
 
 
 def _refreshable(rows: Sequence[Sequence[Any]], refresh: bool) -> list[int]:
@@ -135,7 +143,7 @@ class PgReads:
             "GROUP BY i.id ORDER BY d, i.id LIMIT %(l)s",
             params,
         )
-        return [(int(r[5]), 1.0 - float(r[7])) for r in rows], {int(r[5]): r[:7] for r in rows}
+        return [(int(r[5]), _similarity(r[7])) for r in rows], {int(r[5]): r[:7] for r in rows}
 
     def _exact_ranking(
         self, params: dict[str, Any]
@@ -158,7 +166,7 @@ class PgReads:
             items: dict[int, tuple[Any, ...]] = {}
             for r in rows:  # best first: the first row of an item is its best
                 if r[8] and int(r[5]) not in best:
-                    best[int(r[5])] = 1.0 - float(r[7])
+                    best[int(r[5])] = _similarity(r[7])
                     items[int(r[5])] = r[:7]
             if len(best) >= limit or len(rows) < fetch:
                 return list(best.items())[:limit], items
@@ -176,7 +184,7 @@ class PgReads:
             "GROUP BY s.item_id ORDER BY d, s.item_id LIMIT %(l)s",
             params,
         )
-        return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
+        return [(int(r[0]), _similarity(r[1])) for r in rows]
 
     def _keyword_ranking(
         self, prefix: str, query: str, flt: dict[str, Any] | None, limit: int, now: datetime

@@ -61,6 +61,7 @@ from retain.stores.hooks import pg_write_steps
 from retain.stores.pg_schema import (
     apply_pg_migrations,
     hnsw_index_sql,
+    keyword_text,
     under_params,
     under_sql,
 )
@@ -111,8 +112,15 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
             ``ann_threshold`` vectors; smaller searches (any one namespace below that
             size) stay exact.
         text_search_config: The PostgreSQL text-search configuration for keywords.
+        connect_timeout: Seconds to wait for a new connection.
+        lock_timeout: Seconds a statement waits for another client's lock (a row being
+            written by another transaction) before :class:`~retain.errors.StoreLockedError`;
+            ``None`` waits as long as the server's default allows.
+        statement_timeout: Seconds a statement may run before
+            :class:`~retain.errors.StoreTimeoutError`; ``None`` for the server's default.
 
     Raises:
+        ConfigurationError: ``conn_string`` is neither a URL nor libpq ``key=value`` pairs.
         StoreUnavailableError: the server cannot be reached with ``conn_string``.
 
     Example (needs a running server, hence not run here):
@@ -136,6 +144,8 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         ann_threshold: int = 20_000,
         text_search_config: str = "english",
         connect_timeout: float = 10.0,
+        lock_timeout: float | None = 30.0,
+        statement_timeout: float | None = 300.0,
     ) -> None:
         self.conn_string = conn_string
         self.ttl_config = check_ttl_config(ttl)
@@ -144,7 +154,13 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
         self._dims = int(self.index_config["dims"]) if self.index_config else 0
         self._ann = bool(ann_index and self.index_config)
-        self._db = PgConnections(conn_string, pool_size=pool_size, connect_timeout=connect_timeout)
+        self._db = PgConnections(
+            conn_string,
+            pool_size=pool_size,
+            connect_timeout=connect_timeout,
+            lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout,
+        )
         self._setup()
         self._db.open()
         self._stale = self._db.drive(self._check_embedding_model())
@@ -337,7 +353,7 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
                     body = " ".join(t for _, t in texts)
                 else:
                     body = " ".join(value_strings(op.value)) if op.index is not False else ""
-                bodies.append(body or None)
+                bodies.append(keyword_text(body))  # capped: a tsvector holds at most 1 MB
             rows = yield Sql(
                 "INSERT INTO retain_items AS i (prefix, key, value, created_at, updated_at, "
                 "expires_at, ttl_minutes, body) SELECT u.prefix, u.key, u.value::jsonb, "
