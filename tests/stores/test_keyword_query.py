@@ -4,23 +4,32 @@ from __future__ import annotations
 
 from langchain_core.messages import AIMessage, HumanMessage
 
+from retain.core.ranking import MAX_QUERY_TERMS, analyse_query
 from retain.core.store_flow import recall_queries
-from retain.stores.sqlite_sql import MAX_FTS_TERMS, fts_query
+from retain.stores.sqlite_sql import fts_query
+
+
+def match(text: str) -> str | None:
+    return fts_query(analyse_query(text).terms)
 
 
 def test_stopwords_are_dropped_unless_nothing_else_is_left() -> None:
-    assert fts_query("I went hiking in the Alps") == '"went" OR "hiking" OR "alps"'
-    assert fts_query("the") == '"the"'
-    assert fts_query("?!") is None
+    assert match("I went hiking in the Alps") == '"went" OR "hiking" OR "alps"'
+    assert match("the") == '"the"'
+    assert match("?!") is None
 
 
 def test_long_texts_keep_the_longest_terms_in_order() -> None:
     words = [f"w{'x' * i}" for i in range(40)]
-    terms = fts_query(" ".join(words))
+    terms = match(" ".join(words))
     assert terms is not None
     kept = [t.strip('"') for t in terms.split(" OR ")]
-    assert len(kept) == MAX_FTS_TERMS
-    assert kept == words[-MAX_FTS_TERMS:]
+    assert len(kept) == MAX_QUERY_TERMS
+    assert kept == words[-MAX_QUERY_TERMS:]
+
+
+def test_quotes_cannot_break_out_of_a_term() -> None:
+    assert fts_query(['a"b']) == '"a""b"'
 
 
 def test_recall_queries_carry_no_role_labels() -> None:

@@ -315,14 +315,14 @@ def test_the_ann_index_keeps_one_namespace_search_exact(
     assert ("retain_vectors_hnsw_32",) in indexes
     for n in ("u0", "u13", "u29"):
         query_id = f"u{(int(n[1:]) + 1) % 30}/k3"  # a vector from another namespace
-        found = store.search(("users", n), query=query_id, limit=10)
+        found = store.recall(("users", n), query=query_id, limit=10, mode="vector")
         q = lookup[query_id] / np.linalg.norm(lookup[query_id])
         exact = sorted(
             (k for (m, k) in vectors if m == n),
             key=lambda k: -float(vectors[(n, k)] @ q / np.linalg.norm(vectors[(n, k)])),
         )[:10]
         assert [i.key for i in found] == exact  # recall@10 = 1.0, same order
-    wide = store.search(("users",), query="u5/k5", limit=10)  # over the threshold: HNSW
+    wide = store.recall(("users",), query="u5/k5", limit=10, mode="vector")  # HNSW
     assert wide[0].key == "k5"
     assert wide[0].namespace == ("users", "u5")
     store.close()

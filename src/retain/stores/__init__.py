@@ -13,9 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from retain.core.ranking import Ranking
 from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS
 from retain.errors import ConfigurationError
-from retain.stores.base import RetainStore, Version, current_provenance, fuse, provenance
+from retain.stores.base import RetainStore, Version, current_provenance, provenance
 from retain.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -24,12 +25,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PATH",
     "PostgresStore",
+    "Ranking",
     "RetainStore",
     "SQLiteStore",
     "Version",
     "current_provenance",
     "default_store",
-    "fuse",
     "open_store",
     "provenance",
 ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import math
+import dataclasses
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -15,27 +15,26 @@ from typing import Any, Literal
 from langgraph.store.base import BaseStore, IndexConfig, Item, MatchCondition, SearchItem
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
+from retain.core.ranking import Ranking
 from retain.embeddings import resolve_embeddings
 from retain.errors import ConfigurationError, InvalidInputError
+from retain.stores.validation import check_namespace, check_page
 
 __all__ = [
-    "RRF_K",
     "RecallMode",
     "RetainStore",
     "Version",
     "current_provenance",
-    "fuse",
     "index_texts",
     "matches_filter",
     "namespace_matches",
     "parse_index",
     "provenance",
+    "recall_args",
     "value_strings",
 ]
 
 RecallMode = Literal["hybrid", "vector", "keyword"]
-RRF_K = 60
-"""The constant of reciprocal-rank fusion: ``1 / (RRF_K + rank)`` per ranking."""
 
 _PROVENANCE: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
     "retain_provenance", default=None
@@ -178,44 +177,34 @@ def namespace_matches(condition: MatchCondition, namespace: tuple[str, ...]) -> 
     return all(p == "*" or p == n for p, n in zip(path, part, strict=True))
 
 
-def fuse(
-    rankings: Sequence[Sequence[int]],
+def recall_args(
+    namespace_prefix: Any,
     *,
-    ages_s: Mapping[int, float],
-    importance: Mapping[int, float],
+    limit: int,
+    offset: int,
+    mode: str,
     recency_weight: float,
-    half_life_s: float,
+    recency_half_life: timedelta,
     importance_weight: float,
-) -> list[tuple[int, float]]:
-    """Reciprocal-rank fusion of several rankings of row ids, then re-weighting.
-
-    ``relevance = sum(1 / (RRF_K + rank))`` over the rankings that contain the row, scaled
-    to [0, 1] by its maximum (first in every ranking). The final score is
-    ``(1 - rw - iw) * relevance + rw * 0.5 ** (age / half_life) + iw * importance`` with
-    ``importance`` clamped to [0, 1]. Returns ``(row id, score)`` best first.
-    """
-    if recency_weight < 0 or importance_weight < 0 or recency_weight + importance_weight > 1:
-        raise InvalidInputError(
-            "recency_weight and importance_weight must be >= 0 and sum to at most 1; got "
-            f"{recency_weight} and {importance_weight}."
-        )
-    rrf: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, row in enumerate(ranking, start=1):
-            rrf[row] = rrf.get(row, 0.0) + 1.0 / (RRF_K + rank)
-    best = len([r for r in rankings if r]) / (RRF_K + 1) or 1.0
-    scored = []
-    for row, score in rrf.items():
-        relevance = score / best
-        final = (1 - recency_weight - importance_weight) * relevance
-        if recency_weight:
-            age = max(ages_s.get(row, 0.0), 0.0)
-            final += recency_weight * math.pow(0.5, age / half_life_s)
-        if importance_weight:
-            final += importance_weight * min(max(importance.get(row, 0.0), 0.0), 1.0)
-        scored.append((row, final))
-    scored.sort(key=lambda x: x[1], reverse=True)
-    return scored
+    importance_field: str,
+    ranking: Ranking | None,
+) -> tuple[tuple[str, ...], Ranking]:
+    """The checked arguments of :meth:`RetainStore.recall`: the prefix and the ranking
+    settings (``ranking`` with the weights given here applied), or a typed error."""
+    if mode not in ("hybrid", "vector", "keyword"):
+        raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {mode!r}.")
+    check_page(limit, offset, min_limit=1)
+    if not isinstance(recency_half_life, timedelta):
+        raise InvalidInputError("recency_half_life must be a datetime.timedelta.")
+    prefix = check_namespace(namespace_prefix, prefix=True)
+    settings = dataclasses.replace(
+        ranking or Ranking(),
+        recency_weight=recency_weight,
+        recency_half_life_s=recency_half_life.total_seconds(),
+        importance_weight=importance_weight,
+        importance_field=importance_field,
+    )
+    return prefix, settings
 
 
 class RetainStore(BaseStore):
@@ -242,9 +231,19 @@ class RetainStore(BaseStore):
         recency_half_life: timedelta = timedelta(days=30),
         importance_weight: float = 0.0,
         importance_field: str = "importance",
+        ranking: Ranking | None = None,
     ) -> list[SearchItem]:
-        """Search by keywords and meaning, fused, optionally favouring recent or important
-        items (see :func:`fuse` for the formula)."""
+        """Recall by keywords and meaning: the best memories under ``namespace_prefix`` for
+        ``query`` (without a query: the newest first).
+
+        ``mode="hybrid"`` (the default) fuses normalised keyword and vector scores, lifts
+        the neighbours of strong matches and memories from a date the query names
+        (:mod:`retain.core.ranking`); ``"vector"`` ranks by cosine similarity only (the
+        score is the cosine), ``"keyword"`` by keyword relevance only.
+        ``recency_weight`` and ``importance_weight`` mix in ``0.5 ** (age / half_life)``
+        and a numeric ``importance_field`` of the value (clamped to [0, 1]); ``ranking``
+        replaces the other settings (:class:`retain.core.ranking.Ranking`).
+        """
 
     async def arecall(
         self, namespace_prefix: tuple[str, ...], /, **kwargs: Any

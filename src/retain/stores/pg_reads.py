@@ -1,27 +1,26 @@
 """The read side of :class:`retain.stores.PostgresStore`, as step generators (see
 :mod:`retain.stores.pg_driver`): get, list, search (exact per namespace, HNSW only for wide
-prefixes), full-text ranking, and hybrid recall fused by :func:`retain.stores.base.fuse`."""
+prefixes), full-text ranking, and recall ranked by :mod:`retain.core.ranking`."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, SearchItem, SearchOp
 
+from retain.core.ranking import FindKeyword, FindVector, Load, Ranking, Scored, recall_flow
 from retain.errors import EmbeddingDimensionError
-from retain.stores.base import RecallMode, fuse, namespace_matches
+from retain.stores.base import RecallMode, index_texts, namespace_matches
 from retain.stores.pg_driver import Sql, Steps
 from retain.stores.pg_schema import filter_sql, under_params, under_sql
-from retain.stores.sqlite_sql import fts_query
 
-__all__ = ["CANDIDATES", "SEP", "PgReads", "ns_text", "ns_tuple"]
+__all__ = ["SEP", "PgReads", "ns_text", "ns_tuple"]
 
 SEP = "."
-CANDIDATES = 200  # rows each ranking contributes to hybrid fusion
 
 
 def ns_text(namespace: Sequence[str]) -> str:
@@ -30,11 +29,6 @@ def ns_text(namespace: Sequence[str]) -> str:
 
 def ns_tuple(prefix: str) -> tuple[str, ...]:
     return tuple(prefix.split(SEP))
-
-
-def _fts_words(text: str) -> str | None:
-    match = fts_query(text)  # SQLite's terms, at most MAX_FTS_TERMS: a long query can't crash
-    return None if match is None else match.replace('"', "").replace(" OR ", " | ")
 
 
 def _similarity(distance: Any) -> float:
@@ -57,6 +51,7 @@ class PgReads:
     ann_threshold: int
     text_search_config: str
     embeddings: Any
+    _fields: Any
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -102,13 +97,24 @@ class PgReads:
         )
         return rows
 
-    def _by_ids(self, ids: Sequence[int], now: datetime) -> Steps[dict[int, tuple[Any, ...]]]:
+    def _by_ids(
+        self,
+        ids: Sequence[int],
+        now: datetime,
+        prefix: str | None = None,
+        flt: dict[str, Any] | None = None,
+    ) -> Steps[dict[int, tuple[Any, ...]]]:
         if not ids:
             return {}
+        params: dict[str, Any] = {"ids": list(ids), "now": now}
+        where = "TRUE"
+        if prefix is not None:
+            params.update(under_params(prefix))
+            where = f"{under_sql('i.prefix')} AND {filter_sql(flt, 'i.value', params)}"
         rows = yield Sql(
             f"SELECT {self._COLUMNS} FROM retain_items i WHERE i.id = ANY(%(ids)s) AND "
-            f"{self._LIVE}",
-            {"ids": list(ids), "now": now},
+            f"{self._LIVE} AND {where}",
+            params,
         )
         return {r[5]: r for r in rows}
 
@@ -187,37 +193,61 @@ class PgReads:
         return [(int(r[0]), _similarity(r[1])) for r in rows]
 
     def _keyword_ranking(
-        self, prefix: str, query: str, flt: dict[str, Any] | None, limit: int, now: datetime
-    ) -> Steps[list[int]]:
-        words = _fts_words(query)
-        if words is None:
+        self,
+        prefix: str,
+        terms: Sequence[str],
+        flt: dict[str, Any] | None,
+        limit: int,
+        now: datetime,
+    ) -> Steps[list[tuple[int, float]]]:
+        """``(item id, relevance)`` of the items matching any of ``terms``, best first."""
+        if not terms:
             return []
         params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit}
-        params.update(w=words, cfg=self.text_search_config)
+        params.update(w=" or ".join(terms), cfg=self.text_search_config)
         where = filter_sql(flt, "i.value", params)
         rows = yield Sql(
-            "SELECT i.id FROM retain_items i, to_tsquery(%(cfg)s::regconfig, %(w)s) q "
+            "SELECT i.id, ts_rank(i.body, q, 1) AS r FROM retain_items i, "
+            "websearch_to_tsquery(%(cfg)s::regconfig, %(w)s) q "
             f"WHERE i.body @@ q AND {under_sql('i.prefix')} AND {self._LIVE} AND {where} "
-            "ORDER BY ts_rank(i.body, q, 1) DESC, i.id LIMIT %(l)s",
+            "ORDER BY r DESC, i.id LIMIT %(l)s",
             params,
         )
-        return [int(r[0]) for r in rows]
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def _neighbours(
+        self, ids: Sequence[int], flt: dict[str, Any] | None, now: datetime
+    ) -> Steps[dict[int, tuple[int, ...]]]:
+        """For each id, the live items written right before and after it in its namespace
+        (passing the filter)."""
+        params: dict[str, Any] = {"ids": list(ids), "now": now}
+        where_p = filter_sql(flt, "p.value", params)
+        where_n = filter_sql(flt, "n.value", params)
+        rows = yield Sql(
+            "SELECT i.id, (SELECT p.id FROM retain_items p WHERE p.prefix = i.prefix AND "
+            "p.id < i.id AND p.body IS NOT NULL AND (p.expires_at IS NULL OR p.expires_at > "
+            "%(now)s) AND "
+            f"{where_p} ORDER BY p.id DESC LIMIT 1), (SELECT n.id FROM retain_items n WHERE "
+            "n.prefix = i.prefix AND n.id > i.id AND n.body IS NOT NULL AND (n.expires_at IS "
+            "NULL OR n.expires_at > "
+            f"%(now)s) AND {where_n} ORDER BY n.id LIMIT 1) FROM retain_items i "
+            "WHERE i.id = ANY(%(ids)s)",
+            params,
+        )
+        return {int(r[0]): tuple(int(n) for n in (r[1], r[2]) if n is not None) for r in rows}
 
     def _search(
         self, op: SearchOp, q: Any, now: datetime
     ) -> Steps[tuple[list[SearchItem], list[int]]]:
         prefix = ns_text(op.namespace_prefix)
         refresh = op.refresh_ttl
-        if q is None:
+        if not op.query:
             listed = yield from self._listed(prefix, op.filter, op.limit, op.offset, now)
             items = [self._item(r, None, search=True) for r in listed]
             return items, _refreshable(listed, refresh)
-        ranked, known = yield from self._vector_ranking(
-            prefix, q, op.filter, op.offset + op.limit, now
+        items, rows = yield from self._ranked(
+            prefix, op.query, q, op.filter, op.limit, op.offset, "hybrid", Ranking(), now
         )
-        page = ranked[op.offset : op.offset + op.limit]
-        rows = known | (yield from self._by_ids([i for i, _ in page if i not in known], now))
-        items = [self._item(rows[i], s, search=True) for i, s in page if i in rows]
         if len(items) < op.limit:  # items without vectors come last, unscored
             rest = yield from self._listed(
                 prefix,
@@ -227,8 +257,11 @@ class PgReads:
                 now,
                 "NOT EXISTS (SELECT 1 FROM retain_vectors x WHERE x.item_id = i.id)",
             )
-            items += [self._item(r, None, search=True) for r in rest]
-        return items, _refreshable([rows[i] for i, _ in page if i in rows], refresh)
+            seen = {(tuple(i.namespace), i.key) for i in items}
+            items += [
+                self._item(r, None, search=True) for r in rest if (ns_tuple(r[0]), r[1]) not in seen
+            ]
+        return items, _refreshable(rows, refresh)
 
     def _list_namespaces(self, op: ListNamespacesOp, now: datetime) -> Steps[list[tuple[str, ...]]]:
         rows = yield Sql(
@@ -256,44 +289,68 @@ class PgReads:
         limit: int,
         offset: int,
         mode: RecallMode,
-        weights: tuple[float, timedelta, float, str],
+        settings: Ranking,
     ) -> Steps[list[SearchItem]]:
         now = datetime.now(timezone.utc)
         if not query:
             listed = yield from self._listed(prefix, filter, limit, offset, now)
             return [self._item(r, None, search=True) for r in listed]
-        recency_weight, half_life, importance_weight, importance_field = weights
-        want = max(CANDIDATES, offset + limit)
-        rankings: list[list[int]] = []
-        cosine: dict[int, float] = {}
-        known: dict[int, tuple[Any, ...]] = {}
-        if q is not None:
-            vec, known = yield from self._vector_ranking(prefix, q, filter, want, now)
-            cosine = dict(vec)
-            rankings.append([i for i, _ in vec])
-        if mode in ("hybrid", "keyword") or self.embeddings is None:
-            rankings.append((yield from self._keyword_ranking(prefix, query, filter, want, now)))
-        wanted = sorted({i for r in rankings for i in r} - set(known))
-        rows = known | (yield from self._by_ids(wanted, now))
-        ages = {i: (now - r[4]).total_seconds() for i, r in rows.items()}
-        importance: dict[int, float] = {}
-        if importance_weight:
-            for i, r in rows.items():
-                v = r[2].get(importance_field)
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    importance[i] = float(v)
-        relevance = rankings
-        if mode == "vector" and cosine:
-            relevance = [sorted(cosine, key=lambda i: -cosine[i])]
-        scored = fuse(
-            relevance,
-            ages_s=ages,
-            importance=importance,
-            recency_weight=recency_weight,
-            half_life_s=half_life.total_seconds(),
-            importance_weight=importance_weight,
+        items, _ = yield from self._ranked(
+            prefix, query, q, filter, limit, offset, mode, settings, now
         )
-        if mode == "vector" and cosine and not (recency_weight or importance_weight):
-            scored = [(i, cosine[i]) for i, _ in scored]
-        page = [(i, s) for i, s in scored if i in rows][offset : offset + limit]
-        return [self._item(rows[i], s, search=True) for i, s in page]
+        return items
+
+    def _ranked(
+        self,
+        prefix: str,
+        query: str,
+        q: Any,
+        filter: dict[str, Any] | None,
+        limit: int,
+        offset: int,
+        mode: RecallMode,
+        settings: Ranking,
+        now: datetime,
+    ) -> Steps[tuple[list[SearchItem], list[tuple[Any, ...]]]]:
+        """Drive :func:`retain.core.ranking.recall_flow` with SQL steps; returns the page
+        and its rows."""
+        rows: dict[int, tuple[Any, ...]] = {}
+        known: dict[int, tuple[Any, ...]] = {}
+        flow = recall_flow(
+            query,
+            mode=mode,
+            vectors=q is not None,
+            want=offset + limit,
+            settings=settings,
+            now=now.timestamp(),
+        )
+        reply: Any = None
+        while True:
+            try:
+                request = flow.send(reply)
+            except StopIteration as done:
+                scored: list[Scored] = done.value
+                break
+            if isinstance(request, FindVector):
+                reply, known = yield from self._vector_ranking(prefix, q, filter, request.k, now)
+            elif isinstance(request, FindKeyword):
+                reply = yield from self._keyword_ranking(
+                    prefix, request.terms, filter, request.k, now
+                )
+            elif isinstance(request, Load):
+                wanted = [i for i in request.ids if i not in known]
+                found = {i: known[i] for i in request.ids if i in known}
+                found |= yield from self._by_ids(wanted, now, prefix, filter)
+                rows.update(found)
+                reply = {i: self._ranking_row(r) for i, r in found.items()}
+            else:
+                reply = yield from self._neighbours(request.ids, filter, now)
+        page = [s for s in scored if s.id in rows][offset : offset + limit]
+        return [self._item(rows[s.id], s.score, search=True) for s in page], [
+            rows[s.id] for s in page
+        ]
+
+    def _ranking_row(self, row: Sequence[Any]) -> tuple[str, float, dict[str, Any]]:
+        value = row[2]
+        text = " ".join(t for _, t in index_texts(value, self._fields, None))
+        return text, row[4].timestamp(), value

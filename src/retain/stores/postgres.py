@@ -5,7 +5,7 @@
   (``ann_index=True``) serves only searches over more than ``ann_threshold`` vectors (a
   wide prefix), so it can never lower per-namespace recall.
 * Keywords use PostgreSQL full-text search (a ``tsvector`` per item, GIN index); hybrid
-  recall fuses it with the vector ranking (reciprocal-rank fusion, :func:`fuse`).
+  recall ranks both with :mod:`retain.core.ranking`, the same code as SQLite's.
 * A batch is one transaction: all of it or none of it. Writes are set-based (one statement
   per table per batch, vectors by binary ``COPY``); deadlocks between concurrent writers
   are retried (bounded).
@@ -40,6 +40,7 @@ from langgraph.store.base import (
     TTLConfig,
 )
 
+from retain.core.ranking import Ranking
 from retain.errors import (
     ConfigurationError,
     EmbeddingDimensionError,
@@ -55,6 +56,7 @@ from retain.stores.base import (
     index_texts,
     parse_index,
     provenance,
+    recall_args,
     value_strings,
 )
 from retain.stores.hooks import pg_write_steps
@@ -71,7 +73,6 @@ from retain.stores.validation import (
     check_key,
     check_namespace,
     check_op,
-    check_page,
     check_ttl_config,
 )
 
@@ -415,28 +416,13 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
     # -- retain's extensions -------------------------------------------------------------------
 
     def _recall_args(
-        self,
-        namespace_prefix: tuple[str, ...],
-        query: str | None,
-        limit: int,
-        offset: int,
-        mode: str,
-        recency_weight: float,
-        importance_weight: float,
-    ) -> tuple[str, bool]:
-        if mode not in ("hybrid", "vector", "keyword"):
-            raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {mode!r}.")
-        check_page(limit, offset, min_limit=1)
-        if recency_weight < 0 or importance_weight < 0 or recency_weight + importance_weight > 1:
-            raise InvalidInputError(
-                "recency_weight and importance_weight must be >= 0 and sum to at most 1; got "
-                f"{recency_weight} and {importance_weight}."
-            )
-        check_namespace(namespace_prefix, prefix=True)
+        self, namespace_prefix: Any, query: str | None, mode: str, **kwargs: Any
+    ) -> tuple[str, bool, Ranking]:
+        prefix, settings = recall_args(namespace_prefix, mode=mode, **kwargs)
         wants_vector = bool(query) and mode in ("hybrid", "vector") and self.embeddings is not None
         if wants_vector:
             self._require_fresh_vectors()
-        return ns_text(namespace_prefix), wants_vector
+        return ns_text(prefix), wants_vector, settings
 
     def recall(
         self,
@@ -452,13 +438,22 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         recency_half_life: timedelta = timedelta(days=30),
         importance_weight: float = 0.0,
         importance_field: str = "importance",
+        ranking: Ranking | None = None,
     ) -> list[SearchItem]:
-        prefix, wants = self._recall_args(
-            namespace_prefix, query, limit, offset, mode, recency_weight, importance_weight
+        prefix, wants, settings = self._recall_args(
+            namespace_prefix,
+            query,
+            mode,
+            limit=limit,
+            offset=offset,
+            recency_weight=recency_weight,
+            recency_half_life=recency_half_life,
+            importance_weight=importance_weight,
+            importance_field=importance_field,
+            ranking=ranking,
         )
         q = self.embeddings.embed_query(query) if wants else None
-        weights = (recency_weight, recency_half_life, importance_weight, importance_field)
-        return self._db.drive(self._recall(prefix, query, q, filter, limit, offset, mode, weights))
+        return self._db.drive(self._recall(prefix, query, q, filter, limit, offset, mode, settings))
 
     async def arecall(  # type: ignore[override]
         self,
@@ -474,15 +469,24 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         recency_half_life: timedelta = timedelta(days=30),
         importance_weight: float = 0.0,
         importance_field: str = "importance",
+        ranking: Ranking | None = None,
     ) -> list[SearchItem]:
         """Async :meth:`recall`, on the async pool."""
-        prefix, wants = self._recall_args(
-            namespace_prefix, query, limit, offset, mode, recency_weight, importance_weight
+        prefix, wants, settings = self._recall_args(
+            namespace_prefix,
+            query,
+            mode,
+            limit=limit,
+            offset=offset,
+            recency_weight=recency_weight,
+            recency_half_life=recency_half_life,
+            importance_weight=importance_weight,
+            importance_field=importance_field,
+            ranking=ranking,
         )
         q = await self.embeddings.aembed_query(query) if wants else None
-        weights = (recency_weight, recency_half_life, importance_weight, importance_field)
         return await self._db.adrive(
-            self._recall(prefix, query, q, filter, limit, offset, mode, weights)
+            self._recall(prefix, query, q, filter, limit, offset, mode, settings)
         )
 
     def _history(self, namespace: tuple[str, ...], key: str) -> Steps[list[Version]]:

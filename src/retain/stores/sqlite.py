@@ -37,17 +37,18 @@ from langgraph.store.base import (
     TTLConfig,
 )
 
+from retain.core.ranking import FindKeyword, FindVector, Load, Ranking, Scored, recall_flow
 from retain.errors import ConfigurationError, EmbeddingDimensionError, InvalidInputError
 from retain.stores.base import (
     RecallMode,
     RetainStore,
     Version,
     current_provenance,
-    fuse,
     index_texts,
     matches_filter,
     namespace_matches,
     parse_index,
+    recall_args,
     value_strings,
 )
 from retain.stores.hooks import run_write_hooks
@@ -68,13 +69,10 @@ from retain.stores.validation import (
     check_key,
     check_namespace,
     check_op,
-    check_page,
     check_ttl_config,
 )
 
 __all__ = ["SQLiteStore"]
-
-CANDIDATES = 200  # rows each ranking contributes to hybrid fusion
 
 
 @dataclass
@@ -475,39 +473,41 @@ class SQLiteStore(CheckedCalls, RetainStore):
         return cache.search(prefix, q, limit, allowed=allowed, excluded=self._expired_ids())
 
     def _keyword_ranking(
-        self, prefix: tuple[str, ...], query: str, allowed: set[int] | None, limit: int
-    ) -> list[int]:
-        match = fts_query(query)
+        self, prefix: tuple[str, ...], terms: Sequence[str], allowed: set[int] | None, limit: int
+    ) -> list[tuple[int, float]]:
+        """``(item id, BM25 relevance)`` of the items matching any of ``terms``, best first."""
+        match = fts_query(terms)
         if match is None:
             return []
         rows = self._conn.execute(
-            "SELECT f.rowid FROM items_fts f JOIN items i ON i.id = f.rowid WHERE "
-            f"items_fts MATCH ? AND {under_sql('i.prefix')} AND "
-            "(i.expires_at IS NULL OR i.expires_at > ?) ORDER BY bm25(items_fts) LIMIT ?",
+            "SELECT f.rowid, -bm25(items_fts) AS r FROM items_fts f JOIN items i ON i.id = "
+            f"f.rowid WHERE items_fts MATCH ? AND {under_sql('i.prefix')} AND "
+            "(i.expires_at IS NULL OR i.expires_at > ?) ORDER BY r DESC LIMIT ?",
             (match, *under_args(prefix), time.time(), limit if allowed is None else -1),
         ).fetchall()
-        ranked = [r[0] for r in rows if allowed is None or r[0] in allowed]
+        ranked = [(r[0], float(r[1])) for r in rows if allowed is None or r[0] in allowed]
         return ranked[:limit]
 
     def _search(self, op: SearchOp) -> list[SearchItem]:
         prefix = tuple(op.namespace_prefix)
-        if op.query and self.embeddings is not None:
-            allowed = self._filtered_ids(prefix, op.filter) if op.filter else None
-            ranked = self._vector_ranking(prefix, op.query, allowed, op.offset + op.limit)
-            page = ranked[op.offset : op.offset + op.limit]
-            rows = {r[5]: r for r in self._rows(prefix, [i for i, _ in page])}
-            items = [self._item(rows[i], s, search=True) for i, s in page if i in rows]
-            if len(items) < op.limit:  # items without vectors come last, unscored
-                scored = {i for i, _ in ranked}
+        if op.query:
+            items = self._ranked(
+                prefix, op.query, op.filter, op.limit, op.offset, "hybrid", Ranking()
+            )
+            if len(items) < op.limit and self.embeddings is not None:
+                # items without vectors come last, unscored (LangGraph's search does the same)
+                seen = {(tuple(i.namespace), i.key) for i in items}
                 rest = [
                     r
                     for r in self._rows(prefix)
-                    if r[5] not in scored
-                    and (allowed is None or r[5] in allowed)
-                    and r[5] not in self._cache
+                    if r[5] not in self._cache
+                    and (ns_tuple(r[0]), r[1]) not in seen
+                    and (not op.filter or matches_filter(json.loads(r[2]), op.filter))
                 ]
                 items += [self._item(r, None, search=True) for r in rest[: op.limit - len(items)]]
-            self._refresh([i for i, _ in page], op.refresh_ttl)
+            if op.refresh_ttl:
+                keys = [(ns_text(i.namespace), i.key) for i in items]
+                self._refresh([r[5] for r in self._rows(prefix) if (r[0], r[1]) in keys], True)
             return items
         listed = self._rows(prefix)
         if op.filter:
@@ -550,49 +550,91 @@ class SQLiteStore(CheckedCalls, RetainStore):
         recency_half_life: timedelta = timedelta(days=30),
         importance_weight: float = 0.0,
         importance_field: str = "importance",
+        ranking: Ranking | None = None,
     ) -> list[SearchItem]:
-        if mode not in ("hybrid", "vector", "keyword"):
-            raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {mode!r}.")
-        check_page(limit, offset, min_limit=1)
-        prefix = check_namespace(namespace_prefix, prefix=True)
+        prefix, settings = recall_args(
+            namespace_prefix,
+            limit=limit,
+            offset=offset,
+            mode=mode,
+            recency_weight=recency_weight,
+            recency_half_life=recency_half_life,
+            importance_weight=importance_weight,
+            importance_field=importance_field,
+            ranking=ranking,
+        )
         with self._lock, store_errors(self.path):
             if not query:
                 return self._search(SearchOp(prefix, filter, limit, offset, None, False))
-            allowed = self._filtered_ids(prefix, filter) if filter else None
-            want = max(CANDIDATES, offset + limit)
-            rankings: list[list[int]] = []
-            cosine: dict[int, float] = {}
-            if mode in ("hybrid", "vector") and self.embeddings is not None:
-                vec = self._vector_ranking(prefix, query, allowed, want)
-                cosine = dict(vec)
-                rankings.append([i for i, _ in vec])
-            if mode in ("hybrid", "keyword") or self.embeddings is None:
-                rankings.append(self._keyword_ranking(prefix, query, allowed, want))
-            candidates = {i for r in rankings for i in r}
-            rows = {r[5]: r for r in self._rows(prefix, sorted(candidates))}
-            now = time.time()
-            ages = {i: now - r[4] for i, r in rows.items()}
-            importance: dict[int, float] = {}
-            if importance_weight:
-                for i, r in rows.items():
-                    v = json.loads(r[2]).get(importance_field)
-                    if isinstance(v, (int, float)) and not isinstance(v, bool):
-                        importance[i] = float(v)
-            relevance_rankings: list[list[int]] = rankings
-            if mode == "vector" and cosine:
-                relevance_rankings = [sorted(cosine, key=lambda i: -cosine[i])]
-            scored = fuse(
-                relevance_rankings,
-                ages_s=ages,
-                importance=importance,
-                recency_weight=recency_weight,
-                half_life_s=recency_half_life.total_seconds(),
-                importance_weight=importance_weight,
+            return self._ranked(prefix, query, filter, limit, offset, mode, settings)
+
+    def _ranked(
+        self,
+        prefix: tuple[str, ...],
+        query: str,
+        filter: dict[str, Any] | None,
+        limit: int,
+        offset: int,
+        mode: RecallMode,
+        settings: Ranking,
+    ) -> list[SearchItem]:
+        """Drive :func:`retain.core.ranking.recall_flow` against this database."""
+        allowed = self._filtered_ids(prefix, filter) if filter else None
+        rows: dict[int, Any] = {}
+        flow = recall_flow(
+            query,
+            mode=mode,
+            vectors=self.embeddings is not None,
+            want=offset + limit,
+            settings=settings,
+            now=time.time(),
+        )
+        reply: Any = None
+        while True:
+            try:
+                request = flow.send(reply)
+            except StopIteration as done:
+                scored: list[Scored] = done.value
+                break
+            if isinstance(request, FindVector):
+                reply = self._vector_ranking(prefix, query, allowed, request.k)
+            elif isinstance(request, FindKeyword):
+                reply = self._keyword_ranking(prefix, request.terms, allowed, request.k)
+            elif isinstance(request, Load):
+                found = {r[5]: r for r in self._rows(prefix, list(request.ids))}
+                found = {i: r for i, r in found.items() if allowed is None or i in allowed}
+                rows.update(found)
+                reply = {i: self._ranking_row(r) for i, r in found.items()}
+            else:
+                reply = self._neighbours(request.ids, allowed)
+        page = [s for s in scored if s.id in rows][offset : offset + limit]
+        return [self._item(rows[s.id], s.score, search=True) for s in page]
+
+    def _ranking_row(self, row: Sequence[Any]) -> tuple[str, float, dict[str, Any]]:
+        value = json.loads(row[2])
+        text = " ".join(t for _, t in index_texts(value, self._fields, None))
+        return text, float(row[4]), value
+
+    def _neighbours(
+        self, ids: Sequence[int], allowed: set[int] | None
+    ) -> dict[int, tuple[int, ...]]:
+        """For each id, the live, indexed items written right before and after it in its
+        namespace."""
+        rows = self._conn.execute(
+            "SELECT c.value, (SELECT p.id FROM items AS p NOT INDEXED WHERE p.prefix = i.prefix "
+            "AND p.id < i.id AND (p.expires_at IS NULL OR p.expires_at > ?2) AND p.id IN "
+            "(SELECT rowid FROM items_fts) ORDER BY p.id DESC LIMIT 1), (SELECT n.id FROM items "
+            "AS n NOT INDEXED WHERE n.prefix = i.prefix AND n.id > i.id AND (n.expires_at IS "
+            "NULL OR n.expires_at > ?2) AND n.id IN (SELECT rowid FROM items_fts) ORDER BY n.id "
+            "LIMIT 1) FROM json_each(?1) AS c JOIN items AS i ON i.id = c.value",
+            (json.dumps(list(ids)), time.time()),
+        ).fetchall()
+        return {
+            int(r[0]): tuple(
+                n for n in (r[1], r[2]) if n is not None and (allowed is None or n in allowed)
             )
-            if mode == "vector" and cosine and not (recency_weight or importance_weight):
-                scored = [(i, cosine[i]) for i, _ in scored]
-            page = [(i, s) for i, s in scored if i in rows][offset : offset + limit]
-            return [self._item(rows[i], s, search=True) for i, s in page]
+            for r in rows
+        }
 
     def history(self, namespace: tuple[str, ...], key: str) -> list[Version]:
         check_namespace(namespace)

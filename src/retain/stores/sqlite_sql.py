@@ -77,30 +77,13 @@ def equality_filter_sql(filter: dict[str, Any]) -> tuple[str, list[Any]] | None:
     return " AND ".join(clauses), args
 
 
-# Words too common to rank by: a query made of a whole conversation would otherwise match
-# (and BM25-score) nearly every row. PostgreSQL's "english" text search drops the same.
-_STOPWORD_TEXT = (
-    "a about above after again against all am an and any are as at be because been before "
-    "being below between both but by can could did do does doing down during each few for "
-    "from further had has have having he her here hers herself him himself his how i if in "
-    "into is it its itself just me more most my myself no nor not now of off on once only or "
-    "other our ours ourselves out over own same she should so some such than that the their "
-    "theirs them themselves then there these they this those through to too under until up "
-    "very was we were what when where which while who whom why will with would you your "
-    "yours yourself yourselves s t d ll m re ve"
-)
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-MAX_FTS_TERMS = 24
+def fts_query(terms: Sequence[str]) -> str | None:
+    """An FTS5 ``MATCH`` expression matching any of ``terms`` (see
+    :func:`retain.core.ranking.analyse_query`); ``None`` without terms.
 
-
-def fts_query(text: str) -> str | None:
-    """An FTS5 ``MATCH`` expression: any of the text's distinct words, stopwords dropped,
-    at most ``MAX_FTS_TERMS`` of them (the longest, which are usually the rarest)."""
-    words = [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
-    distinct = [w for w in dict.fromkeys(words) if w not in STOPWORDS] or list(dict.fromkeys(words))
-    if not distinct:
-        return None
-    if len(distinct) > MAX_FTS_TERMS:
-        keep = set(sorted(distinct, key=len, reverse=True)[:MAX_FTS_TERMS])
-        distinct = [w for w in distinct if w in keep]
-    return " OR ".join(f'"{w}"' for w in distinct)
+    Example:
+        >>> fts_query(["dark", "mode"])
+        '"dark" OR "mode"'
+    """
+    quoted = [t.replace('"', '""') for t in terms if t]
+    return " OR ".join(f'"{t}"' for t in quoted) if quoted else None

@@ -1,0 +1,467 @@
+"""How retain ranks recalled memories: one pure function that every store calls.
+
+A store finds *candidates* (the nearest vectors and the best keyword matches under a
+namespace prefix, with their raw scores and their neighbours in the namespace); this
+module turns them into one ranking. Nothing here does I/O, so the SQLite and PostgreSQL
+stores rank identically and the ranking is tested without a database.
+
+The score of a recalled memory (``SearchItem.score``) is built from:
+
+* **Score fusion**: the cosine similarity, min-max normalised over the candidates, and the
+  keyword relevance (BM25-style, larger is better), divided by its best value, mixed with
+  :attr:`Ranking.vector_weight`. Unlike reciprocal-rank fusion, a memory that matches
+  strongly on one side keeps its lead.
+* **Neighbours**: memories written next to each other in one namespace (turns of one
+  conversation, facts from one exchange) explain each other; each memory gains
+  :attr:`Ranking.neighbour_weight` times the relevance of its best direct neighbour.
+* **Time**: a date named in the question ("in May 2023", "on 7 May") favours memories from
+  that time (:attr:`Ranking.date_weight`); recency counts only when asked for
+  (``recency_weight``) or when the question asks for the latest ("currently", "latest").
+* **Importance**: an optional numeric field of the value (``importance_weight``).
+
+Scores are comparable within one query only; higher is better.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from retain.errors import InvalidInputError
+
+__all__ = [
+    "CANDIDATES",
+    "MAX_QUERY_TERMS",
+    "STOPWORDS",
+    "Candidate",
+    "FindKeyword",
+    "FindNeighbours",
+    "FindVector",
+    "Load",
+    "Query",
+    "Ranking",
+    "Scored",
+    "analyse_query",
+    "rank",
+    "recall_flow",
+]
+
+# Words too common to rank by: a query made of a whole conversation would otherwise match
+# (and score) nearly every memory. PostgreSQL's "english" configuration drops the same.
+_STOPWORD_TEXT = (
+    "a about above after again against all am an and any are as at be because been before "
+    "being below between both but by can could did do does doing down during each few for "
+    "from further had has have having he her here hers herself him himself his how i if in "
+    "into is it its itself just me more most my myself no nor not now of off on once only or "
+    "other our ours ourselves out over own same she should so some such than that the their "
+    "theirs them themselves then there these they this those through to too under until up "
+    "very was we were what when where which while who whom why will with would you your "
+    "yours yourself yourselves s t d ll m re ve"
+)
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+MAX_QUERY_TERMS = 24
+"""At most this many keyword terms per query (the longest, usually the rarest)."""
+
+_MONTHS = {
+    name: i + 1
+    for i, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ]
+    )
+    for name in names
+}
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+# "7 May 2023", "7 May, 2023", "May 7, 2023", "May 2023", "2023-05-07"
+_DATE_PATTERNS = [
+    re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I),
+    re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I),
+    re.compile(rf"\b({_MONTH_RE})\.?,?\s+(?:of\s+)?(\d{{4}})\b", re.I),
+    re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"),
+]
+_YEAR_RE = re.compile(r"\b(19\d\d|20\d\d)\b")
+_LATEST_RE = re.compile(
+    r"\b(latest|currently|current|now|most recent|most recently|these days|nowadays|"
+    r"still|anymore)\b",
+    re.I,
+)
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What ranking needs to know about a question (see :func:`analyse_query`)."""
+
+    text: str
+    terms: tuple[str, ...]
+    """Keyword terms for the store's keyword index: distinct, lower-cased, no stopwords."""
+    dates: tuple[tuple[int, int | None, int | None], ...] = ()
+    """``(year, month, day)`` the question names (month/day ``None`` when not given)."""
+    wants_latest: bool = False
+    """The question asks for the current or latest state ("now", "latest", ...)."""
+
+
+def analyse_query(text: str) -> Query:
+    """Keyword terms, named dates and intent of a question.
+
+    Example:
+        >>> q = analyse_query("What did Caroline do in May 2023?")
+        >>> q.terms, q.dates
+        (('caroline', '2023'), ((2023, 5, None),))
+        >>> analyse_query("Where does she live now?").wants_latest
+        True
+    """
+    words = [w.lower() for w in _WORD_RE.findall(text)]
+    distinct = list(dict.fromkeys(w for w in words if w))
+    terms = [w for w in distinct if w not in STOPWORDS and w not in _MONTHS] or [
+        w for w in distinct if w not in STOPWORDS
+    ]
+    if not terms:
+        terms = distinct
+    if len(terms) > MAX_QUERY_TERMS:
+        keep = set(sorted(terms, key=len, reverse=True)[:MAX_QUERY_TERMS])
+        terms = [t for t in terms if t in keep]
+    return Query(
+        text=text,
+        terms=tuple(terms),
+        dates=tuple(dict.fromkeys(_dates_in(text))),
+        wants_latest=bool(_LATEST_RE.search(text)),
+    )
+
+
+def _dates_in(text: str) -> Iterable[tuple[int, int | None, int | None]]:
+    """Dates written in ``text`` as ``(year, month or None, day or None)``."""
+    found = False
+    for pattern in _DATE_PATTERNS:
+        for m in pattern.finditer(text):
+            found = True
+            a, b, *rest = m.groups()
+            if pattern is _DATE_PATTERNS[3]:
+                yield int(a), int(b), int(rest[0])
+            elif pattern is _DATE_PATTERNS[2]:
+                yield int(b), _MONTHS[a.lower().rstrip(".")], None
+            elif pattern is _DATE_PATTERNS[1]:
+                yield int(rest[0]), _MONTHS[a.lower().rstrip(".")], int(b)
+            else:
+                yield int(rest[0]), _MONTHS[b.lower().rstrip(".")], int(a)
+    if not found:
+        for m in _YEAR_RE.finditer(text):
+            yield int(m.group(1)), None, None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One memory a store found for a query, with what it knows about it."""
+
+    id: int
+    """The store's row id (only compared for equality)."""
+    text: str
+    """The memory's indexed text (dates are read from it)."""
+    updated_at: float
+    """When the memory was last written (seconds since the epoch)."""
+    vector: float | None = None
+    """Cosine similarity to the question, when the memory was among the nearest."""
+    keyword: float | None = None
+    """Keyword relevance (larger is better), when the memory matched the keywords."""
+    neighbours: tuple[int, ...] = ()
+    """Ids of the memories written right before and after it in its namespace."""
+    value: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A ranked memory: its final score and the parts it was built from."""
+
+    id: int
+    score: float
+    vector: float
+    """Normalised vector part (0-1)."""
+    keyword: float
+    """Normalised keyword part (0-1)."""
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The ranking's settings; the defaults were tuned on the development split of the
+    LoCoMo recall task (benchmarks/recall_quality.py, benchmarks/RESULTS.md)."""
+
+    vector_weight: float = 0.5
+    neighbour_weight: float = 0.5
+    date_weight: float = 0.15
+    latest_weight: float = 0.0
+    recency_weight: float = 0.0
+    recency_half_life_s: float = 30 * 86400.0
+    importance_weight: float = 0.0
+    importance_field: str = "importance"
+
+    def __post_init__(self) -> None:
+        for name in (
+            "vector_weight",
+            "neighbour_weight",
+            "date_weight",
+            "latest_weight",
+            "recency_weight",
+            "importance_weight",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise InvalidInputError(f"{name} must be a finite number >= 0; got {value!r}.")
+        if self.vector_weight > 1:
+            raise InvalidInputError(f"vector_weight must be in [0, 1]; got {self.vector_weight}.")
+        if self.recency_weight + self.importance_weight > 1:
+            raise InvalidInputError(
+                "recency_weight and importance_weight must be >= 0 and sum to at most 1; got "
+                f"{self.recency_weight} and {self.importance_weight}."
+            )
+        if not (self.recency_half_life_s > 0 and math.isfinite(self.recency_half_life_s)):
+            raise InvalidInputError("recency_half_life must be a positive duration.")
+
+
+def _minmax(values: Mapping[int, float]) -> dict[int, float]:
+    if not values:
+        return {}
+    lo, hi = min(values.values()), max(values.values())
+    if hi - lo < 1e-9:
+        return dict.fromkeys(values, 1.0)
+    return {i: (v - lo) / (hi - lo) for i, v in values.items()}
+
+
+def _memory_dates(candidate: Candidate) -> list[tuple[int, int | None, int | None]]:
+    dates = list(_dates_in(candidate.text))
+    for name in ("valid_from", "said_at", "date", "at"):
+        raw = candidate.value.get(name)
+        if isinstance(raw, str):
+            dates += list(_dates_in(raw))
+    return dates
+
+
+def _date_match(query: Sequence[tuple[int, int | None, int | None]], memory: Candidate) -> float:
+    """1 for a memory from the day the question names, 0.5 for its month or year, else 0."""
+    best = 0.0
+    for year, month, day in _memory_dates(memory):
+        for qy, qm, qd in query:
+            if qy != year:
+                continue
+            if qm is None or (qm == month and (qd is None or qd == day)):
+                best = max(best, 1.0 if qd is not None or qm is None else 0.75)
+            elif qm == month:
+                best = max(best, 0.5)
+    return best
+
+
+def rank(
+    query: Query,
+    candidates: Sequence[Candidate],
+    settings: Ranking = Ranking(),
+    *,
+    now: float | None = None,
+) -> list[Scored]:
+    """Rank ``candidates`` for ``query``, best first (ties: lower id first).
+
+    Example:
+        >>> q = analyse_query("Which drink does the user like?")
+        >>> found = [
+        ...     Candidate(1, "User likes tea", 0.0, vector=0.61, keyword=2.0),
+        ...     Candidate(2, "User likes cats", 0.0, vector=0.40),
+        ... ]
+        >>> [s.id for s in rank(q, found)]
+        [1, 2]
+    """
+    if not candidates:
+        return []
+    by_id = {c.id: c for c in candidates}
+    vec = _minmax({c.id: c.vector for c in candidates if c.vector is not None})
+    kw_raw = {c.id: max(c.keyword, 0.0) for c in candidates if c.keyword is not None}
+    top_kw = max(kw_raw.values(), default=0.0)
+    kw = {i: v / top_kw for i, v in kw_raw.items()} if top_kw > 0 else {}
+    w = settings.vector_weight if vec else 0.0
+    if not kw:
+        w = 1.0 if vec else 0.0
+    base = {i: w * vec.get(i, 0.0) + (1 - w) * kw.get(i, 0.0) for i in by_id}
+    relevance = dict(base)
+    if settings.neighbour_weight:
+        for i, c in by_id.items():
+            near = max((base.get(n, 0.0) for n in c.neighbours), default=0.0)
+            relevance[i] += settings.neighbour_weight * near
+    if settings.date_weight and query.dates:
+        for i, c in by_id.items():
+            relevance[i] += settings.date_weight * _date_match(query.dates, c)
+    recency = settings.recency_weight
+    if query.wants_latest:
+        recency = max(recency, settings.latest_weight)
+    importance = settings.importance_weight
+    stamp = datetime.now(timezone.utc).timestamp() if now is None else now
+    out = []
+    for i, c in by_id.items():
+        score = (1 - recency - importance) * relevance[i]
+        if recency:
+            age = max(stamp - c.updated_at, 0.0)
+            score += recency * math.pow(0.5, age / settings.recency_half_life_s)
+        if importance:
+            raw = c.value.get(settings.importance_field)
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
+                score += importance * min(max(float(raw), 0.0), 1.0)
+        out.append(Scored(i, score, vec.get(i, 0.0), kw.get(i, 0.0)))
+    out.sort(key=lambda s: (-s.score, s.id))
+    return out
+
+
+# -- the recall flow: what a store is asked, in order ------------------------------------------
+
+
+@dataclass(frozen=True)
+class FindVector:
+    """Ask the store for the ``k`` nearest memories: ``[(id, cosine), ...]`` best first."""
+
+    k: int
+
+
+@dataclass(frozen=True)
+class FindKeyword:
+    """Ask the store for the ``k`` best keyword matches of ``terms`` (any of them):
+    ``[(id, relevance), ...]`` best first, relevance larger is better."""
+
+    terms: tuple[str, ...]
+    k: int
+
+
+@dataclass(frozen=True)
+class FindNeighbours:
+    """Ask the store, for each id, for the ids written right before and after it in its
+    namespace that are live and pass the filter: ``{id: (neighbour ids)}``."""
+
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Load:
+    """Ask the store for the rows of ``ids`` (live, under the prefix, passing the filter):
+    ``{id: (text, updated_at, value)}``."""
+
+    ids: tuple[int, ...]
+
+
+RecallRequest = FindVector | FindKeyword | FindNeighbours | Load
+RecallFlow = Generator[RecallRequest, Any, list[Scored]]
+
+CANDIDATES = 100
+"""Memories each side (vector, keyword) contributes before fusion."""
+NEIGHBOUR_SEEDS = 20
+"""The best this many memories bring their neighbours into the ranking."""
+
+
+def recall_flow(
+    query: str,
+    *,
+    mode: str,
+    vectors: bool,
+    want: int,
+    settings: Ranking = Ranking(),
+    now: float | None = None,
+) -> RecallFlow:
+    """The recall algorithm as a generator: it yields what it needs from the store
+    (:class:`FindVector`, :class:`FindKeyword`, :class:`Load`, :class:`FindNeighbours`),
+    receives the answers, and returns the ranking (see :func:`rank`).
+
+    ``mode`` is ``"hybrid"`` (everything above), ``"vector"`` (cosine only) or
+    ``"keyword"`` (keyword relevance only); ``vectors`` says whether the store has an
+    embedding index; ``want`` is ``offset + limit``.
+    """
+    q = analyse_query(query)
+    k = max(CANDIDATES, want)
+    vec: list[tuple[int, float]] = []
+    kw: list[tuple[int, float]] = []
+    if vectors and mode in ("hybrid", "vector"):
+        vec = yield FindVector(k)
+    if (mode in ("hybrid", "keyword") or not vectors) and q.terms:
+        kw = yield FindKeyword(q.terms, k)
+    if mode == "vector" and vectors:
+        settings = Ranking(
+            vector_weight=1.0,
+            neighbour_weight=0.0,
+            date_weight=0.0,
+            recency_weight=settings.recency_weight,
+            recency_half_life_s=settings.recency_half_life_s,
+            importance_weight=settings.importance_weight,
+            importance_field=settings.importance_field,
+        )
+    elif mode == "keyword" or not vectors:
+        settings = Ranking(
+            vector_weight=0.0,
+            neighbour_weight=settings.neighbour_weight if mode == "hybrid" else 0.0,
+            date_weight=settings.date_weight if mode == "hybrid" else 0.0,
+            recency_weight=settings.recency_weight,
+            recency_half_life_s=settings.recency_half_life_s,
+            importance_weight=settings.importance_weight,
+            importance_field=settings.importance_field,
+        )
+    vec_d, kw_d = dict(vec), dict(kw)
+    ids = tuple(dict.fromkeys([i for i, _ in vec] + [i for i, _ in kw]))
+    rows: dict[int, tuple[str, float, Mapping[str, Any]]] = (yield Load(ids)) if ids else {}
+    neighbours: dict[int, tuple[int, ...]] = {}
+    if settings.neighbour_weight and rows:
+        first = rank(q, _candidates(rows, vec_d, kw_d, {}), _base_only(settings), now=now)
+        seeds = tuple(s.id for s in first[:NEIGHBOUR_SEEDS] if s.score > 0)
+        if seeds:
+            found: dict[int, tuple[int, ...]] = yield FindNeighbours(seeds)
+            # each memory's neighbours: the seeds next to it, and its own if it is a seed
+            for seed, near in found.items():
+                for n in near:
+                    neighbours.setdefault(n, ())
+                    neighbours[n] += (seed,)
+                neighbours[seed] = neighbours.get(seed, ()) + tuple(near)
+            missing = tuple(n for n in neighbours if n not in rows)
+            if missing:
+                rows.update((yield Load(missing)))
+    if settings.vector_weight == 1.0 and mode == "vector":
+        ranked = rank(q, _candidates(rows, vec_d, {}, {}), settings, now=now)
+        # pure vector mode reports the cosine itself
+        return [
+            Scored(s.id, vec_d[s.id] if not _weighted(settings) else s.score, s.vector, 0.0)
+            for s in ranked
+            if s.id in vec_d
+        ]
+    return rank(q, _candidates(rows, vec_d, kw_d, neighbours), settings, now=now)
+
+
+def _weighted(settings: Ranking) -> bool:
+    return bool(settings.recency_weight or settings.importance_weight)
+
+
+def _base_only(settings: Ranking) -> Ranking:
+    return Ranking(vector_weight=settings.vector_weight, neighbour_weight=0.0, date_weight=0.0)
+
+
+def _candidates(
+    rows: Mapping[int, tuple[str, float, Mapping[str, Any]]],
+    vec: Mapping[int, float],
+    kw: Mapping[int, float],
+    neighbours: Mapping[int, tuple[int, ...]],
+) -> list[Candidate]:
+    return [
+        Candidate(
+            id=i,
+            text=text,
+            updated_at=updated,
+            vector=vec.get(i),
+            keyword=kw.get(i),
+            neighbours=tuple(n for n in neighbours.get(i, ()) if n != i),
+            value=value,
+        )
+        for i, (text, updated, value) in rows.items()
+    ]
