@@ -98,3 +98,12 @@ def test_an_empty_file_and_retains_own_file_open(tmp_path: Path) -> None:
     store = SQLiteStore(empty)  # now retain's: opens again
     store.put(("t",), "k", {"v": 1})
     store.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://u:s3cret@h/db", "host=h password=s3cret", "sqlite:/x:s3cret", "s3cret"]
+)
+def test_an_unknown_url_is_refused_without_repeating_it(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="Unknown store URL") as raised:
+        open_store(url)
+    assert "s3cret" not in str(raised.value)
