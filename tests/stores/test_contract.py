@@ -238,6 +238,12 @@ BAD_INPUTS = [
         InvalidValueError,
         RecursionError,
     ),
+    BadInput(
+        "str index",
+        lambda s: s.put(_NS, "k", {"content": "x"}, index="content"),  # type: ignore[arg-type]
+        InvalidInputError,
+        None,
+    ),
     # TTLs (InMemoryStore has no TTL support at all)
     BadInput(
         "negative ttl",

@@ -158,6 +158,24 @@ def test_a_statement_past_the_statement_timeout_is_a_typed_error(pg_url: str) ->
         db.close()
 
 
+def test_a_pool_whose_connections_stay_busy_is_a_timeout_not_a_dead_server(pg_url: str) -> None:
+    db = PgConnections(pg_url, pool_size=1, connect_timeout=0.4)  # waits 1.2 s for a slot
+    db.open()
+    try:
+        with db._pool.connection(), pytest.raises(StoreTimeoutError, match="all 1 were busy"):
+            db.drive(_query("SELECT 1"))  # the only connection is held
+
+        async def run() -> None:
+            async with db._apool().connection():
+                with pytest.raises(StoreTimeoutError, match="busy"):
+                    await db.adrive(_query("SELECT 1"))
+            await db.aclose()
+
+        asyncio.run(run())
+    finally:
+        db.close()
+
+
 @pytest.mark.parametrize("timeout", [0, -1, math.nan, "30"])
 def test_bad_timeouts_are_configuration_errors(pg_url: str, timeout: Any) -> None:
     with pytest.raises(ConfigurationError):

@@ -80,3 +80,14 @@ def test_a_bad_default_ttl_is_a_configuration_error(make_store: Any, default_ttl
 
     with pytest.raises(ConfigurationError):
         make_store(ttl={"default_ttl": default_ttl})
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, "64", True])
+def test_reembed_needs_a_positive_batch_size(make_store: Any, batch_size: Any) -> None:
+    from tests.stateful.conftest import INDEX
+
+    store = make_store(index=INDEX)
+    store.put(("t",), "k", {"content": "tea"})
+    with pytest.raises(InvalidInputError) as raised:
+        store.reembed(batch_size=batch_size)
+    assert type(raised.value) is InvalidInputError

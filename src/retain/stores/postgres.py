@@ -69,6 +69,7 @@ from retain.stores.pg_schema import (
 )
 from retain.stores.validation import (
     CheckedCalls,
+    check_count,
     check_instant,
     check_key,
     check_namespace,
@@ -611,6 +612,7 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
     def reembed(self, *, batch_size: int = 64) -> int:
         if self.embeddings is None or self.index_config is None:
             raise ConfigurationError("This store has no index (embedding model) to re-embed with.")
+        check_count("batch_size", batch_size, 1)
         count, last = 0, 0
         while True:
             chunk = self._db.drive(self._chunk(last, batch_size))

@@ -65,6 +65,7 @@ from retain.stores.sqlite_sql import (
 from retain.stores.sqlite_vectors import Vector, VectorCache
 from retain.stores.validation import (
     CheckedCalls,
+    check_count,
     check_instant,
     check_key,
     check_namespace,
@@ -769,8 +770,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
     def reembed(self, *, batch_size: int = 64) -> int:
         if self.embeddings is None or self.index_config is None:
             raise ConfigurationError("This store has no index (embedding model) to re-embed with.")
-        if batch_size < 1:
-            raise InvalidInputError("batch_size must be >= 1.")
+        check_count("batch_size", batch_size, 1)
         with self._lock, store_errors(self.path):
             rows = self._conn.execute("SELECT id, prefix, key, value FROM items").fetchall()
         count = 0

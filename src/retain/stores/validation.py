@@ -50,6 +50,7 @@ __all__ = [
     "MAX_TTL_MINUTES",
     "MAX_VALUE_DEPTH",
     "CheckedCalls",
+    "check_count",
     "check_instant",
     "check_key",
     "check_namespace",
@@ -245,14 +246,19 @@ def check_ttl_config(ttl: TTLConfig | None) -> TTLConfig | None:
     return ttl
 
 
+def check_count(name: str, number: Any, minimum: int) -> int:
+    """``number`` if it is an integer (``bool`` excluded) from ``minimum`` to
+    :data:`MAX_PAGE`, else :class:`InvalidInputError` naming the argument ``name``."""
+    if not isinstance(number, int) or isinstance(number, bool) or not minimum <= number <= MAX_PAGE:
+        raise InvalidInputError(f"{name} must be an integer >= {minimum}; got {number!r}.")
+    return number
+
+
 def check_page(limit: Any, offset: Any, *, min_limit: int = 0) -> None:
     """:class:`InvalidInputError` unless ``limit >= min_limit`` and ``offset >= 0`` are
     integers (``bool`` excluded) of at most :data:`MAX_PAGE`."""
-    for name, number, low in (("limit", limit, min_limit), ("offset", offset, 0)):
-        if not isinstance(number, int) or isinstance(number, bool) or not low <= number <= MAX_PAGE:
-            raise InvalidInputError(
-                f"{name} must be an integer >= {low}; got {number!r}. Nothing was read."
-            )
+    check_count("limit", limit, min_limit)
+    check_count("offset", offset, 0)
 
 
 def check_query(query: Any) -> None:
@@ -279,6 +285,18 @@ def _check_filter(filter: Any) -> None:
         raise InvalidInputError(f"A search filter must be JSON: {e}; got {filter!r}.") from e
     if not _utf8(text):
         raise InvalidInputError(f"A search filter contains a lone surrogate: {filter!r}.")
+
+
+def _check_index(index: Any) -> None:
+    """A put's ``index``: ``None``, ``False`` or a list of field paths (a ``str`` would be
+    read as one path per character)."""
+    if index is None or index is False:
+        return
+    if not isinstance(index, (list, tuple)) or not all(isinstance(p, str) and p for p in index):
+        raise InvalidInputError(
+            f"index must be False, None or a list of field paths such as ['content']; got "
+            f"{index!r}."
+        )
 
 
 def check_instant(at: Any) -> datetime:
@@ -312,6 +330,7 @@ def check_op(op: Any) -> str | None:
         if op.value is None:
             return None
         check_ttl(op.ttl)
+        _check_index(op.index)
         return encode_value(namespace, key, op.value)
     if isinstance(op, GetOp):
         check_namespace(op.namespace)
@@ -323,11 +342,8 @@ def check_op(op: Any) -> str | None:
         _check_filter(op.filter)
     elif isinstance(op, ListNamespacesOp):
         check_page(op.limit, op.offset)
-        depth = op.max_depth
-        if depth is not None and (
-            not isinstance(depth, int) or isinstance(depth, bool) or depth < 1
-        ):
-            raise InvalidInputError(f"max_depth must be None or an integer >= 1; got {depth!r}.")
+        if op.max_depth is not None:
+            check_count("max_depth", op.max_depth, 1)
     else:
         raise InvalidInputError(f"Unknown store operation {type(op).__name__}.")
     return None
