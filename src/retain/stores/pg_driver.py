@@ -237,7 +237,11 @@ class LoopConnections:
         try:
             await asyncio.wait_for(self._slots.acquire(), self.timeout)
         except asyncio.TimeoutError:
-            raise PoolTimeout(f"no connection became free within {self.timeout:.0f} s") from None
+            raise StoreTimeoutError(
+                f"No connection to PostgreSQL at {redact(self.url)} became free within "
+                f"{self.timeout:.0f} s: all of this event loop's connections were busy. Open "
+                "the store with a larger pool_size, or make fewer concurrent calls."
+            ) from None
         conn: psycopg.AsyncConnection[Any] | None = None
         try:
             while self._idle and conn is None:
@@ -344,8 +348,8 @@ class PgConnections:
         """A plain connection outside the pools (for migrations)."""
         try:
             return psycopg.connect(self.url, **self.kwargs)
-        except psycopg.OperationalError as e:
-            raise unavailable(self.url, e) from e
+        except psycopg.Error as e:
+            raise classify(self.url, e) from e
 
     # -- sync --------------------------------------------------------------------------------
 

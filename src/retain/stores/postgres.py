@@ -80,7 +80,7 @@ from retain.stores.validation import (
 try:
     import psycopg
 
-    from retain.stores.pg_driver import Copy, PgConnections, Sql, Steps, redact
+    from retain.stores.pg_driver import Copy, PgConnections, Sql, Steps, classify, redact
     from retain.stores.pg_reads import PgReads, ns_text, ns_tuple
 except ImportError as e:  # pragma: no cover - exercised in a test with the package hidden
     raise MissingDependencyError("PostgresStore", e.name or "psycopg", "postgres") from e
@@ -181,6 +181,8 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
                 f"The pgvector extension is not installed on this server ({e}); install "
                 "pgvector (https://github.com/pgvector/pgvector) or use a server that has it."
             ) from e
+        except psycopg.Error as e:  # e.g. no right to create tables: the server's message
+            raise classify(self.conn_string, e) from e
         finally:
             conn.close()
 
