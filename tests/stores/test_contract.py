@@ -209,6 +209,18 @@ BAD_INPUTS = [
     BadInput(
         "surrogate label", lambda s: s.put(("\ud800",), "k", {"v": 1}), InvalidNamespaceError, None
     ),
+    BadInput(
+        "str namespace aput",
+        lambda s: asyncio.run(s.aput("users", "k", {"v": 1})),  # type: ignore[arg-type]
+        InvalidNamespaceError,
+        None,
+    ),
+    BadInput(
+        "dot in alist_namespaces prefix",
+        lambda s: asyncio.run(s.alist_namespaces(prefix=("a.b",))),
+        InvalidNamespaceError,
+        _LG_NS,
+    ),
     # keys
     BadInput(
         "empty key batch", lambda s: s.batch([PutOp(_NS, "", {"v": 1})]), InvalidInputError, None
@@ -300,6 +312,18 @@ BAD_INPUTS = [
         InvalidInputError,
         TypeError,
     ),  # type: ignore[arg-type]
+    BadInput(
+        "list_namespaces str prefix",
+        lambda s: s.list_namespaces(prefix="users"),  # type: ignore[arg-type]
+        InvalidNamespaceError,
+        None,
+    ),
+    BadInput(
+        "list_namespaces dot in suffix",
+        lambda s: s.list_namespaces(suffix=("a.b",)),
+        InvalidNamespaceError,
+        _LG_NS,
+    ),
     BadInput(
         "list_namespaces max_depth 0",
         lambda s: s.list_namespaces(max_depth=0),

@@ -342,6 +342,8 @@ def check_op(op: Any) -> str | None:
         _check_filter(op.filter)
     elif isinstance(op, ListNamespacesOp):
         check_page(op.limit, op.offset)
+        for condition in op.match_conditions or ():
+            check_namespace(condition.path, prefix=True)  # "*" is a label like any other
         if op.max_depth is not None:
             check_count("max_depth", op.max_depth, 1)
     else:
@@ -350,10 +352,10 @@ def check_op(op: Any) -> str | None:
 
 
 class CheckedCalls(BaseStore):
-    """``put``, ``get``, ``delete``, ``search`` and their async twins, with retain's
-    namespace check run before LangGraph's, so a bad namespace raises retain's
-    :class:`InvalidNamespaceError` (LangGraph's own check would raise first otherwise).
-    Everything else is checked in ``batch`` by :func:`check_op`."""
+    """``put``, ``get``, ``delete``, ``search``, ``list_namespaces`` and their async twins,
+    with retain's namespace check run before LangGraph's, so a bad namespace raises
+    retain's :class:`InvalidNamespaceError` (LangGraph's own check would raise first
+    otherwise). Everything else is checked in ``batch`` by :func:`check_op`."""
 
     def put(
         self,
@@ -408,3 +410,35 @@ class CheckedCalls(BaseStore):
     ) -> list[SearchItem]:
         check_namespace(namespace_prefix, prefix=True)
         return await super().asearch(namespace_prefix, **kwargs)
+
+    def list_namespaces(
+        self,
+        *,
+        prefix: Any = None,
+        suffix: Any = None,
+        max_depth: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[tuple[str, ...]]:
+        for path in (prefix, suffix):
+            if path is not None:
+                check_namespace(path, prefix=True)  # "*" is a label like any other
+        return super().list_namespaces(
+            prefix=prefix, suffix=suffix, max_depth=max_depth, limit=limit, offset=offset
+        )
+
+    async def alist_namespaces(
+        self,
+        *,
+        prefix: Any = None,
+        suffix: Any = None,
+        max_depth: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[tuple[str, ...]]:
+        for path in (prefix, suffix):
+            if path is not None:
+                check_namespace(path, prefix=True)
+        return await super().alist_namespaces(
+            prefix=prefix, suffix=suffix, max_depth=max_depth, limit=limit, offset=offset
+        )
