@@ -92,9 +92,13 @@ class LocalMiniLM(Embeddings):
         if not texts:
             return []
         session, tokenizer = self._load(self.threads, self.max_tokens)
-        out: list[list[float]] = []
+        # Batches of similar length: padding to the longest text of a batch is what costs,
+        # so texts are embedded shortest first and returned in input order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[list[float]] = [[] for _ in texts]
         for start in range(0, len(texts), 64):
-            batch = tokenizer.encode_batch(list(texts[start : start + 64]))
+            chunk = order[start : start + 64]
+            batch = tokenizer.encode_batch([texts[i] for i in chunk])
             ids = np.array([e.ids for e in batch], dtype=np.int64)
             mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
             feeds = {"input_ids": ids, "attention_mask": mask}
@@ -105,7 +109,8 @@ class LocalMiniLM(Embeddings):
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            out.extend(pooled.astype(np.float32).tolist())
+            for i, vector in zip(chunk, pooled.astype(np.float32).tolist(), strict=True):
+                out[i] = vector
         return out
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -27,12 +26,9 @@ __all__ = ["RECALL_DEFAULTS", "StoreAccess", "adrive_store_flow", "drive_store_f
 T = TypeVar("T")
 logger = logging.getLogger("retain")
 
-RECALL_DEFAULTS: Mapping[str, Any] = {
-    "mode": "hybrid",
-    "recency_weight": 0.1,
-    "recency_half_life": timedelta(days=30),
-}
-"""How retain's stores rank recalled memories: hybrid search, lightly weighted by recency."""
+RECALL_DEFAULTS: Mapping[str, Any] = {"mode": "hybrid"}
+"""How retain's stores rank recalled memories: the store's own ranking
+(:mod:`retain.core.ranking`); recency only where a question asks for it."""
 
 
 _DEFAULT: list[BaseStore] = []

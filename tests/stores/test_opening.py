@@ -34,7 +34,7 @@ def test_a_path_under_a_file_is_a_configuration_error(tmp_path: Path) -> None:
 
 
 def test_the_folder_of_a_new_store_is_created(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "a" / "b" / "memories.db")
+    store = SQLiteStore(tmp_path / "a" / "b" / "memories.db", index=False)
     store.put(("t",), "k", {"v": 1})
     store.close()
     assert (tmp_path / "a" / "b" / "memories.db").is_file()
@@ -94,8 +94,8 @@ def test_the_job_queue_refuses_another_applications_database(tmp_path: Path) -> 
 def test_an_empty_file_and_retains_own_file_open(tmp_path: Path) -> None:
     empty = tmp_path / "empty.db"
     empty.touch()
-    SQLiteStore(empty).close()
-    store = SQLiteStore(empty)  # now retain's: opens again
+    SQLiteStore(empty, index=False).close()
+    store = SQLiteStore(empty, index=False)  # now retain's: opens again
     store.put(("t",), "k", {"v": 1})
     store.close()
 

@@ -72,7 +72,7 @@ def test_a_server_error_is_not_reported_as_a_connection_failure(
 def test_a_value_of_over_a_megabyte_of_distinct_words_is_stored_and_found(
     make_store: Any,
 ) -> None:
-    store = make_store()  # no index: keywords only
+    store = make_store(index=False)  # keywords only
     words = [f"w{i:06d}" for i in range(130_000)]  # ~1.4 MB as a tsvector
     value = {"content": " ".join(words)}
     store.put(NS, "huge", value)
@@ -124,7 +124,7 @@ def test_connections_broken_by_the_server_are_replaced(
 
 
 def test_a_write_behind_another_clients_row_lock_times_out(pg_url: str) -> None:
-    store = PostgresStore(pg_url, lock_timeout=0.2)
+    store = PostgresStore(pg_url, index=False, lock_timeout=0.2)
     other = psycopg.connect(pg_url)
     try:
         store.put(NS, "k", {"content": "v1"})
@@ -179,9 +179,9 @@ def test_a_pool_whose_connections_stay_busy_is_a_timeout_not_a_dead_server(pg_ur
 @pytest.mark.parametrize("timeout", [0, -1, math.nan, "30"])
 def test_bad_timeouts_are_configuration_errors(pg_url: str, timeout: Any) -> None:
     with pytest.raises(ConfigurationError):
-        PostgresStore(pg_url, lock_timeout=timeout)
+        PostgresStore(pg_url, index=False, lock_timeout=timeout)
     with pytest.raises(ConfigurationError):
-        PostgresStore(pg_url, statement_timeout=timeout)
+        PostgresStore(pg_url, index=False, statement_timeout=timeout)
 
 
 @pytest.mark.parametrize(
@@ -197,7 +197,7 @@ def test_no_password_form_reaches_errors_or_repr(conninfo: str) -> None:
     assert "s3cret-pw" not in redact(conninfo)
     assert "127.0.0.1" in redact(conninfo)
     with pytest.raises(StoreUnavailableError) as raised:
-        PostgresStore(conninfo, connect_timeout=1)
+        PostgresStore(conninfo, index=False, connect_timeout=1)
     assert "s3cret-pw" not in str(raised.value)
     assert "s3cret" not in repr(raised.value)
 
@@ -208,7 +208,7 @@ def test_a_working_store_opened_with_a_password_does_not_show_it(pg_url: str) ->
         pg_url + ("&" if "?" in pg_url else "?") + "password=s3cret-pw",
         make_conninfo("", **{**params, "password": "s3cret-pw"}),
     ):
-        store = PostgresStore(conninfo)
+        store = PostgresStore(conninfo, index=False)
         try:
             assert "s3cret" not in repr(store)
             store.put(NS, "k", {"content": "x"})

@@ -67,7 +67,7 @@ def test_a_value_at_the_depth_limit_round_trips(retain_store: RetainStore) -> No
 
 
 def test_a_valid_ttl_still_expires(make_store: Any) -> None:
-    store = make_store(ttl={"default_ttl": 1.5})
+    store = make_store(index=False, ttl={"default_ttl": 1.5})
     store.put(("t",), "k", {"v": 1})
     store.put(("t",), "forever", {"v": 1}, ttl=None)
     assert store.get(("t",), "k") is not None
@@ -79,7 +79,7 @@ def test_a_bad_default_ttl_is_a_configuration_error(make_store: Any, default_ttl
     from retain.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError):
-        make_store(ttl={"default_ttl": default_ttl})
+        make_store(index=False, ttl={"default_ttl": default_ttl})
 
 
 @pytest.mark.parametrize("batch_size", [0, -1, "64", True])

@@ -1,23 +1,28 @@
-"""How retain ranks recalled memories: one pure function that every store calls.
+"""How retain ranks recalled memories: one pure algorithm that every store drives.
 
-A store finds *candidates* (the nearest vectors and the best keyword matches under a
-namespace prefix, with their raw scores and their neighbours in the namespace); this
-module turns them into one ranking. Nothing here does I/O, so the SQLite and PostgreSQL
-stores rank identically and the ranking is tested without a database.
+A store answers a few questions (:func:`recall_flow` asks them: the nearest vectors, the
+best keyword matches, keyword counts in the namespace, rows by id, neighbours in the
+namespace); this module turns the answers into one ranking. Nothing here does I/O, so the
+SQLite and PostgreSQL stores rank identically and the ranking is tested without a database.
 
 The score of a recalled memory (``SearchItem.score``) is built from:
 
-* **Score fusion**: the cosine similarity, min-max normalised over the candidates, and the
-  keyword relevance (BM25-style, larger is better), divided by its best value, mixed with
-  :attr:`Ranking.vector_weight`. Unlike reciprocal-rank fusion, a memory that matches
-  strongly on one side keeps its lead.
+* **Score fusion**: the cosine similarity, min-max normalised over the candidates, and
+  BM25 keyword relevance over Porter stems (stopwords dropped; term weights from the
+  memories of the namespace asked about, never from another tenant's), divided by its
+  best value; mixed with :attr:`Ranking.vector_weight`. Unlike reciprocal-rank fusion, a
+  memory that matches strongly on one side keeps its lead.
 * **Neighbours**: memories written next to each other in one namespace (turns of one
   conversation, facts from one exchange) explain each other; each memory gains
   :attr:`Ranking.neighbour_weight` times the relevance of its best direct neighbour.
-* **Time**: a date named in the question ("in May 2023", "on 7 May") favours memories from
-  that time (:attr:`Ranking.date_weight`); recency counts only when asked for
-  (``recency_weight``) or when the question asks for the latest ("currently", "latest").
-* **Importance**: an optional numeric field of the value (``importance_weight``).
+* **Names and dates**: memories that mention a name the question uses gain
+  :attr:`Ranking.name_weight`; a date named in the question ("in May 2023", "on 7 May")
+  favours memories from that time (:attr:`Ranking.date_weight`; dates read from the text
+  and from ``valid_from``/``said_at``/``date``/``at`` fields).
+* **Recency and importance**, only when asked: ``recency_weight`` (or
+  :attr:`Ranking.latest_weight` when the question asks for the latest: "now",
+  "currently") mixes in ``0.5 ** (age / half_life)``; ``importance_weight`` a numeric
+  field of the value.
 
 Scores are comparable within one query only; higher is better.
 """
@@ -41,13 +46,16 @@ __all__ = [
     "FindKeyword",
     "FindNeighbours",
     "FindVector",
+    "KeywordStats",
     "Load",
     "Query",
     "Ranking",
     "Scored",
     "analyse_query",
+    "bm25",
     "rank",
     "recall_flow",
+    "stems",
 ]
 
 # Words too common to rank by: a query made of a whole conversation would otherwise match
@@ -114,6 +122,8 @@ class Query:
     """``(year, month, day)`` the question names (month/day ``None`` when not given)."""
     wants_latest: bool = False
     """The question asks for the current or latest state ("now", "latest", ...)."""
+    names: tuple[str, ...] = ()
+    """Names the question mentions (capitalised words after the first), lower-cased."""
 
 
 def analyse_query(text: str) -> Query:
@@ -136,30 +146,42 @@ def analyse_query(text: str) -> Query:
     if len(terms) > MAX_QUERY_TERMS:
         keep = set(sorted(terms, key=len, reverse=True)[:MAX_QUERY_TERMS])
         terms = [t for t in terms if t in keep]
+    raw = _WORD_RE.findall(text)
+    names = tuple(
+        dict.fromkeys(
+            w.lower()
+            for w in raw[1:]
+            if w[:1].isupper() and w.lower() not in STOPWORDS and w.lower() not in _MONTHS
+        )
+    )
     return Query(
         text=text,
         terms=tuple(terms),
+        names=names,
         dates=tuple(dict.fromkeys(_dates_in(text))),
         wants_latest=bool(_LATEST_RE.search(text)),
     )
 
 
 def _dates_in(text: str) -> Iterable[tuple[int, int | None, int | None]]:
-    """Dates written in ``text`` as ``(year, month or None, day or None)``."""
-    found = False
-    for pattern in _DATE_PATTERNS:
+    """Dates written in ``text`` as ``(year, month or None, day or None)``; the most
+    precise reading of each span wins ("7 May 2023" is not also "May 2023")."""
+    taken: list[tuple[int, int]] = []
+    for n, pattern in enumerate(_DATE_PATTERNS):
         for m in pattern.finditer(text):
-            found = True
+            if any(m.start() < end and start < m.end() for start, end in taken):
+                continue
+            taken.append(m.span())
             a, b, *rest = m.groups()
-            if pattern is _DATE_PATTERNS[3]:
+            if n == 3:
                 yield int(a), int(b), int(rest[0])
-            elif pattern is _DATE_PATTERNS[2]:
+            elif n == 2:
                 yield int(b), _MONTHS[a.lower().rstrip(".")], None
-            elif pattern is _DATE_PATTERNS[1]:
+            elif n == 1:
                 yield int(rest[0]), _MONTHS[a.lower().rstrip(".")], int(b)
             else:
                 yield int(rest[0]), _MONTHS[b.lower().rstrip(".")], int(a)
-    if not found:
+    if not taken:
         for m in _YEAR_RE.finditer(text):
             yield int(m.group(1)), None, None
 
@@ -203,6 +225,7 @@ class Ranking:
     vector_weight: float = 0.5
     neighbour_weight: float = 0.5
     date_weight: float = 0.15
+    name_weight: float = 0.1
     latest_weight: float = 0.0
     recency_weight: float = 0.0
     recency_half_life_s: float = 30 * 86400.0
@@ -214,6 +237,7 @@ class Ranking:
             "vector_weight",
             "neighbour_weight",
             "date_weight",
+            "name_weight",
             "latest_weight",
             "recency_weight",
             "importance_weight",
@@ -298,6 +322,11 @@ def rank(
         for i, c in by_id.items():
             near = max((base.get(n, 0.0) for n in c.neighbours), default=0.0)
             relevance[i] += settings.neighbour_weight * near
+    if settings.name_weight and query.names:
+        for i, c in by_id.items():
+            words = set(_WORD_RE.findall(c.text.lower()))
+            share = sum(1 for n in query.names if n in words) / len(query.names)
+            relevance[i] += settings.name_weight * share
     if settings.date_weight and query.dates:
         for i, c in by_id.items():
             relevance[i] += settings.date_weight * _date_match(query.dates, c)
@@ -341,6 +370,15 @@ class FindKeyword:
 
 
 @dataclass(frozen=True)
+class KeywordStats:
+    """Ask the store how many live memories lie under the prefix and, for each term, how
+    many of them contain it: ``(count, {term: count})``. Keyword weights come from the
+    memories of the namespace asked about, never from other tenants'."""
+
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class FindNeighbours:
     """Ask the store, for each id, for the ids written right before and after it in its
     namespace that are live and pass the filter: ``{id: (neighbour ids)}``."""
@@ -356,7 +394,7 @@ class Load:
     ids: tuple[int, ...]
 
 
-RecallRequest = FindVector | FindKeyword | FindNeighbours | Load
+RecallRequest = FindVector | FindKeyword | KeywordStats | FindNeighbours | Load
 RecallFlow = Generator[RecallRequest, Any, list[Scored]]
 
 CANDIDATES = 100
@@ -410,9 +448,15 @@ def recall_flow(
             importance_weight=settings.importance_weight,
             importance_field=settings.importance_field,
         )
-    vec_d, kw_d = dict(vec), dict(kw)
+    vec_d = dict(vec)
     ids = tuple(dict.fromkeys([i for i, _ in vec] + [i for i, _ in kw]))
     rows: dict[int, tuple[str, float, Mapping[str, Any]]] = (yield Load(ids)) if ids else {}
+    weights: dict[str, float] = {}
+    if kw and rows:
+        count, df = yield KeywordStats(q.terms)
+        weights = _idf(q.terms, count, df)
+    tokens: dict[int, tuple[int, dict[str, int]]] = {}
+    kw_d = bm25(weights, rows, tokens)
     neighbours: dict[int, tuple[int, ...]] = {}
     if settings.neighbour_weight and rows:
         first = rank(q, _candidates(rows, vec_d, kw_d, {}), _base_only(settings), now=now)
@@ -428,15 +472,88 @@ def recall_flow(
             missing = tuple(n for n in neighbours if n not in rows)
             if missing:
                 rows.update((yield Load(missing)))
-    if settings.vector_weight == 1.0 and mode == "vector":
+                kw_d = bm25(weights, rows, tokens)
+    if mode == "vector" and vectors:
         ranked = rank(q, _candidates(rows, vec_d, {}, {}), settings, now=now)
         # pure vector mode reports the cosine itself
         return [
-            Scored(s.id, vec_d[s.id] if not _weighted(settings) else s.score, s.vector, 0.0)
+            Scored(s.id, s.score if _weighted(settings) else vec_d[s.id], s.vector, 0.0)
             for s in ranked
             if s.id in vec_d
         ]
     return rank(q, _candidates(rows, vec_d, kw_d, neighbours), settings, now=now)
+
+
+_K1 = 1.2
+_B = 0.75
+_STEMMER: Any = None
+
+
+def stems(text: str) -> list[str]:
+    """The words of ``text``, lower-cased and Porter-stemmed (as SQLite's ``porter``
+    tokenizer indexes them).
+
+    Example:
+        >>> stems("Adopting kids: the adoption agencies")
+        ['adopt', 'kid', 'the', 'adopt', 'agenc']
+    """
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("porter")
+    words: list[str] = _STEMMER.stemWords(_WORD_RE.findall(text.lower()))
+    return words
+
+
+def _idf(terms: Sequence[str], count: int, df: Mapping[str, int]) -> dict[str, float]:
+    """BM25's inverse document frequency of each term's stem, from the namespace's counts."""
+    out: dict[str, float] = {}
+    for term in terms:
+        stem = stems(term)
+        if not stem:
+            continue
+        n = min(max(df.get(term, 0), 0), count)
+        weight = math.log(1.0 + (count - n + 0.5) / (n + 0.5))
+        out[stem[0]] = max(out.get(stem[0], 0.0), weight)
+    return out
+
+
+def bm25(
+    weights: Mapping[str, float],
+    rows: Mapping[int, tuple[str, float, Mapping[str, Any]]],
+    _seen: dict[int, tuple[int, dict[str, int]]] | None = None,
+) -> dict[int, float]:
+    """BM25 relevance of each row's text for the query stems ``weights`` (stem -> idf);
+    document lengths are normalised by the average length of the rows given.
+
+    Example:
+        >>> rows = {1: ("User adopted a cat", 0.0, {}), 2: ("User likes tea", 0.0, {})}
+        >>> sorted(bm25({"adopt": 1.0}, rows))
+        [1]
+    """
+    if not weights or not rows:
+        return {}
+    heads = {w[:2] for w in weights}
+    seen = {} if _seen is None else _seen
+    for i, (text, _, _) in rows.items():
+        if i not in seen:
+            words = _WORD_RE.findall(text.lower())
+            # only words that can stem to a query stem are stemmed (a stem keeps the
+            # first letters of its word)
+            tf: dict[str, int] = {}
+            for w in stems(" ".join(w for w in words if w[:2] in heads)):
+                if w in weights:
+                    tf[w] = tf.get(w, 0) + 1
+            seen[i] = (len(words), tf)
+    avg = sum(seen[i][0] for i in rows) / len(rows) or 1.0
+    out: dict[int, float] = {}
+    for i in rows:
+        length, tf = seen[i]
+        if tf:
+            norm = _K1 * (1 - _B + _B * length / avg)
+            out[i] = sum(weights[w] * n * (_K1 + 1) / (n + norm) for w, n in tf.items())
+    return out
 
 
 def _weighted(settings: Ranking) -> bool:

@@ -16,7 +16,7 @@ from langgraph.store.base import BaseStore, IndexConfig, Item, MatchCondition, S
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
 from retain.core.ranking import Ranking
-from retain.embeddings import resolve_embeddings
+from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS, resolve_embeddings
 from retain.errors import ConfigurationError, InvalidInputError
 from retain.stores.validation import check_namespace, check_page
 
@@ -128,14 +128,23 @@ Fields = list[tuple[str, Any]]
 
 
 def parse_index(
-    index: IndexConfig | Mapping[str, Any] | None,
+    index: IndexConfig | Mapping[str, Any] | Literal[False] | None,
 ) -> tuple[dict[str, Any] | None, Any, str | None, Fields]:
     """LangGraph's index config resolved: ``(config, embeddings, embedding id, fields)``.
 
-    Without an index, there are no embeddings and the whole value (``"$"``) is the text.
+    ``None`` (the default of retain's stores) is the offline MiniLM embedding
+    (``{"embed": "local:minilm", "dims": 384}``); ``False`` opts out: no embeddings, and
+    the whole value (``"$"``) is the keyword text.
     """
-    if not index:
+    if index is False:
         return None, None, None, [("$", "$")]
+    if index is None:
+        index = {"embed": DEFAULT_EMBED, "dims": MINILM_DIMS}
+    if not isinstance(index, Mapping) or not index:
+        raise ConfigurationError(
+            "index must be a dict like {'embed': 'local:minilm', 'dims': 384}, None (the "
+            f"default embedding) or False (keywords only); got {index!r}."
+        )
     config = dict(index)
     embeddings, ident = resolve_embeddings(config.get("embed"))
     dims = config.get("dims") or getattr(embeddings, "dims", None)

@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, SearchItem, SearchOp
 
-from retain.core.ranking import FindKeyword, FindVector, Load, Ranking, Scored, recall_flow
+from retain.core.ranking import (
+    FindKeyword,
+    FindVector,
+    KeywordStats,
+    Load,
+    Ranking,
+    Scored,
+    recall_flow,
+)
 from retain.errors import EmbeddingDimensionError
 from retain.stores.base import RecallMode, index_texts, namespace_matches
 from retain.stores.pg_driver import Sql, Steps
@@ -215,6 +223,25 @@ class PgReads:
         )
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def _keyword_stats(
+        self, prefix: str, terms: Sequence[str], now: datetime
+    ) -> Steps[tuple[int, dict[str, int]]]:
+        """How many live items lie under ``prefix``, and how many of them match each term
+        (one statement; each count uses the GIN index)."""
+        params: dict[str, Any] = {**under_params(prefix), "now": now}
+        params["cfg"] = self.text_search_config
+        base = f"FROM retain_items i WHERE {under_sql('i.prefix')} AND {self._LIVE}"
+        parts = [f"(SELECT count(*) {base})"]
+        for n, term in enumerate(terms):
+            params[f"t{n}"] = term
+            parts.append(
+                f"(SELECT count(*) {base} AND i.body @@ "
+                f"plainto_tsquery(%(cfg)s::regconfig, %(t{n})s))"
+            )
+        rows = yield Sql("SELECT " + ", ".join(parts), params)
+        counts = [int(c) for c in rows[0]]
+        return counts[0], dict(zip(terms, counts[1:], strict=True))
+
     def _neighbours(
         self, ids: Sequence[int], flt: dict[str, Any] | None, now: datetime
     ) -> Steps[dict[int, tuple[int, ...]]]:
@@ -337,6 +364,8 @@ class PgReads:
                 reply = yield from self._keyword_ranking(
                     prefix, request.terms, filter, request.k, now
                 )
+            elif isinstance(request, KeywordStats):
+                reply = yield from self._keyword_stats(prefix, request.terms, now)
             elif isinstance(request, Load):
                 wanted = [i for i in request.ids if i not in known]
                 found = {i: known[i] for i in request.ids if i in known}

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from langgraph.store.base import (
@@ -107,7 +107,8 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
     Args:
         conn_string: A libpq URL, ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE``.
         index: LangGraph's index config ``{"embed": ..., "dims": ..., "fields": [...]}``
-            (see :class:`retain.stores.SQLiteStore`).
+            (see :class:`retain.stores.SQLiteStore`); left out, the offline MiniLM
+            embedding; ``False`` for keywords only.
         ttl: LangGraph's TTL config.
         pool_size: Most connections each pool (sync, and async per event loop) opens.
         ann_index: Also build an HNSW index, used only for searches over more than
@@ -139,7 +140,7 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         self,
         conn_string: str,
         *,
-        index: IndexConfig | dict[str, Any] | None = None,
+        index: IndexConfig | dict[str, Any] | Literal[False] | None = None,
         ttl: TTLConfig | None = None,
         pool_size: int = 8,
         ann_index: bool = False,

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from langgraph.store.base import (
@@ -37,7 +37,15 @@ from langgraph.store.base import (
     TTLConfig,
 )
 
-from retain.core.ranking import FindKeyword, FindVector, Load, Ranking, Scored, recall_flow
+from retain.core.ranking import (
+    FindKeyword,
+    FindVector,
+    KeywordStats,
+    Load,
+    Ranking,
+    Scored,
+    recall_flow,
+)
 from retain.errors import ConfigurationError, EmbeddingDimensionError, InvalidInputError
 from retain.stores.base import (
     RecallMode,
@@ -94,9 +102,9 @@ class SQLiteStore(CheckedCalls, RetainStore):
         path: The database file (created with its folder), or ``":memory:"``.
         index: LangGraph's index config ``{"embed": ..., "dims": ..., "fields": [...]}``;
             ``embed`` takes a function, a LangChain ``Embeddings`` or a ``"provider:model"``
-            string (``"local:minilm"`` is the offline default, see
-            :func:`retain.stores.default_store`). Without an index, search is by keywords
-            (``recall``) or lists items (``search``).
+            string. Left out (``None``), the store embeds with the offline MiniLM model
+            (``"local:minilm"``, 384 dims), so search ranks by meaning and keywords;
+            ``index=False`` opts out (keywords only, no model loaded).
         ttl: LangGraph's TTL config (``default_ttl`` minutes, ``refresh_on_read``).
         busy_timeout_ms: How long SQLite waits for another connection's write lock.
         lock_retries: How many times a write transaction is retried (with backoff) after
@@ -118,7 +126,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
         self,
         path: str | Path = ".retain/memories.db",
         *,
-        index: IndexConfig | dict[str, Any] | None = None,
+        index: IndexConfig | dict[str, Any] | Literal[False] | None = None,
         ttl: TTLConfig | None = None,
         busy_timeout_ms: int = 30_000,
         lock_retries: int = 3,
@@ -140,6 +148,9 @@ class SQLiteStore(CheckedCalls, RetainStore):
             self._simple_fields = []
         self._cache = VectorCache(self._dims)
         self._cache_version: int | None = None  # PRAGMA data_version when loaded
+        self._writes = 0  # this connection's writes (data_version counts only others')
+        self._stats: dict[tuple[tuple[str, ...], str], int] = {}  # keyword counts
+        self._stats_version: tuple[int, int] | None = None
         with store_errors(self.path):
             self._check_embedding_model()
 
@@ -371,6 +382,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             return changed
 
         changed = self._transaction(body)
+        self._writes += 1
         if self._cache_version is not None:  # loaded: keep it in step (after the commit)
             for prefix, item_id, vecs in changed:
                 self._cache.put(prefix, item_id, vecs)
@@ -601,6 +613,8 @@ class SQLiteStore(CheckedCalls, RetainStore):
                 reply = self._vector_ranking(prefix, query, allowed, request.k)
             elif isinstance(request, FindKeyword):
                 reply = self._keyword_ranking(prefix, request.terms, allowed, request.k)
+            elif isinstance(request, KeywordStats):
+                reply = self._keyword_stats(prefix, request.terms)
             elif isinstance(request, Load):
                 found = {r[5]: r for r in self._rows(prefix, list(request.ids))}
                 found = {i: r for i, r in found.items() if allowed is None or i in allowed}
@@ -613,21 +627,60 @@ class SQLiteStore(CheckedCalls, RetainStore):
 
     def _ranking_row(self, row: Sequence[Any]) -> tuple[str, float, dict[str, Any]]:
         value = json.loads(row[2])
-        text = " ".join(t for _, t in index_texts(value, self._fields, None))
-        return text, float(row[4]), value
+        texts = [value.get(f) for f in self._simple_fields]
+        if not (texts and all(isinstance(t, str) for t in texts)):
+            texts = [t for _, t in index_texts(value, self._fields, None)]
+        return " ".join(texts), float(row[4]), value
+
+    def _keyword_stats(
+        self, prefix: tuple[str, ...], terms: Sequence[str]
+    ) -> tuple[int, dict[str, int]]:
+        """How many live items lie under ``prefix``, and how many of them match each term;
+        cached until the next write (by any connection)."""
+        version = (int(self._conn.execute("PRAGMA data_version").fetchone()[0]), self._writes)
+        if self._stats_version != version:
+            self._stats.clear()
+            self._stats_version = version
+        now = time.time()
+        live = "(i.expires_at IS NULL OR i.expires_at > ?)"
+        key = (prefix, "")
+        if key not in self._stats:
+            self._stats[key] = int(
+                self._conn.execute(
+                    f"SELECT count(*) FROM items i WHERE {under_sql('i.prefix')} AND {live}",
+                    (*under_args(prefix), now),
+                ).fetchone()[0]
+            )
+        counts: dict[str, int] = {}
+        for term in terms:
+            key = (prefix, term)
+            if key not in self._stats:
+                match = fts_query([term])
+                self._stats[key] = int(
+                    self._conn.execute(
+                        "SELECT count(*) FROM items_fts f JOIN items i ON i.id = f.rowid WHERE "
+                        f"items_fts MATCH ? AND {under_sql('i.prefix')} AND {live}",
+                        (match, *under_args(prefix), now),
+                    ).fetchone()[0]
+                )
+            counts[term] = self._stats[key]
+        if len(self._stats) > 10_000:
+            self._stats.clear()
+        return self._stats[(prefix, "")], counts
 
     def _neighbours(
         self, ids: Sequence[int], allowed: set[int] | None
     ) -> dict[int, tuple[int, ...]]:
         """For each id, the live, indexed items written right before and after it in its
         namespace."""
+        indexed = "EXISTS (SELECT 1 FROM items_fts x WHERE x.rowid = {0}.id)"
         rows = self._conn.execute(
             "SELECT c.value, (SELECT p.id FROM items AS p NOT INDEXED WHERE p.prefix = i.prefix "
-            "AND p.id < i.id AND (p.expires_at IS NULL OR p.expires_at > ?2) AND p.id IN "
-            "(SELECT rowid FROM items_fts) ORDER BY p.id DESC LIMIT 1), (SELECT n.id FROM items "
-            "AS n NOT INDEXED WHERE n.prefix = i.prefix AND n.id > i.id AND (n.expires_at IS "
-            "NULL OR n.expires_at > ?2) AND n.id IN (SELECT rowid FROM items_fts) ORDER BY n.id "
-            "LIMIT 1) FROM json_each(?1) AS c JOIN items AS i ON i.id = c.value",
+            "AND p.id < i.id AND (p.expires_at IS NULL OR p.expires_at > ?2) AND "
+            f"{indexed.format('p')} ORDER BY p.id DESC LIMIT 1), (SELECT n.id FROM items AS n "
+            "NOT INDEXED WHERE n.prefix = i.prefix AND n.id > i.id AND (n.expires_at IS NULL OR "
+            f"n.expires_at > ?2) AND {indexed.format('n')} ORDER BY n.id LIMIT 1) "
+            "FROM json_each(?1) AS c JOIN items AS i ON i.id = c.value",
             (json.dumps(list(ids)), time.time()),
         ).fetchall()
         return {
@@ -717,6 +770,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             conn.execute("PRAGMA secure_delete=ON")
             try:
                 count = self._transaction(body)
+                self._writes += 1
             finally:
                 conn.execute("PRAGMA secure_delete=OFF")
             self._cache.drop_under(prefix)
@@ -825,6 +879,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
 
         with self._lock, store_errors(self.path):
             count: int = self._transaction(body)
+            self._writes += 1
             if count:
                 self._cache_version = None
         return count

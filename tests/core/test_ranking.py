@@ -1,0 +1,124 @@
+"""The pure ranking module: score fusion, neighbours, dates, query handling."""
+
+from __future__ import annotations
+
+import pytest
+
+from retain.core.ranking import (
+    Candidate,
+    Ranking,
+    analyse_query,
+    bm25,
+    rank,
+)
+from retain.errors import InvalidInputError
+
+
+def rrf(rankings: list[list[int]], k: int = 60) -> list[int]:
+    """Reciprocal-rank fusion, as retain ranked before score fusion."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for position, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + position)
+    return sorted(scores, key=lambda i: -scores[i])
+
+
+def test_score_fusion_keeps_a_strong_keyword_match_that_rank_fusion_buries() -> None:
+    # Item 1 is the only memory that names the rare words of the question: a BM25 score
+    # far above the rest, while its vector sits 8th (its cosine barely below the others).
+    # Item 2 is 2nd on both sides by a hair. Rank fusion sees positions only. (Twenty
+    # more memories trail on the vector side, as a store's candidates do.)
+    cosines = {2: 0.60, 3: 0.61, 4: 0.595, 5: 0.59, 6: 0.585, 7: 0.58, 8: 0.575, 1: 0.57}
+    cosines |= {i: 0.30 + 0.01 * (i - 9) for i in range(9, 29)}
+    keywords = {1: 9.0, 2: 1.1, 3: 1.0}
+    by_vector = sorted(cosines, key=lambda i: -cosines[i])
+    by_keyword = sorted(keywords, key=lambda i: -keywords[i])
+    assert rrf([by_vector, by_keyword])[0] != 1  # rank fusion mis-ranks it
+    found = [
+        Candidate(i, f"memory {i}", 0.0, vector=cosines[i], keyword=keywords.get(i))
+        for i in cosines
+    ]
+    ranked = rank(analyse_query("question"), found, Ranking(neighbour_weight=0.0))
+    assert ranked[0].id == 1
+    assert ranked[0].keyword == 1.0
+    assert 0.0 <= ranked[0].vector <= 1.0
+
+
+def test_a_strong_match_lifts_its_neighbour() -> None:
+    found = [
+        Candidate(1, "Which trail did you hike?", 0.0, vector=0.9, keyword=3.0, neighbours=(2,)),
+        Candidate(2, "The Eiger north face", 0.0, vector=0.2, neighbours=(1,)),
+        Candidate(3, "Tea or coffee", 0.0, vector=0.35),
+    ]
+    without = rank(analyse_query("trail hike"), found, Ranking(neighbour_weight=0.0))
+    assert [s.id for s in without] == [1, 3, 2]
+    with_neighbours = rank(analyse_query("trail hike"), found)
+    assert [s.id for s in with_neighbours] == [1, 2, 3]
+
+
+def test_a_dated_question_prefers_memories_from_that_time() -> None:
+    found = [
+        Candidate(1, "[3 July, 2023] went to the support group", 0.0, vector=0.8),
+        Candidate(2, "[8 May, 2023] went to the support group", 0.0, vector=0.8),
+        Candidate(
+            3, "went to the support group", 0.0, vector=0.8, value={"valid_from": "2023-05-09"}
+        ),
+    ]
+    q = analyse_query("What did she do in May 2023?")
+    assert q.dates == ((2023, 5, None),)
+    ranked = rank(q, found)
+    assert {ranked[0].id, ranked[1].id} == {2, 3}
+    assert ranked[2].id == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "dates"),
+    [
+        ("on 7 May 2023", ((2023, 5, 7),)),
+        ("on May 7, 2023", ((2023, 5, 7),)),
+        ("2023-05-07", ((2023, 5, 7),)),
+        ("in 2022", ((2022, None, None),)),
+        ("no date here", ()),
+    ],
+)
+def test_dates_in_questions(
+    text: str, dates: tuple[tuple[int, int | None, int | None], ...]
+) -> None:
+    assert analyse_query(text).dates == dates
+
+
+def test_recency_counts_only_when_asked() -> None:
+    old = Candidate(1, "User lives in Paris", 0.0, vector=0.81)
+    new = Candidate(2, "User lives in Rotterdam", 86400.0 * 365, vector=0.80)
+    other = Candidate(3, "User likes tea", 86400.0 * 365, vector=0.2)
+    found, now = [old, new, other], 86400.0 * 366
+    question, current = analyse_query("Where does he live?"), analyse_query("Where now?")
+    assert not question.wants_latest
+    assert current.wants_latest
+    assert rank(question, found, now=now)[0].id == 1
+    latest = Ranking(latest_weight=0.3)
+    assert rank(question, found, latest, now=now)[0].id == 1  # not asked for the latest
+    assert rank(current, found, latest, now=now)[0].id == 2
+    assert rank(question, found, Ranking(recency_weight=0.3), now=now)[0].id == 2
+
+
+def test_bm25_weights_come_from_the_counts_given() -> None:
+    rows = {1: ("Caroline went to the group", 0.0, {}), 2: ("Caroline painted", 0.0, {})}
+    rare = bm25({"carolin": 0.1, "group": 2.0}, rows)
+    assert rare[1] > rare[2]
+    assert bm25({}, rows) == {}
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"vector_weight": 1.5},
+        {"neighbour_weight": -1.0},
+        {"date_weight": float("nan")},
+        {"recency_weight": 0.7, "importance_weight": 0.7},
+        {"recency_half_life_s": 0.0},
+    ],
+)
+def test_bad_settings_are_refused(settings: dict[str, float]) -> None:
+    with pytest.raises(InvalidInputError):
+        Ranking(**settings)  # type: ignore[arg-type]
