@@ -171,7 +171,7 @@ def _nested(depth: int) -> dict[str, Any]:
 @dataclass(frozen=True)
 class BadInput:
     """A call that must fail: ``retain`` is the exact error type on SQLite and PostgreSQL;
-    ``langgraph`` what LangGraph's InMemoryStore does with it (``None``: it accepts the
+    ``langgraph`` what LangGraph's InMemoryStore does with it (``RETAIN_ONLY``: it accepts the
     call; those cases are retain-only checks, LangGraph does not validate them)."""
 
     id: str
@@ -181,14 +181,20 @@ class BadInput:
 
 
 _NS = ("t",)
+RETAIN_ONLY = None
+"""``BadInput.langgraph`` of a check LangGraph does not make: InMemoryStore accepts the call."""
 _LG_NS = LangGraphInvalidNamespaceError
 BAD_INPUTS = [
     # namespaces (retain's InvalidNamespaceError is also LangGraph's)
     BadInput(
         "str namespace put", lambda s: s.put("users", "k", {"v": 1}), InvalidNamespaceError, None
     ),
-    BadInput("str namespace get", lambda s: s.get("users", "k"), InvalidNamespaceError, None),
-    BadInput("str namespace search", lambda s: s.search("users"), InvalidNamespaceError, None),
+    BadInput(
+        "str namespace get", lambda s: s.get("users", "k"), InvalidNamespaceError, RETAIN_ONLY
+    ),
+    BadInput(
+        "str namespace search", lambda s: s.search("users"), InvalidNamespaceError, RETAIN_ONLY
+    ),
     BadInput("int label", lambda s: s.put(("a", 1), "k", {"v": 1}), InvalidNamespaceError, _LG_NS),  # type: ignore[arg-type]
     BadInput("empty namespace", lambda s: s.put((), "k", {"v": 1}), InvalidNamespaceError, _LG_NS),
     BadInput(
@@ -204,7 +210,7 @@ BAD_INPUTS = [
         "langgraph root label batch",
         lambda s: s.batch([PutOp(("langgraph", "x"), "k", {"v": 1})]),
         InvalidNamespaceError,
-        None,
+        RETAIN_ONLY,
     ),
     BadInput(
         "surrogate label", lambda s: s.put(("\ud800",), "k", {"v": 1}), InvalidNamespaceError, None
@@ -213,7 +219,7 @@ BAD_INPUTS = [
         "str namespace aput",
         lambda s: asyncio.run(s.aput("users", "k", {"v": 1})),  # type: ignore[arg-type]
         InvalidNamespaceError,
-        None,
+        RETAIN_ONLY,
     ),
     BadInput(
         "dot in alist_namespaces prefix",
@@ -225,16 +231,26 @@ BAD_INPUTS = [
     BadInput(
         "empty key batch", lambda s: s.batch([PutOp(_NS, "", {"v": 1})]), InvalidInputError, None
     ),
-    BadInput("empty key put", lambda s: s.put(_NS, "", {"v": 1}), InvalidInputError, None),
-    BadInput("empty key get", lambda s: s.get(_NS, ""), InvalidInputError, None),
-    BadInput("NUL in key", lambda s: s.put(_NS, "a\x00b", {"v": 1}), InvalidInputError, None),
-    BadInput("NUL in key delete", lambda s: s.delete(_NS, "a\x00b"), InvalidInputError, None),
-    BadInput("surrogate key", lambda s: s.put(_NS, "\ud800", {"v": 1}), InvalidInputError, None),
+    BadInput("empty key put", lambda s: s.put(_NS, "", {"v": 1}), InvalidInputError, RETAIN_ONLY),
+    BadInput("empty key get", lambda s: s.get(_NS, ""), InvalidInputError, RETAIN_ONLY),
+    BadInput(
+        "NUL in key", lambda s: s.put(_NS, "a\x00b", {"v": 1}), InvalidInputError, RETAIN_ONLY
+    ),
+    BadInput(
+        "NUL in key delete", lambda s: s.delete(_NS, "a\x00b"), InvalidInputError, RETAIN_ONLY
+    ),
+    BadInput(
+        "surrogate key", lambda s: s.put(_NS, "\ud800", {"v": 1}), InvalidInputError, RETAIN_ONLY
+    ),
     # values
     BadInput("list value", lambda s: s.put(_NS, "k", ["v"]), InvalidValueError, ValueError),  # type: ignore[arg-type]
     BadInput("set in value", lambda s: s.put(_NS, "k", {"v": {1}}), InvalidValueError, TypeError),
-    BadInput("NaN in value", lambda s: s.put(_NS, "k", {"v": math.nan}), InvalidValueError, None),
-    BadInput("NUL in value", lambda s: s.put(_NS, "k", {"v": "a\x00b"}), InvalidValueError, None),
+    BadInput(
+        "NaN in value", lambda s: s.put(_NS, "k", {"v": math.nan}), InvalidValueError, RETAIN_ONLY
+    ),
+    BadInput(
+        "NUL in value", lambda s: s.put(_NS, "k", {"v": "a\x00b"}), InvalidValueError, RETAIN_ONLY
+    ),
     BadInput(
         "surrogate in value",
         lambda s: s.put(_NS, "k", {"v": "\ud800"}),
@@ -254,7 +270,7 @@ BAD_INPUTS = [
         "str index",
         lambda s: s.put(_NS, "k", {"content": "x"}, index="content"),  # type: ignore[arg-type]
         InvalidInputError,
-        None,
+        RETAIN_ONLY,
     ),
     # TTLs (InMemoryStore has no TTL support at all)
     BadInput(
@@ -294,12 +310,18 @@ BAD_INPUTS = [
         NotImplementedError,
     ),
     # pages
-    BadInput("search limit -1", lambda s: s.search(_NS, limit=-1), InvalidInputError, None),
-    BadInput("search offset -1", lambda s: s.search(_NS, offset=-1), InvalidInputError, None),
+    BadInput("search limit -1", lambda s: s.search(_NS, limit=-1), InvalidInputError, RETAIN_ONLY),
+    BadInput(
+        "search offset -1", lambda s: s.search(_NS, offset=-1), InvalidInputError, RETAIN_ONLY
+    ),
     BadInput("search limit '2'", lambda s: s.search(_NS, limit="2"), InvalidInputError, TypeError),
     BadInput("search limit 1.5", lambda s: s.search(_NS, limit=1.5), InvalidInputError, TypeError),
-    BadInput("search limit True", lambda s: s.search(_NS, limit=True), InvalidInputError, None),
-    BadInput("search limit 2**64", lambda s: s.search(_NS, limit=2**64), InvalidInputError, None),
+    BadInput(
+        "search limit True", lambda s: s.search(_NS, limit=True), InvalidInputError, RETAIN_ONLY
+    ),
+    BadInput(
+        "search limit 2**64", lambda s: s.search(_NS, limit=2**64), InvalidInputError, RETAIN_ONLY
+    ),
     BadInput(
         "list_namespaces limit -1", lambda s: s.list_namespaces(limit=-1), InvalidInputError, None
     ),
@@ -316,7 +338,7 @@ BAD_INPUTS = [
         "list_namespaces str prefix",
         lambda s: s.list_namespaces(prefix="users"),  # type: ignore[arg-type]
         InvalidNamespaceError,
-        None,
+        RETAIN_ONLY,
     ),
     BadInput(
         "list_namespaces dot in suffix",
@@ -328,7 +350,7 @@ BAD_INPUTS = [
         "list_namespaces max_depth 0",
         lambda s: s.list_namespaces(max_depth=0),
         InvalidInputError,
-        None,
+        RETAIN_ONLY,
     ),
     # queries and filters
     BadInput(
@@ -345,7 +367,7 @@ BAD_INPUTS = [
         "surrogate in filter",
         lambda s: s.search(_NS, filter={"v": "\ud800"}),
         InvalidInputError,
-        None,
+        RETAIN_ONLY,
     ),
     # unknown operations
     BadInput("unknown op", lambda s: s.batch([object()]), InvalidInputError, ValueError),  # type: ignore[list-item]
