@@ -46,8 +46,10 @@ def test_score_fusion_keeps_a_strong_keyword_match_that_rank_fusion_buries() -> 
 
 def test_a_strong_match_lifts_its_neighbour() -> None:
     found = [
-        Candidate(1, "Which trail did you hike?", 0.0, vector=0.9, keyword=3.0, neighbours=(2,)),
-        Candidate(2, "The Eiger north face", 0.0, vector=0.2, neighbours=(1,)),
+        Candidate(
+            1, "Which trail did you hike?", 0.0, vector=0.9, keyword=3.0, neighbours=((2, 1),)
+        ),
+        Candidate(2, "The Eiger north face", 0.0, vector=0.2, neighbours=((1, 1),)),
         Candidate(3, "Tea or coffee", 0.0, vector=0.35),
     ]
     without = rank(analyse_query("trail hike"), found, Ranking(neighbour_weight=0.0))

@@ -14,7 +14,8 @@ The score of a recalled memory (``SearchItem.score``) is built from:
   memory that matches strongly on one side keeps its lead.
 * **Neighbours**: memories written next to each other in one namespace (turns of one
   conversation, facts from one exchange) explain each other; each memory gains
-  :attr:`Ranking.neighbour_weight` times the relevance of its best direct neighbour.
+  :attr:`Ranking.neighbour_weight` times the relevance of the best match among the
+  :attr:`Ranking.neighbour_window` memories written before and after it.
 * **Names and dates**: memories that mention a name the question uses gain
   :attr:`Ranking.name_weight`; a date named in the question ("in May 2023", "on 7 May")
   favours memories from that time (:attr:`Ranking.date_weight`; dates read from the text
@@ -200,8 +201,9 @@ class Candidate:
     """Cosine similarity to the question, when the memory was among the nearest."""
     keyword: float | None = None
     """Keyword relevance (larger is better), when the memory matched the keywords."""
-    neighbours: tuple[int, ...] = ()
-    """Ids of the memories written right before and after it in its namespace."""
+    neighbours: tuple[tuple[int, int], ...] = ()
+    """``(id, distance)`` of the memories written just before and after it in its
+    namespace (distance 1 is the adjacent one)."""
     value: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -224,6 +226,7 @@ class Ranking:
 
     vector_weight: float = 0.5
     neighbour_weight: float = 0.5
+    neighbour_window: int = 2
     date_weight: float = 0.15
     name_weight: float = 0.1
     latest_weight: float = 0.0
@@ -245,6 +248,10 @@ class Ranking:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise InvalidInputError(f"{name} must be a finite number >= 0; got {value!r}.")
+        if not isinstance(self.neighbour_window, int) or self.neighbour_window < 0:
+            raise InvalidInputError(
+                f"neighbour_window must be an integer >= 0; got {self.neighbour_window!r}."
+            )
         if self.vector_weight > 1:
             raise InvalidInputError(f"vector_weight must be in [0, 1]; got {self.vector_weight}.")
         if self.recency_weight + self.importance_weight > 1:
@@ -320,7 +327,7 @@ def rank(
     relevance = dict(base)
     if settings.neighbour_weight:
         for i, c in by_id.items():
-            near = max((base.get(n, 0.0) for n in c.neighbours), default=0.0)
+            near = max((base.get(n, 0.0) for n, _ in c.neighbours), default=0.0)
             relevance[i] += settings.neighbour_weight * near
     if settings.name_weight and query.names:
         for i, c in by_id.items():
@@ -380,10 +387,12 @@ class KeywordStats:
 
 @dataclass(frozen=True)
 class FindNeighbours:
-    """Ask the store, for each id, for the ids written right before and after it in its
-    namespace that are live and pass the filter: ``{id: (neighbour ids)}``."""
+    """Ask the store, for each id, for the ``window`` ids written right before it and the
+    ``window`` right after it in its namespace (live, indexed, passing the filter):
+    ``{id: ((neighbour id, distance), ...)}``, distance 1 being the adjacent one."""
 
     ids: tuple[int, ...]
+    window: int
 
 
 @dataclass(frozen=True)
@@ -457,17 +466,18 @@ def recall_flow(
         weights = _idf(q.terms, count, df)
     tokens: dict[int, tuple[int, dict[str, int]]] = {}
     kw_d = bm25(weights, rows, tokens)
-    neighbours: dict[int, tuple[int, ...]] = {}
-    if settings.neighbour_weight and rows:
+    neighbours: dict[int, tuple[tuple[int, int], ...]] = {}
+    if settings.neighbour_weight and settings.neighbour_window and rows:
         first = rank(q, _candidates(rows, vec_d, kw_d, {}), _base_only(settings), now=now)
         seeds = tuple(s.id for s in first[:NEIGHBOUR_SEEDS] if s.score > 0)
         if seeds:
-            found: dict[int, tuple[int, ...]] = yield FindNeighbours(seeds)
-            # each memory's neighbours: the seeds next to it, and its own if it is a seed
+            found: dict[int, tuple[tuple[int, int], ...]] = yield FindNeighbours(
+                seeds, settings.neighbour_window
+            )
+            # each memory's neighbours: the seeds near it, and its own if it is a seed
             for seed, near in found.items():
-                for n in near:
-                    neighbours.setdefault(n, ())
-                    neighbours[n] += (seed,)
+                for n, d in near:
+                    neighbours[n] = (*neighbours.get(n, ()), (seed, d))
                 neighbours[seed] = neighbours.get(seed, ()) + tuple(near)
             missing = tuple(n for n in neighbours if n not in rows)
             if missing:
@@ -561,14 +571,16 @@ def _weighted(settings: Ranking) -> bool:
 
 
 def _base_only(settings: Ranking) -> Ranking:
-    return Ranking(vector_weight=settings.vector_weight, neighbour_weight=0.0, date_weight=0.0)
+    return Ranking(
+        vector_weight=settings.vector_weight, neighbour_weight=0.0, date_weight=0.0, name_weight=0.0
+    )
 
 
 def _candidates(
     rows: Mapping[int, tuple[str, float, Mapping[str, Any]]],
     vec: Mapping[int, float],
     kw: Mapping[int, float],
-    neighbours: Mapping[int, tuple[int, ...]],
+    neighbours: Mapping[int, tuple[tuple[int, int], ...]],
 ) -> list[Candidate]:
     return [
         Candidate(
@@ -577,7 +589,7 @@ def _candidates(
             updated_at=updated,
             vector=vec.get(i),
             keyword=kw.get(i),
-            neighbours=tuple(n for n in neighbours.get(i, ()) if n != i),
+            neighbours=tuple(nd for nd in neighbours.get(i, ()) if nd[0] != i),
             value=value,
         )
         for i, (text, updated, value) in rows.items()

@@ -243,25 +243,28 @@ class PgReads:
         return counts[0], dict(zip(terms, counts[1:], strict=True))
 
     def _neighbours(
-        self, ids: Sequence[int], flt: dict[str, Any] | None, now: datetime
-    ) -> Steps[dict[int, tuple[int, ...]]]:
-        """For each id, the live items written right before and after it in its namespace
-        (passing the filter)."""
-        params: dict[str, Any] = {"ids": list(ids), "now": now}
-        where_p = filter_sql(flt, "p.value", params)
-        where_n = filter_sql(flt, "n.value", params)
+        self, ids: Sequence[int], window: int, flt: dict[str, Any] | None, now: datetime
+    ) -> Steps[dict[int, tuple[tuple[int, int], ...]]]:
+        """For each id, the ``window`` live, indexed items written right before it and the
+        ``window`` right after it in its namespace (passing the filter), with distances."""
+        params: dict[str, Any] = {"ids": list(ids), "now": now, "w": window}
+        where = filter_sql(flt, "n.value", params)
+        side = (
+            "ARRAY(SELECT n.id FROM retain_items n WHERE n.prefix = i.prefix AND n.id {op} "
+            "i.id AND n.body IS NOT NULL AND (n.expires_at IS NULL OR n.expires_at > %(now)s) "
+            f"AND {where} ORDER BY n.id {{order}} LIMIT %(w)s)"
+        )
         rows = yield Sql(
-            "SELECT i.id, (SELECT p.id FROM retain_items p WHERE p.prefix = i.prefix AND "
-            "p.id < i.id AND p.body IS NOT NULL AND (p.expires_at IS NULL OR p.expires_at > "
-            "%(now)s) AND "
-            f"{where_p} ORDER BY p.id DESC LIMIT 1), (SELECT n.id FROM retain_items n WHERE "
-            "n.prefix = i.prefix AND n.id > i.id AND n.body IS NOT NULL AND (n.expires_at IS "
-            "NULL OR n.expires_at > "
-            f"%(now)s) AND {where_n} ORDER BY n.id LIMIT 1) FROM retain_items i "
-            "WHERE i.id = ANY(%(ids)s)",
+            f"SELECT i.id, {side.format(op='<', order='DESC')}, "
+            f"{side.format(op='>', order='ASC')} FROM retain_items i WHERE i.id = ANY(%(ids)s)",
             params,
         )
-        return {int(r[0]): tuple(int(n) for n in (r[1], r[2]) if n is not None) for r in rows}
+        return {
+            int(r[0]): tuple(
+                (int(n), d) for near in (r[1], r[2]) for d, n in enumerate(near, start=1)
+            )
+            for r in rows
+        }
 
     def _search(
         self, op: SearchOp, q: Any, now: datetime
@@ -373,7 +376,7 @@ class PgReads:
                 rows.update(found)
                 reply = {i: self._ranking_row(r) for i, r in found.items()}
             else:
-                reply = yield from self._neighbours(request.ids, filter, now)
+                reply = yield from self._neighbours(request.ids, request.window, filter, now)
         page = [s for s in scored if s.id in rows][offset : offset + limit]
         return [self._item(rows[s.id], s.score, search=True) for s in page], [
             rows[s.id] for s in page

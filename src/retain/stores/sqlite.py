@@ -621,7 +621,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
                 rows.update(found)
                 reply = {i: self._ranking_row(r) for i, r in found.items()}
             else:
-                reply = self._neighbours(request.ids, allowed)
+                reply = self._neighbours(request.ids, request.window, allowed)
         page = [s for s in scored if s.id in rows][offset : offset + limit]
         return [self._item(rows[s.id], s.score, search=True) for s in page]
 
@@ -669,26 +669,31 @@ class SQLiteStore(CheckedCalls, RetainStore):
         return self._stats[(prefix, "")], counts
 
     def _neighbours(
-        self, ids: Sequence[int], allowed: set[int] | None
-    ) -> dict[int, tuple[int, ...]]:
-        """For each id, the live, indexed items written right before and after it in its
-        namespace."""
-        indexed = "EXISTS (SELECT 1 FROM items_fts x WHERE x.rowid = {0}.id)"
+        self, ids: Sequence[int], window: int, allowed: set[int] | None
+    ) -> dict[int, tuple[tuple[int, int], ...]]:
+        """For each id, the ``window`` live, indexed items written right before it and the
+        ``window`` right after it in its namespace, with their distance."""
+        side = (
+            "(SELECT json_group_array(x.id) FROM (SELECT n.id FROM items AS n NOT INDEXED "
+            "WHERE n.prefix = i.prefix AND n.id {op} i.id AND (n.expires_at IS NULL OR "
+            "n.expires_at > ?2) AND EXISTS (SELECT 1 FROM items_fts f WHERE f.rowid = n.id) "
+            "ORDER BY n.id {order} LIMIT ?3) AS x)"
+        )
         rows = self._conn.execute(
-            "SELECT c.value, (SELECT p.id FROM items AS p NOT INDEXED WHERE p.prefix = i.prefix "
-            "AND p.id < i.id AND (p.expires_at IS NULL OR p.expires_at > ?2) AND "
-            f"{indexed.format('p')} ORDER BY p.id DESC LIMIT 1), (SELECT n.id FROM items AS n "
-            "NOT INDEXED WHERE n.prefix = i.prefix AND n.id > i.id AND (n.expires_at IS NULL OR "
-            f"n.expires_at > ?2) AND {indexed.format('n')} ORDER BY n.id LIMIT 1) "
-            "FROM json_each(?1) AS c JOIN items AS i ON i.id = c.value",
-            (json.dumps(list(ids)), time.time()),
+            f"SELECT c.value, {side.format(op='<', order='DESC')}, "
+            f"{side.format(op='>', order='ASC')} FROM json_each(?1) AS c JOIN items AS i ON "
+            "i.id = c.value",
+            (json.dumps(list(ids)), time.time(), window),
         ).fetchall()
-        return {
-            int(r[0]): tuple(
-                n for n in (r[1], r[2]) if n is not None and (allowed is None or n in allowed)
-            )
-            for r in rows
-        }
+        out: dict[int, tuple[tuple[int, int], ...]] = {}
+        for item_id, before, after in rows:
+            near = [
+                (int(n), d)
+                for side_ids in (json.loads(before), json.loads(after))
+                for d, n in enumerate(side_ids, start=1)
+            ]
+            out[int(item_id)] = tuple((n, d) for n, d in near if allowed is None or n in allowed)
+        return out
 
     def history(self, namespace: tuple[str, ...], key: str) -> list[Version]:
         check_namespace(namespace)
