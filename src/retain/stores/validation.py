@@ -1,4 +1,4 @@
-"""Checks on what callers hand a store, run before anything is written (pure functions).
+"""Checks on what callers hand a store, run before anything is read or written.
 
 The one place where both of retain's stores validate their input, so that the same bad
 call raises the same typed error on SQLite and on PostgreSQL. LangGraph's
@@ -14,15 +14,16 @@ returns the wrong rows. These checks raise retain's typed errors up front:
 * :func:`check_instant`: a timezone-aware ``datetime`` (naive ones are refused, not
   guessed).
 * :func:`check_op`: all of the above for one operation of a batch.
-* :class:`CheckedCalls`: the same checks on ``put``/``get``/``delete``/``search`` and their
-  async twins, before LangGraph's own (so the error is retain's).
+* :class:`CheckedCalls`: the namespace checks on ``put``/``get``/``delete``/``search``/
+  ``list_namespaces`` and their async twins, before LangGraph's own (so the error is
+  retain's); both stores derive from it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -157,10 +158,14 @@ def _depth_ok(value: Any) -> bool:
         node, depth = stack.pop()
         if depth > MAX_VALUE_DEPTH:
             return False
+        children: Iterable[Any]
         if isinstance(node, Mapping):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (Mapping, list)))
+            children = node.values()
         elif isinstance(node, (list, tuple)):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, (Mapping, list, tuple)))
+            children = node
+        else:
+            continue
+        stack.extend((v, depth + 1) for v in children if isinstance(v, (Mapping, list, tuple)))
     return True
 
 
