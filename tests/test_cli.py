@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("RETAIN_", "OPENAI_"))}
+    base["PYTHONPATH"] = str(ROOT / "src")  # this checkout's sources, whatever is installed
     return subprocess.run(
         [sys.executable, "-m", "retain.cli", *args],
         capture_output=True,

@@ -27,8 +27,14 @@ The tree::
     │   └── QueueError                the durable job queue failed
     │       └── LeaseLostError            a worker's lease on a job ran out and another
     │                                     worker took the job; the late writes were undone
-    └── ExecutorShutdownError     work submitted to a ReflectionExecutor after shutdown()
-                                  (also RuntimeError)
+    ├── ExecutorShutdownError     work submitted to a ReflectionExecutor after shutdown()
+    │                             (also RuntimeError)
+    └── ServiceError              the retain server refused a request or cannot be reached
+        ├── AuthenticationError       no API key, or an unknown or revoked one (HTTP 401)
+        ├── PermissionDeniedError     the key lacks the permission (read, write, admin) (403)
+        ├── NotFoundError             nothing there, or outside the key's namespaces (404;
+        │                             also LookupError)
+        └── ServerUnavailableError    the server cannot be reached (also ConnectionError)
 
 retain.local (the embedded models) adds ``ModelWeightsError`` (a ConfigurationError:
 weights with the wrong sha256) and ``LocalRuntimeError`` (a MissingDependencyError: a
@@ -40,12 +46,14 @@ everything retain raises; catch a subclass to handle one kind of failure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from langgraph.store.base import InvalidNamespaceError as _LangGraphInvalidNamespaceError
 
 __all__ = [
+    "AuthenticationError",
     "ConfigurationError",
     "EmbeddingDimensionError",
     "ExecutorShutdownError",
@@ -55,9 +63,13 @@ __all__ = [
     "LeaseLostError",
     "MissingDependencyError",
     "ModelOutputError",
+    "NotFoundError",
+    "PermissionDeniedError",
     "ProfileSchemaError",
     "QueueError",
     "RetainError",
+    "ServerUnavailableError",
+    "ServiceError",
     "StoreCorruptedError",
     "StoreError",
     "StoreLockedError",
@@ -81,10 +93,13 @@ class ConfigurationError(RetainError, ValueError):
 class MissingDependencyError(ConfigurationError, ImportError):
     """An optional dependency is missing. The message has the install command."""
 
-    def __init__(self, what: str, package: str, extra: str | None = None) -> None:
+    def __init__(
+        self, what: str, package: str, extra: str | None = None, *, command: str | None = None
+    ) -> None:
         self.package = package
         self.extra = extra
-        command = f"pip install 'retain[{extra}]'" if extra else f"pip install {package}"
+        if command is None:
+            command = f"pip install 'retain[{extra}]'" if extra else f"pip install {package}"
         super().__init__(
             f"{what} needs the package {package!r}, which is not installed. "
             f"Install it with: {command}"
@@ -167,6 +182,10 @@ class StoreUnavailableError(StoreError, ConnectionError):
     The message names the URL (password hidden) and what to check.
     """
 
+    def __init__(self, message: str) -> None:
+        # a driver's text ending in "?" or "." is not followed by a second full stop
+        super().__init__(re.sub(r"([.?!])\. ", r"\1 ", message))
+
 
 class StoreTimeoutError(StoreError, TimeoutError):
     """A statement ran past the store's ``statement_timeout``, or every pooled connection
@@ -198,3 +217,36 @@ class LeaseLostError(QueueError):
 
 class ExecutorShutdownError(RetainError, RuntimeError):
     """Work was submitted to a ``ReflectionExecutor`` after ``shutdown()``."""
+
+
+class ServiceError(RetainError):
+    """The retain server (``retain serve``) refused a request, or cannot be reached.
+
+    ``status`` is the HTTP status (0 when no answer came), ``type`` the retain error type
+    the server named (for example ``"InvalidNamespaceError"``) and ``hint`` what to do.
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 0, type: str | None = None, hint: str = ""
+    ) -> None:
+        self.status = status
+        self.type = type or self.__class__.__name__
+        self.hint = hint
+        super().__init__(f"{message} {hint}".strip() if hint else message)
+
+
+class AuthenticationError(ServiceError):
+    """No API key was given, or it is unknown or revoked (HTTP 401)."""
+
+
+class PermissionDeniedError(ServiceError):
+    """The API key lacks the permission the request needs: read, write or admin (HTTP 403)."""
+
+
+class NotFoundError(ServiceError, LookupError):
+    """Nothing is there, or it lies outside the API key's namespaces (HTTP 404; the server
+    answers both the same way, so a key learns nothing about other tenants)."""
+
+
+class ServerUnavailableError(ServiceError, ConnectionError):
+    """The retain server cannot be reached (wrong URL, not running, network down)."""

@@ -29,10 +29,13 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.runnables import Runnable
 from langgraph.store.base import BaseStore
 
-from retain.background.local import LocalRunner
+from retain.background.durable import DurableRunner
+from retain.background.local import InMemoryRunner
 from retain.background.remote import RemoteRunner
+from retain.background.runner import Runner
 from retain.clock import Clock, SystemClock
 from retain.errors import ConfigurationError, ExecutorShutdownError, InvalidInputError
+from retain.graph_context import current_config, current_store, detached_config
 from retain.queue.base import Job, JobQueue, RetryPolicy
 from retain.reflector import Reflector, reflector_namespace
 
@@ -77,9 +80,10 @@ class ReflectionExecutor:
         sync_client: Remote mode: a ``langgraph_sdk`` sync client to use instead of one
             built from ``url`` (``client`` is accepted for LangMem compatibility).
         api_key: Remote mode: sent as ``x-api-key``; never read from the environment.
-        store: The store the reflector writes (handed to it like a LangGraph graph does);
-            in durable mode, also where the queue lives (a :class:`~retain.stores.SQLiteStore`
-            file or a :class:`~retain.stores.PostgresStore` database).
+        store: The store the reflector writes (handed to it: a store manager made without
+            ``store=`` uses it); in durable mode, also where the queue lives (a
+            :class:`~retain.stores.SQLiteStore` file or a :class:`~retain.stores.PostgresStore`
+            database). Default: the store of the graph that submits (in-memory mode).
         durable: Keep pending work in a durable queue in ``store``'s database
             (:func:`retain.queue.open_queue`).
         queue: A :class:`~retain.queue.JobQueue` to use (implies durable mode).
@@ -132,7 +136,8 @@ class ReflectionExecutor:
         self.clock: Clock = clock or SystemClock()
         self.store = store
         self.namespace = None if namespace is None else tuple(namespace)
-        self._runner: LocalRunner | RemoteRunner
+        self._runner: Runner
+        self.queue: JobQueue | None = None  # durable mode's queue
         self._owned_queue: SQLiteQueue | PostgresQueue | None = None  # close() closes it
         self._closed = False
         if isinstance(reflector, str):
@@ -174,20 +179,25 @@ class ReflectionExecutor:
             queue = open_queue(store, retry=retry, clock=self.clock.now)
             self._owned_queue = queue
         self.queue = queue
-        self._runner = LocalRunner(
-            reflector,
-            store=store,
-            clock=self.clock,
-            max_workers=max_workers,
-            queue=queue,
-            lease_seconds=lease_seconds,
-            poll_interval=poll_interval,
-        )
+        if queue is None:
+            self._runner = InMemoryRunner(
+                reflector, store=store, clock=self.clock, max_workers=max_workers
+            )
+        else:
+            self._runner = DurableRunner(
+                reflector,
+                queue=queue,
+                store=store,
+                clock=self.clock,
+                max_workers=max_workers,
+                lease_seconds=lease_seconds,
+                poll_interval=poll_interval,
+            )
 
     @property
     def durable(self) -> bool:
         """Whether pending work is kept in a durable queue."""
-        return isinstance(self._runner, LocalRunner) and self._runner.queue is not None
+        return self._runner.mode == "durable"
 
     def _key(self, config: Mapping[str, Any] | None, thread_id: str | None) -> Hashable:
         if isinstance(self.reflector, str):
@@ -211,7 +221,10 @@ class ReflectionExecutor:
 
         A pending submission with the same debounce key (see the module docstring; or
         ``key=`` to choose one) is replaced and its future cancelled. The future carries
-        the reflector's result or exception. ``config`` is copied, never changed.
+        the reflector's result or exception. ``config`` is copied, never changed, without
+        LangGraph's internal keys; without it, inside a LangGraph graph or ``@entrypoint``,
+        the running graph's config is used (as in LangMem). An executor made without
+        ``store=`` hands the reflector the running graph's store (in-memory mode).
         ``idempotency_key`` (durable mode): a second submission with the same key returns
         the first job's future instead of adding a job.
         """
@@ -225,15 +238,17 @@ class ReflectionExecutor:
             )
         if config is not None and not isinstance(config, Mapping):
             raise InvalidInputError(f"config must be a dict; got {type(config).__name__}.")
-        copied = {
-            **dict(config or {}),
-            "configurable": dict((config or {}).get("configurable") or {}),
-        }
+        if config is None:
+            config = current_config()  # inside a graph or @entrypoint: its config (LangMem)
+        copied = detached_config(config)
         chosen = key if key is not None else self._key(copied, thread_id)
-        if isinstance(self._runner, RemoteRunner):
-            return self._runner.submit(chosen, payload, copied, delay=float(after_seconds))
         return self._runner.submit(
-            chosen, payload, copied, delay=float(after_seconds), idempotency_key=idempotency_key
+            chosen,
+            payload,
+            copied,
+            delay=float(after_seconds),
+            idempotency_key=idempotency_key,
+            store=None if self.store is not None else current_store(),
         )
 
     def trigger(self, *, key_prefix: str | None = None) -> int:
@@ -254,7 +269,10 @@ class ReflectionExecutor:
     def failed_jobs(self, *, limit: int = 100) -> list[Job]:
         """Durable mode: the dead jobs (retries used up), with their errors."""
         if self.queue is None:
-            raise ConfigurationError("failed_jobs() needs durable mode (durable=True).")
+            where = "the server keeps them" if isinstance(self.reflector, str) else "no queue"
+            raise ConfigurationError(
+                f"failed_jobs() needs durable mode (durable=True); this executor has {where}."
+            )
         self._check_open("failed_jobs()")
         return self.queue.jobs("dead", limit=limit)
 
@@ -303,9 +321,4 @@ class ReflectionExecutor:
         self.close()
 
     def __repr__(self) -> str:
-        mode = (
-            "remote"
-            if isinstance(self._runner, RemoteRunner)
-            else ("durable" if self.durable else "in-memory")
-        )
-        return f"ReflectionExecutor({self.reflector!r}, mode={mode!r})"
+        return f"ReflectionExecutor({self.reflector!r}, mode={self._runner.mode!r})"

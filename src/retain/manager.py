@@ -82,8 +82,6 @@ class MemoryManager(Runnable[MemoryState | Sequence[Any], list[ExtractedMemory]]
     ) -> None:
         if not isinstance(instructions, str):
             raise ConfigurationError("instructions must be a string.")
-        if isinstance(max_repairs, bool) or not isinstance(max_repairs, int) or max_repairs < 0:
-            raise ConfigurationError(f"max_repairs must be an integer >= 0; got {max_repairs!r}.")
         self.model = resolve_model(model)
         self.spec = ExtractionSpec(
             kinds=SchemaSet(schemas if schemas else (Memory,)),

@@ -15,6 +15,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from retain.errors import ConfigurationError, InvalidInputError
+from retain.graph_context import current_config
 
 __all__ = ["NamespaceTemplate", "validate_label"]
 
@@ -34,15 +35,6 @@ def validate_label(label: Any, *, where: str) -> str:
             f"{label.replace('.', '_')!r}."
         )
     return label
-
-
-def _current_config() -> RunnableConfig | None:
-    try:
-        from langgraph.config import get_config
-
-        return get_config()
-    except (RuntimeError, ImportError):
-        return None
 
 
 class NamespaceTemplate:
@@ -102,7 +94,7 @@ class NamespaceTemplate:
         if not self.vars:
             return self.template
         if config is None:
-            config = _current_config() or {}
+            config = current_config() or {}
         configurable = config.get("configurable") or {}
         out = list(self.template)
         for i, var in self.vars.items():

@@ -3,8 +3,10 @@
 
 A reflector is a LangChain ``Runnable`` (a store manager, a graph, a chain) or a plain
 function ``f(payload)`` / ``f(payload, config)``, sync or async. It runs with a *copy* of
-the caller's config; with a ``store``, the copy carries it the way a LangGraph graph
-does, so ``get_store()`` (and a store manager created without ``store=``) finds it.
+the caller's config, inside :func:`retain.graph_context.store_scope` of the ``store`` it
+is handed, so a store manager, memory tool or profile store made without ``store=`` (and
+:func:`retain.graph_context.current_store`) finds it. LangGraph's private config keys are
+never written.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langgraph.store.base import BaseStore
 
+from retain.graph_context import detached_config, store_scope
+
 __all__ = ["Reflector", "as_runnable", "reflector_config", "reflector_namespace", "run_reflector"]
 
 Reflector = Runnable[Any, Any] | Callable[..., Any]
-
-_RUNTIME_KEY = "__pregel_runtime"  # where LangGraph's get_store() looks
 
 
 def as_runnable(reflector: Reflector) -> Runnable[Any, Any]:
@@ -31,19 +33,10 @@ def as_runnable(reflector: Reflector) -> Runnable[Any, Any]:
     return RunnableLambda(reflector)
 
 
-def reflector_config(config: Mapping[str, Any] | None, store: BaseStore | None) -> RunnableConfig:
-    """A new config for one reflector run: the caller's, copied, plus ``store``."""
-    copied: dict[str, Any] = dict(config or {})
-    configurable = dict(copied.get("configurable") or {})
-    if store is not None:
-        from langgraph.runtime import Runtime
-
-        configurable[_RUNTIME_KEY] = Runtime(store=store)
-    copied["configurable"] = configurable
-    for name in ("metadata", "tags"):
-        if name in copied and isinstance(copied[name], (dict, list)):
-            copied[name] = type(copied[name])(copied[name])
-    return copied  # type: ignore[return-value]
+def reflector_config(config: Mapping[str, Any] | None) -> RunnableConfig:
+    """A new config for one reflector run: the caller's, detached from the run it came
+    from (:func:`retain.graph_context.detached_config`)."""
+    return detached_config(config)  # type: ignore[return-value]
 
 
 def reflector_namespace(reflector: Reflector, config: Mapping[str, Any] | None) -> Any:
@@ -68,7 +61,8 @@ def run_reflector(
 ) -> Any:
     """Run ``reflector`` on ``payload`` in this thread and return its result."""
     runnable = as_runnable(reflector)
-    run_config = reflector_config(config, store)
-    if _is_async(runnable):
-        return asyncio.run(runnable.ainvoke(payload, run_config))
-    return runnable.invoke(payload, run_config)
+    run_config = reflector_config(config)
+    with store_scope(store):
+        if _is_async(runnable):
+            return asyncio.run(runnable.ainvoke(payload, run_config))
+        return runnable.invoke(payload, run_config)

@@ -1,18 +1,20 @@
-"""How the stateful layer talks to a LangGraph ``BaseStore``, and the drivers of store flows.
+"""What the stateful layer can do with a LangGraph ``BaseStore``, decided in one place.
 
-retain's own stores (:class:`retain.stores.RetainStore`) recall by hybrid keyword + vector
-search with recency weighting and record provenance in their history; any other
-``BaseStore`` gets plain ``search`` (similarity when it has an index). This module is the
-one place that knows the difference.
+:class:`StoreAdapter` wraps one store. On retain's stores
+(:class:`retain.stores.RetainStore`) a query is answered by ``recall`` with the store's own
+default ranking, writes are recorded in the item's history with their provenance, and
+``history`` lists an item's earlier versions. Any other ``BaseStore`` gets
+``search(namespace, query=...)`` (similarity when it has an index), plain writes and no
+history. The store manager, the memory tools, the profile store and the learning machine
+all read and write through it; :class:`StoreAccess` and the two drivers carry out a store
+flow's requests with it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-from collections.abc import Iterator, Mapping
-from typing import Any, TypeVar, cast
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.store.base import BaseStore, PutOp, SearchItem, SearchOp
@@ -20,39 +22,15 @@ from langgraph.store.base import BaseStore, PutOp, SearchItem, SearchOp
 from retain.core.requests import ModelRequest
 from retain.core.store_flow import Recall, StoreFlow, Write
 from retain.llm.driver import ModelRunner
+from retain.stores import RetainStore, Version, provenance
 
-__all__ = ["RECALL_DEFAULTS", "StoreAccess", "adrive_store_flow", "drive_store_flow"]
-
-T = TypeVar("T")
-logger = logging.getLogger("retain")
-
-RECALL_DEFAULTS: Mapping[str, Any] = {"mode": "hybrid"}
-"""How retain's stores rank recalled memories: the store's own ranking
-(:mod:`retain.core.ranking`); recency only where a question asks for it."""
-
-
-_DEFAULT: list[BaseStore] = []
-
-
-def resolve_store(store: BaseStore | None) -> BaseStore:
-    """The given store, else the LangGraph context's store, else retain's default store
-    (:func:`retain.stores.default_store`: ``./.retain/memories.db``, opened once)."""
-    if store is not None:
-        return store
-    try:
-        from langgraph.config import get_store
-
-        found = get_store()
-    except (RuntimeError, KeyError):  # outside a graph, or in a runnable that is not one
-        found = None
-    if found is not None:
-        return found
-    if not _DEFAULT:
-        from retain.stores import default_store
-
-        _DEFAULT.append(default_store())
-        logger.info("No store given: using retain's default store %s", _DEFAULT[0])
-    return _DEFAULT[0]
+__all__ = [
+    "StoreAccess",
+    "StoreAdapter",
+    "adrive_store_flow",
+    "drive_store_flow",
+    "provenance_from",
+]
 
 
 def provenance_from(config: RunnableConfig | None, source: str) -> dict[str, Any]:
@@ -69,61 +47,128 @@ def provenance_from(config: RunnableConfig | None, source: str) -> dict[str, Any
     return out
 
 
-@contextlib.contextmanager
-def recording(store: BaseStore, fields: Mapping[str, Any]) -> Iterator[None]:
-    """Record ``fields`` as provenance of the writes inside, when ``store`` keeps history."""
-    if not _is_retain_store(store):
-        yield
-        return
-    from retain.stores import provenance  # type: ignore[import-not-found,unused-ignore]
+class StoreAdapter:
+    """One store, and what it can do (see the module docstring).
 
-    with provenance(**fields):
-        yield
+    Example:
+        >>> from langgraph.store.memory import InMemoryStore
+        >>> from retain.store_access import StoreAdapter
+        >>> adapter = StoreAdapter(InMemoryStore())
+        >>> adapter.is_retain, adapter.history(("notes",), "k")
+        (False, [])
+    """
 
+    __slots__ = ("is_retain", "store")
 
-def _is_retain_store(store: BaseStore) -> bool:
-    return callable(getattr(store, "recall", None)) and callable(getattr(store, "history", None))
+    def __init__(self, store: BaseStore) -> None:
+        self.store = store
+        self.is_retain = isinstance(store, RetainStore)
+        """Whether the store is one of retain's (recall, history, provenance)."""
+
+    def search(
+        self,
+        namespace: tuple[str, ...],
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+    ) -> list[SearchItem]:
+        """The items under ``namespace``, best first for ``query``: ``recall`` with the
+        store's default ranking on retain's stores, ``search`` on any other store."""
+        if query and isinstance(self.store, RetainStore):
+            return self.store.recall(
+                namespace, query=query, filter=filter, limit=limit, offset=offset
+            )
+        return self.store.search(
+            namespace,
+            query=query or None,
+            filter=filter,
+            limit=limit,
+            offset=offset,
+            refresh_ttl=refresh_ttl,
+        )
+
+    async def asearch(
+        self,
+        namespace: tuple[str, ...],
+        *,
+        query: str | None = None,
+        filter: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        refresh_ttl: bool | None = None,
+    ) -> list[SearchItem]:
+        """Async :meth:`search`."""
+        if query and isinstance(self.store, RetainStore):
+            return await self.store.arecall(
+                namespace, query=query, filter=filter, limit=limit, offset=offset
+            )
+        return await self.store.asearch(
+            namespace,
+            query=query or None,
+            filter=filter,
+            limit=limit,
+            offset=offset,
+            refresh_ttl=refresh_ttl,
+        )
+
+    def _many(
+        self, namespace: tuple[str, ...], queries: Sequence[str], limit: int
+    ) -> list[SearchOp]:
+        return [SearchOp(namespace, query=q, limit=limit) for q in queries]
+
+    def search_many(
+        self, namespace: tuple[str, ...], queries: Sequence[str], *, limit: int
+    ) -> list[list[SearchItem]]:
+        """One result list per query, in one store call: no query lists the namespace,
+        one query is :meth:`search`, several are one ``batch`` of searches."""
+        if len(queries) <= 1:
+            return [self.search(namespace, query=next(iter(queries), None), limit=limit)]
+        found = self.store.batch(self._many(namespace, queries, limit))
+        return [cast(list[SearchItem], items) for items in found]
+
+    async def asearch_many(
+        self, namespace: tuple[str, ...], queries: Sequence[str], *, limit: int
+    ) -> list[list[SearchItem]]:
+        """Async :meth:`search_many`."""
+        if len(queries) <= 1:
+            return [await self.asearch(namespace, query=next(iter(queries), None), limit=limit)]
+        found = await self.store.abatch(self._many(namespace, queries, limit))
+        return [cast(list[SearchItem], items) for items in found]
+
+    @contextlib.contextmanager
+    def recording(self, fields: Mapping[str, Any]) -> Iterator[None]:
+        """Record ``fields`` as the provenance of the writes inside (retain's stores)."""
+        if not self.is_retain:
+            yield
+            return
+        with provenance(**fields):
+            yield
+
+    def history(self, namespace: tuple[str, ...], key: str) -> list[Version]:
+        """The item's versions, oldest first (``[]`` on stores without history)."""
+        if isinstance(self.store, RetainStore):
+            return self.store.history(namespace, key)
+        return []
 
 
 class StoreAccess:
     """Carries out a store flow's :class:`Recall` and :class:`Write` requests on one store."""
 
     def __init__(self, store: BaseStore, *, source: str, run_id: str | None = None) -> None:
-        self.store = store
+        self.adapter = StoreAdapter(store)
         self.run_id = run_id
-        self.native = _is_retain_store(store)
         self.source = source
 
-    def _recall_kwargs(self, query: str, limit: int) -> dict[str, Any]:
-        return {"query": query, "limit": limit, **RECALL_DEFAULTS}
-
     def recall(self, request: Recall) -> list[list[SearchItem]]:
-        if not request.queries:
-            return [self.store.search(request.namespace, limit=request.limit)]
-        if self.native:
-            recall = self.store.recall  # type: ignore[attr-defined]
-            return [
-                recall(request.namespace, **self._recall_kwargs(q, request.limit))
-                for q in request.queries
-            ]
-        ops = [SearchOp(request.namespace, query=q, limit=request.limit) for q in request.queries]
-        return [cast(list[SearchItem], found) for found in self.store.batch(ops)]
+        return self.adapter.search_many(request.namespace, request.queries, limit=request.limit)
 
     async def arecall(self, request: Recall) -> list[list[SearchItem]]:
-        if not request.queries:
-            return [await self.store.asearch(request.namespace, limit=request.limit)]
-        if self.native:
-            recall = self.store.arecall  # type: ignore[attr-defined]
-            return list(
-                await asyncio.gather(
-                    *(
-                        recall(request.namespace, **self._recall_kwargs(q, request.limit))
-                        for q in request.queries
-                    )
-                )
-            )
-        ops = [SearchOp(request.namespace, query=q, limit=request.limit) for q in request.queries]
-        return [cast(list[SearchItem], found) for found in await self.store.abatch(ops)]
+        return await self.adapter.asearch_many(
+            request.namespace, request.queries, limit=request.limit
+        )
 
     @staticmethod
     def _ops(request: Write) -> list[PutOp]:
@@ -132,12 +177,12 @@ class StoreAccess:
         return ops
 
     def write(self, request: Write, config: RunnableConfig | None) -> None:
-        with recording(self.store, self._provenance(config)):
-            self.store.batch(self._ops(request))
+        with self.adapter.recording(self._provenance(config)):
+            self.adapter.store.batch(self._ops(request))
 
     async def awrite(self, request: Write, config: RunnableConfig | None) -> None:
-        with recording(self.store, self._provenance(config)):
-            await self.store.abatch(self._ops(request))
+        with self.adapter.recording(self._provenance(config)):
+            await self.adapter.store.abatch(self._ops(request))
 
     def _provenance(self, config: RunnableConfig | None) -> dict[str, Any]:
         fields = provenance_from(config, self.source)

@@ -1,10 +1,11 @@
 """``create_memory_store_manager``: memories that live in a LangGraph ``BaseStore``.
 
-Each run recalls the memories related to the conversation (at most ``query_limit``), lets
-the model insert, update or delete among them, and writes the changes as one batch. On
-retain's stores the batch is atomic, recall is hybrid keyword + vector search weighted by
-recency, and every write lands in the item's history with its provenance (thread id, run
-id, ``source="memory_store_manager"``).
+Each run recalls the memories related to the conversation (at most ``query_limit``) with
+one store search (the recent conversation as the query, or the query model's queries in
+one batch), lets the model insert, update or delete among them, and writes the changes as
+one batch. On retain's stores the batch is atomic, recall uses the store's own ranking
+(``store.recall``), and every write lands in the item's history with its provenance
+(thread id, run id, ``source="memory_store_manager"``).
 """
 
 from __future__ import annotations
@@ -34,18 +35,12 @@ from retain.core.store_flow import (
 )
 from retain.core.types import Memory
 from retain.errors import ConfigurationError, InvalidInputError
+from retain.graph_context import current_config, current_store, resolve_store
 from retain.llm.driver import ModelRunner
 from retain.llm.resolve import resolve_model
 from retain.llm.structured import resolve_style
 from retain.namespaces import NamespaceTemplate
-from retain.store_access import (
-    RECALL_DEFAULTS,
-    StoreAccess,
-    adrive_store_flow,
-    drive_store_flow,
-    recording,
-    resolve_store,
-)
+from retain.store_access import StoreAccess, StoreAdapter, adrive_store_flow, drive_store_flow
 
 __all__ = [
     "MemoryPhase",
@@ -74,24 +69,10 @@ class MemoryStoreManagerInput(TypedDict):
     max_steps: NotRequired[int]
 
 
-def _context_store() -> BaseStore | None:
-    try:
-        from langgraph.config import get_store
-
-        return get_store()
-    except (RuntimeError, KeyError):
-        return None
-
-
 def _current_config(config: RunnableConfig | None) -> RunnableConfig:
     if config is not None:
         return config
-    try:
-        from langgraph.config import get_config
-
-        return get_config()
-    except RuntimeError:
-        return {}
+    return current_config() or {}
 
 
 class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[dict[str, Any]]]):
@@ -186,7 +167,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         """
         if self._store is not None:
             return self._store
-        context = _context_store()
+        context = current_store()
         if context is not None:
             self._seen_store = context
             return context
@@ -304,17 +285,6 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
 
     # -- reading and writing the namespace -------------------------------------------------
 
-    def _search_kwargs(
-        self, query: str | None, filter: dict[str, Any] | None, limit: int, offset: int
-    ) -> tuple[bool, dict[str, Any]]:
-        store = self.store
-        native = query is not None and callable(getattr(store, "recall", None))
-        kwargs: dict[str, Any] = {"query": query, "filter": filter, "limit": limit}
-        kwargs["offset"] = offset
-        if native:
-            kwargs.update(RECALL_DEFAULTS)
-        return native, kwargs
-
     def search(
         self,
         *,
@@ -325,21 +295,22 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         refresh_ttl: bool | None = None,
         config: RunnableConfig | None = None,
     ) -> list[SearchItem]:
-        """Search this manager's namespace (hybrid recall on retain's stores).
+        """Search this manager's namespace: ``recall`` with the store's own ranking on
+        retain's stores, ``search`` on other stores
+        (:class:`~retain.store_access.StoreAdapter`).
 
         With nothing stored and a ``default``, returns the default item.
         """
         config = _current_config(config)
-        namespace = self.namespace(config)
-        native, kwargs = self._search_kwargs(query, filter, limit, offset)
-        if native:
-            results = self.store.recall(namespace, **kwargs)  # type: ignore[attr-defined]
-        else:
-            results = self.store.search(namespace, refresh_ttl=refresh_ttl, **kwargs)
-        if not results and offset == 0:
-            default = self._default_item(config)
-            return [default] if default is not None else []
-        return list(results)
+        results = StoreAdapter(self.store).search(
+            self.namespace(config),
+            query=query,
+            filter=filter,
+            limit=limit,
+            offset=offset,
+            refresh_ttl=refresh_ttl,
+        )
+        return self._or_default(results, offset, config)
 
     async def asearch(
         self,
@@ -353,12 +324,19 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
     ) -> list[SearchItem]:
         """Async :meth:`search`."""
         config = _current_config(config)
-        namespace = self.namespace(config)
-        native, kwargs = self._search_kwargs(query, filter, limit, offset)
-        if native:
-            results = await self.store.arecall(namespace, **kwargs)  # type: ignore[attr-defined]
-        else:
-            results = await self.store.asearch(namespace, refresh_ttl=refresh_ttl, **kwargs)
+        results = await StoreAdapter(self.store).asearch(
+            self.namespace(config),
+            query=query,
+            filter=filter,
+            limit=limit,
+            offset=offset,
+            refresh_ttl=refresh_ttl,
+        )
+        return self._or_default(results, offset, config)
+
+    def _or_default(
+        self, results: list[SearchItem], offset: int, config: RunnableConfig
+    ) -> list[SearchItem]:
         if not results and offset == 0:
             default = self._default_item(config)
             return [default] if default is not None else []
@@ -394,25 +372,25 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
     def put(self, key: str, content: Any, *, config: RunnableConfig | None = None) -> None:
         """Store ``content`` (a schema instance, dict or string) under ``key``."""
         config = _current_config(config)
-        with recording(self.store, {"source": SOURCE}):
+        with StoreAdapter(self.store).recording({"source": SOURCE}):
             self.store.put(self.namespace(config), key, self._value(content))
 
     async def aput(self, key: str, content: Any, *, config: RunnableConfig | None = None) -> None:
         """Async :meth:`put`."""
         config = _current_config(config)
-        with recording(self.store, {"source": SOURCE}):
+        with StoreAdapter(self.store).recording({"source": SOURCE}):
             await self.store.aput(self.namespace(config), key, self._value(content))
 
     def delete(self, key: str, *, config: RunnableConfig | None = None) -> None:
         """Delete the memory ``key``."""
         config = _current_config(config)
-        with recording(self.store, {"source": SOURCE}):
+        with StoreAdapter(self.store).recording({"source": SOURCE}):
             self.store.delete(self.namespace(config), key)
 
     async def adelete(self, key: str, *, config: RunnableConfig | None = None) -> None:
         """Async :meth:`delete`."""
         config = _current_config(config)
-        with recording(self.store, {"source": SOURCE}):
+        with StoreAdapter(self.store).recording({"source": SOURCE}):
             await self.store.adelete(self.namespace(config), key)
 
 
@@ -452,7 +430,8 @@ def create_memory_store_manager(
         namespace: Where the memories live; ``{var}`` labels are filled from
             ``config["configurable"]``.
         store: The store; default: the store of the LangGraph graph or entrypoint running,
-            else retain's default store (``./.retain/memories.db``).
+            else retain's default store (``./.retain/memories.db``, announced once at
+            ``WARNING``; see :func:`retain.graph_context.resolve_store`).
         phases: Extra consolidation passes, each one more model call.
         structured_output: ``"auto"``, ``"tool_calling"`` or ``"json_schema"``.
         max_repairs: Repair attempts for invalid model answers before ``ModelOutputError``.

@@ -4,7 +4,10 @@ Both are LangChain ``StructuredTool`` objects, so they work in ``create_react_ag
 CrewAI (which takes LangChain tools) and in hand-written loops. ``tool.invoke`` takes the
 arguments as a dict or as the JSON string a custom loop receives from OpenAI. A bad call
 (unknown action, missing or unknown id, invalid content) returns an error message to the
-agent as the tool's result and writes nothing; it never crashes the agent loop.
+agent as the tool's result and writes nothing; it never crashes the agent loop. A
+namespace variable missing from the config (``{user_id}`` without
+``config["configurable"]["user_id"]``) is the developer's bug, not the model's: it raises
+:class:`~retain.errors.ConfigurationError` naming the key, as in LangMem.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from langchain_core.tools import StructuredTool, ToolException
 from langgraph.store.base import BaseStore, SearchItem
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from retain.errors import ConfigurationError, RetainError
+from retain.errors import ConfigurationError
+from retain.graph_context import resolve_store
 from retain.namespaces import NamespaceTemplate
-from retain.store_access import RECALL_DEFAULTS, provenance_from, recording, resolve_store
+from retain.store_access import StoreAdapter, provenance_from
 
 __all__ = ["create_manage_memory_tool", "create_search_memory_tool"]
 
@@ -196,11 +200,9 @@ def create_manage_memory_tool(
     def done(action: str, key: str) -> str:
         return f"Deleted memory {key}" if action == "delete" else f"{action}d memory {key}"
 
-    def target(config: RunnableConfig | None) -> tuple[BaseStore, tuple[str, ...]]:
-        try:
-            return resolve_store(initial_store), namespacer(config or None)
-        except RetainError as e:
-            raise ToolException(f"Error: {e}") from None
+    def target(config: RunnableConfig | None) -> tuple[StoreAdapter, tuple[str, ...]]:
+        namespace = namespacer(config or None)  # a missing variable raises ConfigurationError
+        return StoreAdapter(resolve_store(initial_store)), namespace
 
     def manage_memory(
         content: Any = None,
@@ -210,10 +212,11 @@ def create_manage_memory_tool(
         config: RunnableConfig = NO_CONFIG,
     ) -> str:
         action, key, value = plan(content, action, id)
-        store, ns = target(config)
+        adapter, ns = target(config)
+        store = adapter.store
         if action != "create" and store.get(ns, key) is None:
             raise missing(key)
-        with recording(store, provenance_from(config, name)):
+        with adapter.recording(provenance_from(config, name)):
             if value is None:
                 store.delete(ns, key)
             else:
@@ -228,10 +231,11 @@ def create_manage_memory_tool(
         config: RunnableConfig = NO_CONFIG,
     ) -> str:
         action, key, value = plan(content, action, id)
-        store, ns = target(config)
+        adapter, ns = target(config)
+        store = adapter.store
         if action != "create" and await store.aget(ns, key) is None:
             raise missing(key)
-        with recording(store, provenance_from(config, name)):
+        with adapter.recording(provenance_from(config, name)):
             if value is None:
                 await store.adelete(ns, key)
             else:
@@ -272,8 +276,8 @@ def create_search_memory_tool(
     value's fields). The result is a JSON list of items (``namespace``, ``key``, ``value``,
     ``created_at``, ``updated_at``, ``score``); with
     ``response_format="content_and_artifact"`` the items themselves are the artifact. On
-    retain's stores the search is hybrid (keywords + meaning) and lightly favours recent
-    memories; on other stores it is the store's own search.
+    retain's stores the search is the store's own ``recall`` ranking (the same as
+    ``store.recall(namespace, query=...)``); on other stores it is the store's ``search``.
 
     Example:
         >>> import json
@@ -297,12 +301,9 @@ def create_search_memory_tool(
             default=None, description="Exact-match filters on the memory's fields."
         )
 
-    def target(config: RunnableConfig | None) -> tuple[BaseStore, tuple[str, ...], bool]:
-        try:
-            found = resolve_store(initial_store)
-            return found, namespacer(config or None), callable(getattr(found, "recall", None))
-        except RetainError as e:
-            raise ToolException(f"Error: {e}") from None
+    def target(config: RunnableConfig | None) -> tuple[StoreAdapter, tuple[str, ...]]:
+        namespace = namespacer(config or None)  # a missing variable raises ConfigurationError
+        return StoreAdapter(resolve_store(initial_store)), namespace
 
     def output(items: list[SearchItem]) -> Any:
         if response_format == "content_and_artifact":
@@ -317,18 +318,9 @@ def create_search_memory_tool(
         *,
         config: RunnableConfig = NO_CONFIG,
     ) -> Any:
-        found, ns, native = target(config)
-        kwargs: dict[str, Any] = {
-            "query": query or None,
-            "filter": filter,
-            "limit": limit,
-            "offset": offset,
-        }
-        if native and query:
-            items = found.recall(ns, **kwargs, **RECALL_DEFAULTS)  # type: ignore[attr-defined]
-        else:
-            items = found.search(ns, **kwargs)
-        return output(list(items))
+        adapter, ns = target(config)
+        items = adapter.search(ns, query=query, filter=filter, limit=limit, offset=offset)
+        return output(items)
 
     async def asearch_memory(
         query: str,
@@ -338,18 +330,9 @@ def create_search_memory_tool(
         *,
         config: RunnableConfig = NO_CONFIG,
     ) -> Any:
-        found, ns, native = target(config)
-        kwargs: dict[str, Any] = {
-            "query": query or None,
-            "filter": filter,
-            "limit": limit,
-            "offset": offset,
-        }
-        if native and query:
-            items = await found.arecall(ns, **kwargs, **RECALL_DEFAULTS)  # type: ignore[attr-defined]
-        else:
-            items = await found.asearch(ns, **kwargs)
-        return output(list(items))
+        adapter, ns = target(config)
+        items = await adapter.asearch(ns, query=query, filter=filter, limit=limit, offset=offset)
+        return output(items)
 
     description = (
         "Search your long-term memories for information relevant to your current context. "

@@ -12,6 +12,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from retain import ReflectionExecutor
+from retain.errors import ConfigurationError
 
 
 class RunsServer:
@@ -97,3 +98,12 @@ def test_server_errors_land_in_the_future(server: RunsServer) -> None:
         future.result(timeout=10)
     executor.shutdown()
     assert server.requests[0][2].get("x-api-key") == "secret"
+
+
+def test_failed_jobs_in_remote_mode_is_a_clear_error(server: RunsServer) -> None:
+    executor = ReflectionExecutor("memory_manager", ("memories",), url=server.url)
+    with pytest.raises(ConfigurationError, match="durable mode"):
+        executor.failed_jobs()
+    assert executor.queue is None
+    assert executor.pending() == 0
+    executor.shutdown()

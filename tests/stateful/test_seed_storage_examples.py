@@ -10,6 +10,7 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from langgraph.checkpoint.memory import MemorySaver
 from langgraph.config import get_config, get_store
 from langgraph.func import entrypoint
@@ -22,6 +23,7 @@ from retain import (
     create_memory_store_manager,
     create_search_memory_tool,
 )
+from retain.errors import ConfigurationError
 from retain.testing import FakeCall, FakeChatModel, delete, insert, tool_call, update
 
 
@@ -443,13 +445,14 @@ def test_dynamic_namespace_common_patterns(store: BaseStore) -> None:
     assert [i.value["content"] for i in store.search(("memories", "acme", "alice"))] == [
         "Dogs allowed at work on Fridays"
     ]
-    # A missing template variable is reported to the agent, and nothing is written
+    # A missing template variable is the developer's bug: it raises (as in LangMem), naming
+    # the key, instead of telling the agent; nothing is written
     before = len(store.search(("memories",), limit=100))
-    messages = run(
-        create_manage_memory_tool(namespace=("memories", "{org_id}", "{user_id}")),
-        "Remember this",
-        tool_call("manage_memory", content="orphan"),
-        org_id="acme",
-    )
-    assert "user_id" in messages[-2].content
+    with pytest.raises(ConfigurationError, match="'user_id'"):
+        run(
+            create_manage_memory_tool(namespace=("memories", "{org_id}", "{user_id}")),
+            "Remember this",
+            tool_call("manage_memory", content="orphan"),
+            org_id="acme",
+        )
     assert len(store.search(("memories",), limit=100)) == before

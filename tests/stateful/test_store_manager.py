@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -279,16 +280,23 @@ def test_store_and_config_from_the_langgraph_context(store: BaseStore) -> None:
     assert [i.value["content"]["content"] for i in found] == ["User prefers dark mode in all apps"]
 
 
-def test_without_a_store_the_default_sqlite_file_is_used(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+def test_without_a_store_the_default_sqlite_file_is_used_and_announced_once(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import retain.store_access
+    import retain.graph_context
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(retain.store_access, "_DEFAULT", [])
-    manager = create_memory_store_manager(FakeChatModel([[insert("User likes tea")]]))
-    manager.invoke([("user", "I like tea")], ALICE)
+    monkeypatch.setattr(retain.graph_context, "_DEFAULT", [])
+    model = FakeChatModel([[insert("User likes tea")], []])
+    manager = create_memory_store_manager(model)
+    with caplog.at_level(logging.WARNING, logger="retain"):
+        manager.invoke([("user", "I like tea")], ALICE)
+        manager.invoke([("user", "Still tea")], ALICE)
     assert (tmp_path / ".retain" / "memories.db").exists()
+    announced = [r for r in caplog.records if "default store" in r.getMessage()]
+    assert len(announced) == 1
+    assert announced[0].levelno == logging.WARNING
+    assert str((tmp_path / ".retain" / "memories.db").resolve()) in announced[0].getMessage()
     from retain.stores import SQLiteStore
 
     reopened = SQLiteStore(tmp_path / ".retain" / "memories.db")
@@ -324,4 +332,9 @@ def test_bad_input_and_configuration(store: BaseStore) -> None:
         create_memory_store_manager(model, default="x", default_factory=lambda c: "y")
     with pytest.raises(ConfigurationError):
         create_memory_store_manager(model, schemas=[UserProfile], default=42)
+    for bad in (-3, 1.5, True):  # rejected like create_memory_manager rejects them
+        with pytest.raises(ConfigurationError, match="max_repairs"):
+            create_memory_store_manager(model, max_repairs=bad)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="max_repairs"):
+            create_memory_store_manager(model, phases=[{}], max_repairs=bad)  # type: ignore[arg-type]
     assert model.calls == []

@@ -137,11 +137,18 @@ def test_a_tool_call_gets_an_error_tool_message(store: BaseStore) -> None:
     assert msg.tool_call_id == "call_1"
 
 
-def test_missing_namespace_variable_is_reported_to_the_agent(store: BaseStore) -> None:
-    tool = create_manage_memory_tool(namespace=("memories", "{user_id}"), store=store)
-    out = tool.invoke({"content": "x"})
-    assert out.startswith("Error: The namespace")
-    assert "user_id" in out
+def test_missing_namespace_variable_raises_configuration_error(store: BaseStore) -> None:
+    """As in LangMem: a missing ``user_id`` is the developer's bug, not the model's."""
+    ns = ("memories", "{user_id}")
+    manage = create_manage_memory_tool(namespace=ns, store=store)
+    search = create_search_memory_tool(namespace=ns, store=store)
+    with pytest.raises(ConfigurationError, match="'user_id'"):
+        manage.invoke({"content": "x"}, {"configurable": {"thread_id": "t"}})
+    with pytest.raises(ConfigurationError, match="'user_id'"):
+        search.invoke({"query": "x"})
+    with pytest.raises(ConfigurationError, match="'user_id'"):
+        asyncio.run(manage.ainvoke({"content": "x"}))
+    assert store.search(("memories",)) == []
 
 
 def test_history_records_tool_writes_with_provenance(tmp_path: Any) -> None:

@@ -36,5 +36,4 @@ def test_recall_queries_carry_no_role_labels() -> None:
     queries = recall_queries(
         [HumanMessage("I went hiking"), AIMessage("Which trail?"), HumanMessage("The Eiger")]
     )
-    assert queries[0] == "The Eiger"
-    assert queries[1] == "I went hiking\nWhich trail?\nThe Eiger"
+    assert queries == ("I went hiking\nWhich trail?\nThe Eiger",)  # one query per call

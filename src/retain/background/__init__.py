@@ -1,2 +1,4 @@
-"""Background memory work: the debounce schedule, the local and remote runners behind
-:class:`retain.ReflectionExecutor`, and the notebook-style :class:`MemoryScheduler`."""
+"""Background memory work: the debounce schedule, the runners behind
+:class:`retain.ReflectionExecutor` (in-memory, durable and remote, one protocol in
+:mod:`retain.background.runner`; none of them imports the executor), and the notebook-style
+:class:`MemoryScheduler`."""

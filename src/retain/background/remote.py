@@ -21,11 +21,13 @@ import collections
 import logging
 import threading
 import uuid
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from typing import Any
 
-from retain.background.local import register_for_exit
+from langgraph.store.base import BaseStore
+
+from retain.background.runner import register_for_exit
 from retain.errors import ExecutorShutdownError
 from retain.queue.codec import portable_config, to_json
 
@@ -49,6 +51,8 @@ def remote_thread_id(namespace: tuple[str, ...] | None, key: Hashable) -> str:
 
 class RemoteRunner:
     """Sends submissions to a LangGraph-protocol server from one daemon thread."""
+
+    mode = "remote"
 
     def __init__(
         self,
@@ -78,8 +82,17 @@ class RemoteRunner:
         register_for_exit(self)
 
     def submit(
-        self, key: Hashable, payload: Any, config: dict[str, Any], *, delay: float
+        self,
+        key: Hashable | None,
+        payload: Any,
+        config: dict[str, Any],
+        *,
+        delay: float,
+        idempotency_key: str | None = None,
+        store: BaseStore | None = None,
     ) -> Future[Any]:
+        """One run request for the server (which keeps and debounces it; ``store`` and
+        ``idempotency_key`` are the server's business and unused here)."""
         request = {
             "thread_id": remote_thread_id(self.namespace, key if key is not None else uuid.uuid4()),
             "assistant_id": self.name,
@@ -120,8 +133,8 @@ class RemoteRunner:
             else:
                 future.set_result(run)
 
-    def trigger(self, *_: Any) -> int:
-        return 0
+    def trigger(self, match: Callable[[Hashable], bool], key_prefix: str | None) -> int:
+        return 0  # the server decides when its runs start
 
     def pending(self) -> int:
         with self._cond:

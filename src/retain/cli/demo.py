@@ -12,7 +12,9 @@ that changed, and checks the final answer. The exit code is 0 when the answer is
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,19 +38,28 @@ from retain.cli.demo_story import (
 )
 from retain.cli.progress import Progress, wait_for
 from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS
-from retain.errors import MissingDependencyError
+from retain.errors import ConfigurationError, MissingDependencyError
 from retain.executor import ReflectionExecutor
 from retain.llm.resolve import resolve_model
 from retain.profiles import UserProfileStore
 from retain.store_manager import MemoryStoreManager, create_memory_store_manager
 from retain.stores import SQLiteStore, Version
 
-__all__ = ["DEFAULT_DEMO_PATH", "DEFAULT_MODEL", "run_demo"]
+__all__ = [
+    "DEFAULT_DEMO_PATH",
+    "DEFAULT_MODEL",
+    "DEMO_APPLICATION_ID",
+    "is_demo_database",
+    "run_demo",
+]
 
 DEFAULT_MODEL = "local:qwen2.5-1.5b"
 """The model used without ``--model`` or ``RETAIN_MODEL``: embedded, offline."""
 DEFAULT_DEMO_PATH = Path(".retain-demo") / "memories.db"
 """Where the demo keeps its memories (relative to the working directory)."""
+DEMO_APPLICATION_ID = int.from_bytes(b"rtdm", "big")
+"""The SQLite ``application_id`` the demo stamps on its database: a later run empties a
+file only when it carries this mark."""
 
 FACTS_NAMESPACE = ("memories", USER_ID)
 REPLY_TOKENS = 40
@@ -94,11 +105,47 @@ class _FormMemories:
         return formed
 
 
+def is_demo_database(path: Path) -> bool:
+    """Whether ``path`` is a SQLite file this demo made (its header carries
+    :data:`DEMO_APPLICATION_ID`); read-only, nothing is written."""
+    header = b""
+    with contextlib.suppress(OSError), path.open("rb") as f:
+        header = f.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return False
+    # SQLite keeps PRAGMA application_id at offset 68 of the header; a WAL file may hold a
+    # newer first page, so ask SQLite itself (read-only) rather than trust the bytes
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as conn:
+            (found,) = conn.execute("PRAGMA application_id").fetchone()
+    except sqlite3.Error:
+        return False
+    return bool(found == DEMO_APPLICATION_ID)
+
+
+def _check_target(path: Path, keep: bool) -> None:
+    """Refuse to empty a file the demo did not make (before any model is loaded)."""
+    if not keep and (path.exists() or path.is_symlink()) and not is_demo_database(path):
+        raise ConfigurationError(
+            f"{path} exists and is not a database made by `retain demo`, so the demo will "
+            "not delete it. Choose another --path (default .retain-demo/memories.db), "
+            "delete the file yourself, or pass --keep to add the demo's memories to it."
+        )
+
+
 def _fresh_store(path: Path, keep: bool) -> SQLiteStore:
+    _check_target(path, keep)
+    fresh = not keep or not path.exists()
     if not keep:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return SQLiteStore(path, index={"embed": DEFAULT_EMBED, "dims": MINILM_DIMS})
+    store = SQLiteStore(path, index={"embed": DEFAULT_EMBED, "dims": MINILM_DIMS})
+    if fresh:  # mark it as the demo's, so the next run may empty it
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
+    return store
 
 
 def _load_model(spec: str, out: TextIO) -> BaseChatModel | Runnable[Any, Any]:
@@ -180,7 +227,9 @@ def run_demo(
     """Run the story; returns 0 when the final answer from memory is right, else 1.
 
     ``model``: a chat model or ``"provider:model"`` string (default: ``RETAIN_MODEL``,
-    else :data:`DEFAULT_MODEL`). ``path``: the SQLite file, emptied first unless ``keep``.
+    else :data:`DEFAULT_MODEL`). ``path``: the SQLite file, emptied first unless ``keep``;
+    an existing file is emptied only when an earlier run made it (:func:`is_demo_database`),
+    anything else raises :class:`~retain.errors.ConfigurationError` and is left untouched.
     ``timeout``: seconds to wait for each session's memory formation.
     """
     stream = out or sys.stdout
@@ -192,6 +241,7 @@ def run_demo(
     name = spec if isinstance(spec, str) else type(spec).__name__
     db = Path(path).resolve()
     say(f"retain demo: model {name}, memories in {db}{' (kept)' if keep else ''}\n")
+    _check_target(db, keep)
     chat = _load_model(spec, stream) if isinstance(spec, str) else resolve_model(spec)
     store = _fresh_store(db, keep)
     facts = create_memory_store_manager(

@@ -39,7 +39,7 @@ from retain.core.types import (
     RemoveDoc,
     Update,
 )
-from retain.errors import InvalidInputError, ModelOutputError
+from retain.errors import ConfigurationError, InvalidInputError, ModelOutputError
 
 __all__ = ["ExistingMemory", "ExtractionSpec", "extract_memories", "normalize_existing"]
 
@@ -58,6 +58,11 @@ class ExtractionSpec:
     _tool_cache: dict[tuple[Any, ...], tuple[dict[str, Any], ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
+
+    def __post_init__(self) -> None:
+        repairs = self.max_repairs
+        if isinstance(repairs, bool) or not isinstance(repairs, int) or repairs < 0:
+            raise ConfigurationError(f"max_repairs must be an integer >= 0; got {repairs!r}.")
 
     def tools(
         self, insert_kinds: Sequence[MemoryKind], updates: bool, deletes: bool

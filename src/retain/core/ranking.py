@@ -410,6 +410,9 @@ CANDIDATES = 100
 """Memories each side (vector, keyword) contributes before fusion."""
 NEIGHBOUR_SEEDS = 20
 """The best this many memories bring their neighbours into the ranking."""
+COMMON_SHARE = 0.25
+"""Terms in more than this share of the namespace's memories find no keyword candidates
+(they still count in the score of every candidate)."""
 
 
 def recall_flow(
@@ -435,8 +438,18 @@ def recall_flow(
     kw: list[tuple[int, float]] = []
     if vectors and mode in ("hybrid", "vector"):
         vec = yield FindVector(k)
+    weights: dict[str, float] = {}
     if (mode in ("hybrid", "keyword") or not vectors) and q.terms:
-        kw = yield FindKeyword(q.terms, k)
+        count, df = yield KeywordStats(q.terms)
+        weights = _idf(q.terms, count, df)
+        present = [t for t in q.terms if df.get(t, 0) > 0]
+        # Candidates come from the selective terms: a word in a quarter of the namespace
+        # adds little to BM25 but costs a score for each memory that holds it.
+        selective = [t for t in present if df[t] <= COMMON_SHARE * count]
+        if not selective:
+            selective = sorted(present, key=lambda t: df[t])[:3]
+        if selective:
+            kw = yield FindKeyword(tuple(selective), k)
     if mode == "vector" and vectors:
         settings = Ranking(
             vector_weight=1.0,
@@ -460,10 +473,6 @@ def recall_flow(
     vec_d = dict(vec)
     ids = tuple(dict.fromkeys([i for i, _ in vec] + [i for i, _ in kw]))
     rows: dict[int, tuple[str, float, Mapping[str, Any]]] = (yield Load(ids)) if ids else {}
-    weights: dict[str, float] = {}
-    if kw and rows:
-        count, df = yield KeywordStats(q.terms)
-        weights = _idf(q.terms, count, df)
     tokens: dict[int, tuple[int, dict[str, int]]] = {}
     kw_d = bm25(weights, rows, tokens)
     neighbours: dict[int, tuple[tuple[int, int], ...]] = {}

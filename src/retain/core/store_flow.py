@@ -48,6 +48,7 @@ QUERY_INSTRUCTIONS = (
     "distinct topic (several tool calls if needed)."
 )
 MAX_QUERY_CHARS = 2000
+RECENT_MESSAGES = 6
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -103,22 +104,37 @@ class StoreResult:
 
 
 def recall_queries(messages: Sequence[BaseMessage]) -> tuple[str, ...]:
-    """Queries that recall memories for a conversation without a query model.
+    """The one query that recalls memories for a conversation without a query model.
 
-    The latest human message, and the text of the recent conversation (newest last), each bounded to
-    ``MAX_QUERY_CHARS`` characters.
+    The text of the recent conversation (the last ``RECENT_MESSAGES`` messages, oldest
+    first, without role labels: "user" would match every memory about the user), with the
+    latest human message always in it (put first when it is older than that window). At
+    most ``MAX_QUERY_CHARS`` characters: the human message is kept (its end, if longer),
+    the other messages fill what is left, newest first. Empty conversation: no query.
+
+    Example:
+        >>> from langchain_core.messages import AIMessage, HumanMessage
+        >>> from retain.core.store_flow import recall_queries
+        >>> recall_queries([HumanMessage("I moved to Lisbon"), AIMessage("Nice!")])
+        ('I moved to Lisbon\\nNice!',)
     """
-    queries: list[str] = []
     humans = [m for m in messages if m.type == "human" and message_text(m).strip()]
-    if humans:
-        queries.append(message_text(humans[-1]).strip()[-MAX_QUERY_CHARS:])
-    # Message texts without role labels: "user"/"assistant" would match every memory that
-    # mentions the user and only slow keyword search down.
-    recent = (message_text(m).strip() for m in messages[-6:])
-    window = "\n".join(t for t in recent if t)[-MAX_QUERY_CHARS:]
-    if window and window not in queries:
-        queries.append(window)
-    return tuple(queries)
+    human = humans[-1] if humans else None
+    window = list(messages[-RECENT_MESSAGES:])
+    if human is not None and all(m is not human for m in window):
+        window.insert(0, human)
+    parts = [(message_text(m).strip(), m is human) for m in window]
+    parts = [(text[-MAX_QUERY_CHARS:] if own else text, own) for text, own in parts if text]
+    room = MAX_QUERY_CHARS - sum(len(text) + 1 for text, own in parts if own) + 1
+    kept: list[str] = []
+    for text, own in reversed(parts):
+        if not own:
+            if room <= 1:
+                continue
+            text = text[-(room - 1) :] if len(text) + 1 > room else text
+            room -= len(text) + 1
+        kept.append(text)
+    return ("\n".join(reversed(kept)),) if kept else ()
 
 
 def _query_request(messages: Sequence[BaseMessage], spec: StoreManagerSpec) -> ModelRequest:

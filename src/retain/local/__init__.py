@@ -91,13 +91,13 @@ def load_local_chat_model(
         loaded = _LOADED.get(key)
         if loaded is not None:
             return loaded
-        import_llama_cpp(what)  # fail before assembling a gigabyte of weights
+        import_llama_cpp(what, spec.extra)  # fail before assembling a gigabyte of weights
         path = ensure_weights(spec, cache_dir=directory, progress=progress, verify=verify)
         if progress is not None:
             progress("loading model", 0.0)
         log.info("loading %s from %s (%d threads, n_ctx %d)", spec.name, path, threads, context)
         try:
-            client = open_llama(path, what=what, n_ctx=context, n_threads=threads)
+            client = open_llama(path, what=what, n_ctx=context, n_threads=threads, extra=spec.extra)
         except ValueError:
             if verify:
                 raise ModelWeightsError(
@@ -106,7 +106,7 @@ def load_local_chat_model(
                 ) from None
             # Damage that kept size and mtime: verify for real, rebuild, retry once.
             path = ensure_weights(spec, cache_dir=directory, progress=progress, verify=True)
-            client = open_llama(path, what=what, n_ctx=context, n_threads=threads)
+            client = open_llama(path, what=what, n_ctx=context, n_threads=threads, extra=spec.extra)
         if progress is not None:
             progress("loading model", 1.0)
         model = ChatLocalLlama(model_name=spec.name, client=client)

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from retain.errors import ConfigurationError, MissingDependencyError
 
-__all__ = ["LocalRuntimeError", "ModelWeightsError"]
+__all__ = ["LocalRuntimeError", "ModelWeightsError", "install_command"]
 
 REBUILD = (
     'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --force-reinstall --no-cache-dir '
     "llama-cpp-python==0.3.36"
 )
 """The command that rebuilds the llama.cpp runtime portably."""
+
+
+def install_command(extra: str) -> str:
+    """How to install the runtime portably, then retain's ``extra`` (docs/models.md).
+
+    Example:
+        >>> from retain.local.errors import install_command
+        >>> command = install_command("local-small")
+        >>> command.startswith('CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir ')
+        True
+        >>> command.endswith(" && pip install 'retain[local-small]'")
+        True
+    """
+    return (
+        'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir llama-cpp-python==0.3.36'
+        f" && pip install 'retain[{extra}]'"
+    )
 
 
 class ModelWeightsError(ConfigurationError):

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
-from langgraph.config import get_config
 
+from retain.graph_context import current_config
 from retain.profiles.machine import LearningMachine
 
 __all__ = ["create_learning_agent", "learning_post_model_hook", "learning_prompt"]
@@ -34,7 +34,7 @@ def learning_prompt(
 
     def prompt(state: dict[str, Any]) -> list[BaseMessage]:
         messages = list(state["messages"])
-        config = get_config()
+        config = current_config() or {}
         text = machine.system_prompt(base, config, query=machine.last_user_text(messages))
         return [SystemMessage(content=text), *messages] if text else messages
 
@@ -48,7 +48,7 @@ def learning_post_model_hook(machine: LearningMachine) -> Callable[[dict[str, An
         messages = list(state["messages"])
         last = messages[-1] if messages else None
         if isinstance(last, AIMessage) and not last.tool_calls:
-            machine.after_turn(messages, get_config())
+            machine.after_turn(messages, current_config() or {})
         return {}
 
     return hook

@@ -44,6 +44,7 @@ from retain.executor import ReflectionExecutor
 from retain.profiles.context import DEFAULT_MAX_CHARS, UserContext, render_user_context
 from retain.profiles.schema import UserProfile
 from retain.profiles.store import PROFILE_NAMESPACE, UserProfileStore, user_config
+from retain.store_access import StoreAdapter
 from retain.store_manager import MemoryStoreManager, create_memory_store_manager
 from retain.tools import create_manage_memory_tool, create_search_memory_tool
 
@@ -259,7 +260,9 @@ class LearningMachine:
         memories: list[str] = []
         if self.memory_config is not None and self.memories is not None:
             ns = self.memories.get_namespace(user_config(user_id, config))
-            items = self.store.search(ns, query=query, limit=self.memory_config.recall_limit)
+            items = StoreAdapter(self.store).search(
+                ns, query=query, limit=self.memory_config.recall_limit
+            )
             memories = [_memory_text(item.value) for item in items]
         return render_user_context(fields, memories, max_chars=self.max_context_chars)
 

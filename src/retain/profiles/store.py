@@ -24,6 +24,7 @@ from langgraph.store.base import BaseStore
 from retain.errors import InvalidInputError
 from retain.namespaces import NamespaceTemplate
 from retain.profiles.schema import ProfileSchema, UserProfile
+from retain.store_access import StoreAdapter
 from retain.store_manager import create_memory_store_manager
 
 __all__ = ["PROFILE_INSTRUCTIONS", "PROFILE_KEY", "PROFILE_NAMESPACE", "UserProfileStore"]
@@ -164,7 +165,4 @@ class UserProfileStore:
 
     def history(self, *, user_id: str) -> list[Any]:
         """The profile's earlier versions (retain's stores; ``[]`` on stores without history)."""
-        history = getattr(self.store, "history", None)
-        if not callable(history):
-            return []
-        return list(history(self.namespace(user_id), PROFILE_KEY))
+        return StoreAdapter(self.store).history(self.namespace(user_id), PROFILE_KEY)

@@ -75,6 +75,15 @@ def _jobs(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX retain_jobs_key ON retain_jobs(queue, key, state)")
 
 
+@migration(3, "API keys of retain serve")
+def _api_keys(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE retain_api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, subject TEXT, "
+        "prefixes TEXT NOT NULL, permissions TEXT NOT NULL, secret_hash TEXT NOT NULL, "
+        "created_at REAL NOT NULL, revoked_at REAL)"
+    )
+
+
 def foreign_schema(conn: sqlite3.Connection) -> list[str]:
     """The names of the schema objects of a database that retain did not create (it has
     objects but no ``retain_migrations`` table); empty for a new or a retain database."""

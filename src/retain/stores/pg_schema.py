@@ -122,6 +122,15 @@ def _jobs() -> list[str]:
     ]
 
 
+@pg_migration(3, "API keys of retain serve")
+def _api_keys() -> list[str]:
+    return [
+        "CREATE TABLE retain_api_keys (id text PRIMARY KEY, name text NOT NULL, subject text, "
+        "prefixes text NOT NULL, permissions text NOT NULL, secret_hash text NOT NULL, "
+        "created_at float8 NOT NULL, revoked_at float8)"
+    ]
+
+
 CREATE_MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS retain_migrations (version integer PRIMARY KEY, "
     "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
