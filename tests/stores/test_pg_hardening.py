@@ -241,3 +241,11 @@ def test_a_zero_vector_scores_zero_not_nan(make_store: Any) -> None:
             found |= {f"{mode}:{i.key}": i.score for i in store.recall(NS, query=query, mode=mode)}
         assert all(s is not None and not math.isnan(s) for s in found.values()), found
         assert found["vector:zero"] == 0.0  # vector mode reports the cosine itself
+
+
+def test_the_service_answers_a_store_timeout_with_retry_later() -> None:
+    from retain.server.errors import status_of
+
+    status, hint = status_of(StoreTimeoutError("all connections busy"))
+    assert status == 503
+    assert "retry" in hint
