@@ -205,6 +205,8 @@ class Candidate:
     """``(id, distance)`` of the memories written just before and after it in its
     namespace (distance 1 is the adjacent one)."""
     value: Mapping[str, Any] = field(default_factory=dict)
+    words: frozenset[str] = frozenset()
+    """The text's lower-cased words, when the store already split it (else read here)."""
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,20 @@ def _date_match(query: Sequence[tuple[int, int | None, int | None]], memory: Can
     return best
 
 
+def _fuse(
+    ids: Iterable[int], vector: Mapping[int, float], keyword: Mapping[int, float], weight: float
+) -> tuple[dict[int, float], dict[int, float], dict[int, float]]:
+    """``(fused, normalised vector, normalised keyword)`` scores of ``ids``."""
+    vec = _minmax(vector)
+    top_kw = max((max(v, 0.0) for v in keyword.values()), default=0.0)
+    kw = {i: max(v, 0.0) / top_kw for i, v in keyword.items()} if top_kw > 0 else {}
+    w = weight if vec else 0.0
+    if not kw:
+        w = 1.0 if vec else 0.0
+    base = {i: w * vec.get(i, 0.0) + (1 - w) * kw.get(i, 0.0) for i in ids}
+    return base, vec, kw
+
+
 def rank(
     query: Query,
     candidates: Sequence[Candidate],
@@ -316,14 +332,12 @@ def rank(
     if not candidates:
         return []
     by_id = {c.id: c for c in candidates}
-    vec = _minmax({c.id: c.vector for c in candidates if c.vector is not None})
-    kw_raw = {c.id: max(c.keyword, 0.0) for c in candidates if c.keyword is not None}
-    top_kw = max(kw_raw.values(), default=0.0)
-    kw = {i: v / top_kw for i, v in kw_raw.items()} if top_kw > 0 else {}
-    w = settings.vector_weight if vec else 0.0
-    if not kw:
-        w = 1.0 if vec else 0.0
-    base = {i: w * vec.get(i, 0.0) + (1 - w) * kw.get(i, 0.0) for i in by_id}
+    base, vec, kw = _fuse(
+        by_id,
+        {c.id: c.vector for c in candidates if c.vector is not None},
+        {c.id: c.keyword for c in candidates if c.keyword is not None},
+        settings.vector_weight,
+    )
     relevance = dict(base)
     if settings.neighbour_weight:
         for i, c in by_id.items():
@@ -331,7 +345,7 @@ def rank(
             relevance[i] += settings.neighbour_weight * near
     if settings.name_weight and query.names:
         for i, c in by_id.items():
-            words = set(_WORD_RE.findall(c.text.lower()))
+            words = c.words or frozenset(_WORD_RE.findall(c.text.lower()))
             share = sum(1 for n in query.names if n in words) / len(query.names)
             relevance[i] += settings.name_weight * share
     if settings.date_weight and query.dates:
@@ -406,9 +420,9 @@ class Load:
 RecallRequest = FindVector | FindKeyword | KeywordStats | FindNeighbours | Load
 RecallFlow = Generator[RecallRequest, Any, list[Scored]]
 
-CANDIDATES = 100
+CANDIDATES = 50
 """Memories each side (vector, keyword) contributes before fusion."""
-NEIGHBOUR_SEEDS = 20
+NEIGHBOUR_SEEDS = 10
 """The best this many memories bring their neighbours into the ranking."""
 COMMON_SHARE = 0.25
 """Terms in more than this share of the namespace's memories find no keyword candidates
@@ -473,12 +487,13 @@ def recall_flow(
     vec_d = dict(vec)
     ids = tuple(dict.fromkeys([i for i, _ in vec] + [i for i, _ in kw]))
     rows: dict[int, tuple[str, float, Mapping[str, Any]]] = (yield Load(ids)) if ids else {}
-    tokens: dict[int, tuple[int, dict[str, int]]] = {}
+    tokens: dict[int, tuple[int, dict[str, int], frozenset[str]]] = {}
     kw_d = bm25(weights, rows, tokens)
     neighbours: dict[int, tuple[tuple[int, int], ...]] = {}
     if settings.neighbour_weight and settings.neighbour_window and rows:
-        first = rank(q, _candidates(rows, vec_d, kw_d, {}), _base_only(settings), now=now)
-        seeds = tuple(s.id for s in first[:NEIGHBOUR_SEEDS] if s.score > 0)
+        base, _, _ = _fuse(rows, vec_d, kw_d, settings.vector_weight)
+        best = sorted(base, key=lambda i: (-base[i], i))[:NEIGHBOUR_SEEDS]
+        seeds = tuple(i for i in best if base[i] > 0)
         if seeds:
             found: dict[int, tuple[tuple[int, int], ...]] = yield FindNeighbours(
                 seeds, settings.neighbour_window
@@ -500,7 +515,7 @@ def recall_flow(
             for s in ranked
             if s.id in vec_d
         ]
-    return rank(q, _candidates(rows, vec_d, kw_d, neighbours), settings, now=now)
+    return rank(q, _candidates(rows, vec_d, kw_d, neighbours, tokens), settings, now=now)
 
 
 _K1 = 1.2
@@ -541,7 +556,7 @@ def _idf(terms: Sequence[str], count: int, df: Mapping[str, int]) -> dict[str, f
 def bm25(
     weights: Mapping[str, float],
     rows: Mapping[int, tuple[str, float, Mapping[str, Any]]],
-    _seen: dict[int, tuple[int, dict[str, int]]] | None = None,
+    _seen: dict[int, tuple[int, dict[str, int], frozenset[str]]] | None = None,
 ) -> dict[int, float]:
     """BM25 relevance of each row's text for the query stems ``weights`` (stem -> idf);
     document lengths are normalised by the average length of the rows given.
@@ -564,11 +579,11 @@ def bm25(
             for w in stems(" ".join(w for w in words if w[:2] in heads)):
                 if w in weights:
                     tf[w] = tf.get(w, 0) + 1
-            seen[i] = (len(words), tf)
+            seen[i] = (len(words), tf, frozenset(words))
     avg = sum(seen[i][0] for i in rows) / len(rows) or 1.0
     out: dict[int, float] = {}
     for i in rows:
-        length, tf = seen[i]
+        length, tf, _ = seen[i]
         if tf:
             norm = _K1 * (1 - _B + _B * length / avg)
             out[i] = sum(weights[w] * n * (_K1 + 1) / (n + norm) for w, n in tf.items())
@@ -579,17 +594,12 @@ def _weighted(settings: Ranking) -> bool:
     return bool(settings.recency_weight or settings.importance_weight)
 
 
-def _base_only(settings: Ranking) -> Ranking:
-    return Ranking(
-        vector_weight=settings.vector_weight, neighbour_weight=0.0, date_weight=0.0, name_weight=0.0
-    )
-
-
 def _candidates(
     rows: Mapping[int, tuple[str, float, Mapping[str, Any]]],
     vec: Mapping[int, float],
     kw: Mapping[int, float],
     neighbours: Mapping[int, tuple[tuple[int, int], ...]],
+    tokens: Mapping[int, tuple[int, dict[str, int], frozenset[str]]] | None = None,
 ) -> list[Candidate]:
     return [
         Candidate(
@@ -600,6 +610,7 @@ def _candidates(
             keyword=kw.get(i),
             neighbours=tuple(nd for nd in neighbours.get(i, ()) if nd[0] != i),
             value=value,
+            words=tokens[i][2] if tokens and i in tokens else frozenset(),
         )
         for i, (text, updated, value) in rows.items()
     ]
