@@ -20,6 +20,10 @@ The tree::
     │   │                             busy timeout and the bounded retries
     │   ├── StoreCorruptedError       the database file is not a database or is damaged
     │   ├── StoreUnavailableError     the database server cannot be reached (also ConnectionError)
+    │   ├── StoreTimeoutError         a statement ran past its timeout, or no pooled connection
+    │   │                             became free in time (also TimeoutError)
+    │   ├── StoreServerError          the database server refused an operation; carries its
+    │   │                             message and SQLSTATE
     │   └── QueueError                the durable job queue failed
     │       └── LeaseLostError            a worker's lease on a job ran out and another
     │                                     worker took the job; the late writes were undone
@@ -69,6 +73,8 @@ __all__ = [
     "StoreCorruptedError",
     "StoreError",
     "StoreLockedError",
+    "StoreServerError",
+    "StoreTimeoutError",
     "StoreUnavailableError",
 ]
 
@@ -158,9 +164,10 @@ class StoreError(RetainError):
 
 
 class StoreLockedError(StoreError):
-    """Another connection kept the database locked past the busy timeout and retries.
+    """Another connection kept the database locked past the busy timeout and retries
+    (SQLite), or held a row lock past ``lock_timeout`` (PostgreSQL).
 
-    The message names the file; retry later, raise ``busy_timeout_ms``, or find the
+    The message names the file or server; retry later, raise the timeout, or find the
     process holding the lock.
     """
 
@@ -178,6 +185,22 @@ class StoreUnavailableError(StoreError, ConnectionError):
     def __init__(self, message: str) -> None:
         # a driver's text ending in "?" or "." is not followed by a second full stop
         super().__init__(re.sub(r"([.?!])\. ", r"\1 ", message))
+
+
+class StoreTimeoutError(StoreError, TimeoutError):
+    """A statement ran past the store's ``statement_timeout``, or every pooled connection
+    stayed busy past the pool's timeout. Nothing of the operation was written."""
+
+
+class StoreServerError(StoreError):
+    """The database server refused an operation for another reason than a lost
+    connection (a limit exceeded, a constraint, ...). ``sqlstate`` is the server's error
+    code and ``server_message`` its own message; nothing of the operation was written."""
+
+    def __init__(self, message: str, *, sqlstate: str | None, server_message: str) -> None:
+        self.sqlstate = sqlstate
+        self.server_message = server_message
+        super().__init__(message)
 
 
 class QueueError(StoreError):

@@ -4,9 +4,17 @@
 from __future__ import annotations
 
 import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from langgraph.store.base import BaseStore, GetOp, ListNamespacesOp, PutOp, SearchOp
+from langgraph.store.base import InvalidNamespaceError as LangGraphInvalidNamespaceError
+from langgraph.store.memory import InMemoryStore
+
+from retain.errors import InvalidInputError, InvalidNamespaceError, InvalidValueError, RetainError
 
 
 def test_put_get_update_delete(any_store: BaseStore) -> None:
@@ -145,3 +153,241 @@ def test_async_twins(any_store: BaseStore) -> None:
 def test_invalid_namespaces_are_rejected(any_store: BaseStore, namespace: tuple[str, ...]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - LangGraph's InvalidNamespaceError
         any_store.put(namespace, "k", {"v": 1})
+
+
+# -- bad input: one table, the same typed error on every retain store --------------------------
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    """A value whose dicts nest ``depth`` levels deep (the value itself is level 1)."""
+    value: dict[str, Any] = {}
+    inner = value
+    for _ in range(depth - 1):
+        inner["x"] = {}
+        inner = inner["x"]
+    return value
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """A call that must fail: ``retain`` is the exact error type on SQLite and PostgreSQL;
+    ``langgraph`` what LangGraph's InMemoryStore does with it (``RETAIN_ONLY``: it accepts the
+    call; those cases are retain-only checks, LangGraph does not validate them)."""
+
+    id: str
+    call: Callable[[BaseStore], Any]
+    retain: type[Exception]
+    langgraph: type[BaseException] | None
+
+
+_NS = ("t",)
+RETAIN_ONLY = None
+"""``BadInput.langgraph`` of a check LangGraph does not make: InMemoryStore accepts the call."""
+_LG_NS = LangGraphInvalidNamespaceError
+BAD_INPUTS = [
+    # namespaces (retain's InvalidNamespaceError is also LangGraph's)
+    BadInput(
+        "str namespace put", lambda s: s.put("users", "k", {"v": 1}), InvalidNamespaceError, None
+    ),
+    BadInput(
+        "str namespace get", lambda s: s.get("users", "k"), InvalidNamespaceError, RETAIN_ONLY
+    ),
+    BadInput(
+        "str namespace search", lambda s: s.search("users"), InvalidNamespaceError, RETAIN_ONLY
+    ),
+    BadInput("int label", lambda s: s.put(("a", 1), "k", {"v": 1}), InvalidNamespaceError, _LG_NS),  # type: ignore[arg-type]
+    BadInput("empty namespace", lambda s: s.put((), "k", {"v": 1}), InvalidNamespaceError, _LG_NS),
+    BadInput(
+        "dot in label", lambda s: s.put(("a.b",), "k", {"v": 1}), InvalidNamespaceError, _LG_NS
+    ),
+    BadInput(
+        "langgraph root label put",
+        lambda s: s.put(("langgraph", "x"), "k", {"v": 1}),
+        InvalidNamespaceError,
+        _LG_NS,
+    ),
+    BadInput(
+        "langgraph root label batch",
+        lambda s: s.batch([PutOp(("langgraph", "x"), "k", {"v": 1})]),
+        InvalidNamespaceError,
+        RETAIN_ONLY,
+    ),
+    BadInput(
+        "surrogate label", lambda s: s.put(("\ud800",), "k", {"v": 1}), InvalidNamespaceError, None
+    ),
+    BadInput(
+        "str namespace aput",
+        lambda s: asyncio.run(s.aput("users", "k", {"v": 1})),  # type: ignore[arg-type]
+        InvalidNamespaceError,
+        RETAIN_ONLY,
+    ),
+    BadInput(
+        "dot in alist_namespaces prefix",
+        lambda s: asyncio.run(s.alist_namespaces(prefix=("a.b",))),
+        InvalidNamespaceError,
+        _LG_NS,
+    ),
+    # keys
+    BadInput(
+        "empty key batch", lambda s: s.batch([PutOp(_NS, "", {"v": 1})]), InvalidInputError, None
+    ),
+    BadInput("empty key put", lambda s: s.put(_NS, "", {"v": 1}), InvalidInputError, RETAIN_ONLY),
+    BadInput("empty key get", lambda s: s.get(_NS, ""), InvalidInputError, RETAIN_ONLY),
+    BadInput(
+        "NUL in key", lambda s: s.put(_NS, "a\x00b", {"v": 1}), InvalidInputError, RETAIN_ONLY
+    ),
+    BadInput(
+        "NUL in key delete", lambda s: s.delete(_NS, "a\x00b"), InvalidInputError, RETAIN_ONLY
+    ),
+    BadInput(
+        "surrogate key", lambda s: s.put(_NS, "\ud800", {"v": 1}), InvalidInputError, RETAIN_ONLY
+    ),
+    # values
+    BadInput("list value", lambda s: s.put(_NS, "k", ["v"]), InvalidValueError, ValueError),  # type: ignore[arg-type]
+    BadInput("set in value", lambda s: s.put(_NS, "k", {"v": {1}}), InvalidValueError, TypeError),
+    BadInput(
+        "NaN in value", lambda s: s.put(_NS, "k", {"v": math.nan}), InvalidValueError, RETAIN_ONLY
+    ),
+    BadInput(
+        "NUL in value", lambda s: s.put(_NS, "k", {"v": "a\x00b"}), InvalidValueError, RETAIN_ONLY
+    ),
+    BadInput(
+        "surrogate in value",
+        lambda s: s.put(_NS, "k", {"v": "\ud800"}),
+        InvalidValueError,
+        UnicodeEncodeError,
+    ),
+    BadInput(
+        "value nested 65 deep", lambda s: s.put(_NS, "k", _nested(65)), InvalidValueError, None
+    ),
+    BadInput(
+        "value nested 100000 deep",
+        lambda s: s.put(_NS, "k", _nested(100_000)),
+        InvalidValueError,
+        RecursionError,
+    ),
+    BadInput(
+        "str index",
+        lambda s: s.put(_NS, "k", {"content": "x"}, index="content"),  # type: ignore[arg-type]
+        InvalidInputError,
+        RETAIN_ONLY,
+    ),
+    # TTLs (InMemoryStore has no TTL support at all)
+    BadInput(
+        "negative ttl",
+        lambda s: s.put(_NS, "k", {"v": 1}, ttl=-1),
+        InvalidInputError,
+        NotImplementedError,
+    ),
+    BadInput(
+        "zero ttl",
+        lambda s: s.put(_NS, "k", {"v": 1}, ttl=0),
+        InvalidInputError,
+        NotImplementedError,
+    ),
+    BadInput(
+        "NaN ttl",
+        lambda s: s.put(_NS, "k", {"v": 1}, ttl=math.nan),
+        InvalidInputError,
+        NotImplementedError,
+    ),
+    BadInput(
+        "infinite ttl",
+        lambda s: s.put(_NS, "k", {"v": 1}, ttl=math.inf),
+        InvalidInputError,
+        NotImplementedError,
+    ),
+    BadInput(
+        "ttl of 1e300 minutes",
+        lambda s: s.put(_NS, "k", {"v": 1}, ttl=1e300),
+        InvalidInputError,
+        NotImplementedError,
+    ),
+    BadInput(
+        "str ttl",
+        lambda s: s.put(_NS, "k", {"v": 1}, ttl="60"),
+        InvalidInputError,
+        NotImplementedError,
+    ),
+    # pages
+    BadInput("search limit -1", lambda s: s.search(_NS, limit=-1), InvalidInputError, RETAIN_ONLY),
+    BadInput(
+        "search offset -1", lambda s: s.search(_NS, offset=-1), InvalidInputError, RETAIN_ONLY
+    ),
+    BadInput("search limit '2'", lambda s: s.search(_NS, limit="2"), InvalidInputError, TypeError),
+    BadInput("search limit 1.5", lambda s: s.search(_NS, limit=1.5), InvalidInputError, TypeError),
+    BadInput(
+        "search limit True", lambda s: s.search(_NS, limit=True), InvalidInputError, RETAIN_ONLY
+    ),
+    BadInput(
+        "search limit 2**64", lambda s: s.search(_NS, limit=2**64), InvalidInputError, RETAIN_ONLY
+    ),
+    BadInput(
+        "list_namespaces limit -1", lambda s: s.list_namespaces(limit=-1), InvalidInputError, None
+    ),
+    BadInput(
+        "list_namespaces offset -1", lambda s: s.list_namespaces(offset=-1), InvalidInputError, None
+    ),
+    BadInput(
+        "list_namespaces limit '1'",
+        lambda s: s.list_namespaces(limit="1"),
+        InvalidInputError,
+        TypeError,
+    ),  # type: ignore[arg-type]
+    BadInput(
+        "list_namespaces str prefix",
+        lambda s: s.list_namespaces(prefix="users"),  # type: ignore[arg-type]
+        InvalidNamespaceError,
+        RETAIN_ONLY,
+    ),
+    BadInput(
+        "list_namespaces dot in suffix",
+        lambda s: s.list_namespaces(suffix=("a.b",)),
+        InvalidNamespaceError,
+        _LG_NS,
+    ),
+    BadInput(
+        "list_namespaces max_depth 0",
+        lambda s: s.list_namespaces(max_depth=0),
+        InvalidInputError,
+        RETAIN_ONLY,
+    ),
+    # queries and filters
+    BadInput(
+        "surrogate query",
+        lambda s: s.search(_NS, query="\ud800"),
+        InvalidInputError,
+        UnicodeEncodeError,
+    ),
+    BadInput("int query", lambda s: s.search(_NS, query=5), InvalidInputError, AttributeError),  # type: ignore[arg-type]
+    BadInput(
+        "list filter", lambda s: s.search(_NS, filter=["x"]), InvalidInputError, AttributeError
+    ),  # type: ignore[arg-type]
+    BadInput(
+        "surrogate in filter",
+        lambda s: s.search(_NS, filter={"v": "\ud800"}),
+        InvalidInputError,
+        RETAIN_ONLY,
+    ),
+    # unknown operations
+    BadInput("unknown op", lambda s: s.batch([object()]), InvalidInputError, ValueError),  # type: ignore[list-item]
+]
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=[c.id for c in BAD_INPUTS])
+def test_bad_input_is_the_same_typed_error_on_every_store_and_writes_nothing(
+    any_store: BaseStore, case: BadInput
+) -> None:
+    any_store.put(_NS, "existing", {"v": 0})
+    if isinstance(any_store, InMemoryStore):  # LangGraph's semantics, for reference
+        if case.langgraph is None:
+            case.call(any_store)  # accepted: a retain-only check
+        else:
+            with pytest.raises(case.langgraph):
+                case.call(any_store)
+        return
+    with pytest.raises(RetainError) as raised:
+        case.call(any_store)
+    assert type(raised.value) is case.retain, raised.value
+    assert [i.key for i in any_store.search(_NS)] == ["existing"]
+    assert any_store.list_namespaces() == [_NS]

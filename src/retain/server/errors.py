@@ -10,6 +10,7 @@ InvalidInputError (and subclasses),    400     bad namespace, value, filter, arg
 ConfigurationError
 (request body fails the schema)        422     type ``InvalidInputError``
 StoreLockedError, StoreUnavailableError 503    retry later
+StoreTimeoutError                      503     retry later
 ModelOutputError                       502     the model's answer stayed invalid
 any other error                        500     type ``InternalError``; details only in the log
 =====================================  ======  ==========================================
@@ -34,6 +35,7 @@ from retain.errors import (
     PermissionDeniedError,
     RetainError,
     StoreLockedError,
+    StoreTimeoutError,
     StoreUnavailableError,
 )
 from retain.server.models import ErrorOut
@@ -50,6 +52,7 @@ _STATUS: list[tuple[type[BaseException], int, str]] = [
     (ConfigurationError, 400, "Fix the request or the server's configuration."),
     (StoreLockedError, 503, "The database is busy; retry in a moment."),
     (StoreUnavailableError, 503, "The database cannot be reached; retry later."),
+    (StoreTimeoutError, 503, "The database is busy; retry in a moment."),
     (ModelOutputError, 502, "The model's answer was invalid; retry, or use another model."),
 ]
 

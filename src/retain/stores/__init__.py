@@ -56,14 +56,24 @@ def __getattr__(name: str) -> Any:
 def open_store(url: str, **kwargs: Any) -> RetainStore:
     """A store from a URL: ``sqlite:///relative/path.db``, ``sqlite:////abs/path.db``,
     ``sqlite:///:memory:``, or ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE``
-    (:class:`PostgresStore`). Keyword arguments go to the store's constructor."""
+    (:class:`PostgresStore`). Keyword arguments go to the store's constructor.
+
+    Raises:
+        ConfigurationError: an unknown scheme, ``sqlite:///`` without a path (SQLite would
+            make a throwaway temporary database), a directory, or a PostgreSQL string libpq
+            cannot parse. The message never repeats a password.
+    """
+    if not isinstance(url, str):
+        raise ConfigurationError(f"A store URL is a string; got {type(url).__name__}.")
     if url.startswith("sqlite:///"):
         return SQLiteStore(url.removeprefix("sqlite:///"), **kwargs)
     if url.startswith(("postgresql://", "postgres://")):
         from retain.stores.postgres import PostgresStore
 
         return PostgresStore(url, **kwargs)
+    scheme = url.split("://", 1)[0] if "://" in url else None  # the rest may hold a password
     raise ConfigurationError(
-        f"Unknown store URL {url!r}; use sqlite:///path.db, sqlite:///:memory: or "
+        f"Unknown store URL scheme {scheme!r} (the URL is not repeated: it may hold a "
+        "password); use sqlite:///path.db, sqlite:///:memory: or "
         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE."
     )

@@ -18,7 +18,7 @@ from langgraph.store.base.embed import get_text_at_path, tokenize_path
 from retain.core.ranking import Ranking
 from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS, resolve_embeddings
 from retain.errors import ConfigurationError, InvalidInputError
-from retain.stores.validation import check_namespace
+from retain.stores.validation import check_namespace, check_page
 
 __all__ = [
     "RecallMode",
@@ -202,9 +202,7 @@ def recall_args(
     settings (``ranking`` with the weights given here applied), or a typed error."""
     if mode not in ("hybrid", "vector", "keyword"):
         raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {mode!r}.")
-    for name, number, least in (("limit", limit, 1), ("offset", offset, 0)):
-        if not isinstance(number, int) or isinstance(number, bool) or number < least:
-            raise InvalidInputError(f"{name} must be an integer >= {least}; got {number!r}.")
+    check_page(limit, offset, min_limit=1)
     if not isinstance(recency_half_life, timedelta):
         raise InvalidInputError("recency_half_life must be a datetime.timedelta.")
     prefix = check_namespace(namespace_prefix, prefix=True)

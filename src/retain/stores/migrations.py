@@ -8,7 +8,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["SQLITE_MIGRATIONS", "Migration", "apply_sqlite_migrations", "migration"]
+__all__ = [
+    "SQLITE_MIGRATIONS",
+    "ForeignDatabaseError",
+    "Migration",
+    "apply_sqlite_migrations",
+    "foreign_schema",
+    "migration",
+]
 
 
 @dataclass(frozen=True)
@@ -77,18 +84,44 @@ def _api_keys(conn: sqlite3.Connection) -> None:
     )
 
 
+def foreign_schema(conn: sqlite3.Connection) -> list[str]:
+    """The names of the schema objects of a database that retain did not create (it has
+    objects but no ``retain_migrations`` table); empty for a new or a retain database."""
+    names = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    return [] if "retain_migrations" in names else names
+
+
+class ForeignDatabaseError(sqlite3.DatabaseError):
+    """The file holds another application's tables (found inside the migration
+    transaction, which is rolled back)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__(f"not a retain database: it has {', '.join(names)}")
+
+
 def apply_sqlite_migrations(conn: sqlite3.Connection) -> list[int]:
     """Apply the pending migrations in one write transaction; returns the versions applied.
 
     Safe when several processes open the same file at once: ``BEGIN IMMEDIATE`` lets one
-    of them migrate while the others wait, then find nothing to do.
+    of them migrate while the others wait, then find nothing to do. A database holding
+    tables of another application (and no ``retain_migrations``) is left untouched:
+    :class:`ForeignDatabaseError`.
     """
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS retain_migrations (version INTEGER PRIMARY KEY, "
-        "name TEXT NOT NULL, applied_at REAL NOT NULL)"
-    )
     conn.execute("BEGIN IMMEDIATE")
     try:
+        foreign = foreign_schema(conn)
+        if foreign:
+            raise ForeignDatabaseError(foreign)
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS retain_migrations (version INTEGER PRIMARY KEY, "
+            "name TEXT NOT NULL, applied_at REAL NOT NULL)"
+        )
         done = {r[0] for r in conn.execute("SELECT version FROM retain_migrations")}
         applied = []
         for step in SQLITE_MIGRATIONS:

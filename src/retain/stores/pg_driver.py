@@ -5,7 +5,13 @@ Every store operation is written once, as a generator of steps (:class:`Sql`,
 :class:`PgConnections` runs such a generator in one transaction, on a pooled connection:
 :meth:`~PgConnections.drive` on the sync ``ConnectionPool``, :meth:`~PgConnections.adrive`
 on the running event loop's connections (:class:`LoopConnections`). Deadlocks are retried
-(bounded) and psycopg's errors become retain's.
+(bounded) and psycopg's errors become retain's (:func:`classify`): a lost connection is
+:class:`StoreUnavailableError`, a lock or statement timeout :class:`StoreLockedError` or
+:class:`StoreTimeoutError`, anything else the server refused :class:`StoreServerError`
+with its message. Connections are checked before each use, so those a server restart or
+``pg_terminate_backend`` broke are replaced instead of failing calls. Every session gets
+the store's ``lock_timeout`` and ``statement_timeout``. Passwords never appear in messages
+or ``repr`` (:func:`redact`).
 
 Example: a step generator and the sync driver (needs a server, hence not run here):
 
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import threading
 from collections.abc import AsyncIterator, Callable, Generator
@@ -30,12 +37,30 @@ from typing import Any, TypeVar
 
 import psycopg
 from pgvector.psycopg import register_vector, register_vector_async
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from retain.errors import StoreError, StoreUnavailableError
+from retain.errors import (
+    ConfigurationError,
+    StoreError,
+    StoreLockedError,
+    StoreServerError,
+    StoreTimeoutError,
+    StoreUnavailableError,
+)
 
-__all__ = ["RETRIES", "Copy", "LoopConnections", "PgConnections", "Sql", "Steps", "redact"]
+__all__ = [
+    "RETRIES",
+    "Copy",
+    "LoopConnections",
+    "PgConnections",
+    "Sql",
+    "Steps",
+    "check_conninfo",
+    "classify",
+    "redact",
+]
 
 RETRIES = 5  # attempts for a transaction that hit a deadlock or serialization failure
 T = TypeVar("T")
@@ -64,18 +89,120 @@ Steps = Generator["Sql | Copy", list[tuple[Any, ...]], T]
 _CONFLICTS = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
-def redact(url: str) -> str:
-    """``url`` with its password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+_URL_PASSWORD = re.compile(r"(://[^:/@?#]*):[^@]*@")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(
+    r"(?<![?&\w])(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']\S*)", re.IGNORECASE
+)
+
+
+def _password(conninfo: str) -> str | None:
+    try:
+        password = conninfo_to_dict(conninfo).get("password")
+    except (psycopg.Error, TypeError, ValueError):
+        return None
+    return str(password) if password else None
+
+
+def redact(conninfo: str, text: str | None = None) -> str:
+    """``text`` (default: ``conninfo`` itself) with the password of ``conninfo`` replaced by
+    ``***``, in every form libpq accepts: ``postgresql://user:PASSWORD@host``,
+    ``?password=PASSWORD`` and ``password=PASSWORD`` (or ``password='...'``).
+
+    Example:
+        >>> redact("postgresql://app:s3cret@db/app")
+        'postgresql://app:***@db/app'
+        >>> redact("host=db password='s3 cret' dbname=app")
+        'host=db password=*** dbname=app'
+        >>> redact("postgresql://db/app?password=s3cret", "auth failed for s3cret")
+        'auth failed for ***'
+    """
+    out = conninfo if text is None else text
+    out = _URL_PASSWORD.sub(r"\1:***@", out)
+    out = _QUERY_PASSWORD.sub(r"\1***", out)
+    out = _KEYWORD_PASSWORD.sub(r"\1***", out)
+    password = _password(conninfo)
+    return out.replace(password, "***") if password else out
+
+
+def check_conninfo(conninfo: object) -> str:
+    """``conninfo`` if libpq can parse it (a ``postgresql://`` URL or ``key=value``
+    pairs), else :class:`ConfigurationError` (which does not repeat the string: it may hold
+    a password)."""
+    if not isinstance(conninfo, str) or not conninfo.strip():
+        raise ConfigurationError(
+            f"A PostgreSQL connection string is needed, such as "
+            f"postgresql://USER:PASSWORD@HOST:PORT/DATABASE; got {type(conninfo).__name__} "
+            f"{'of length ' + str(len(conninfo)) if isinstance(conninfo, str) else ''}."
+        )
+    try:
+        conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        raise ConfigurationError(
+            "The PostgreSQL connection string is neither a postgresql:// URL nor libpq "
+            "key=value pairs; write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+            "(the string is not repeated here: it may hold a password)."
+        ) from None
+    return conninfo
 
 
 def unavailable(url: str, e: BaseException) -> StoreUnavailableError:
     return StoreUnavailableError(
         f"Cannot connect to PostgreSQL at {redact(url)}: "
-        f"{str(e).strip() or type(e).__name__}. Check that the server is running and that "
-        "the URL's host, port, user, password and database are right "
+        f"{redact(url, str(e).strip()) or type(e).__name__}. Check that the server is running "
+        "and that the URL's host, port, user, password and database are right "
         "(postgresql://USER:PASSWORD@HOST:PORT/DATABASE)."
     )
+
+
+# SQLSTATE classes and codes that mean the connection itself failed or was refused
+_CONNECTION_STATES = ("08", "28", "3D000", "53300", "57P01", "57P02", "57P03")
+
+
+def classify(url: str, e: psycopg.Error) -> StoreError:
+    """The retain error for a psycopg error on the server at ``url``.
+
+    No SQLSTATE (the client lost or never had a connection) or a connection-class one:
+    :class:`StoreUnavailableError`. ``lock_timeout`` ran out: :class:`StoreLockedError`;
+    ``statement_timeout``: :class:`StoreTimeoutError`. Anything else the server refused
+    (a limit exceeded, stack depth, ...): :class:`StoreServerError` with its message.
+    """
+    state = e.sqlstate
+    text = redact(url, str(e).strip()) or type(e).__name__
+    lost = isinstance(e, (psycopg.OperationalError, psycopg.InterfaceError))
+    if (state is None and lost) or (state is not None and state.startswith(_CONNECTION_STATES)):
+        return unavailable(url, e)
+    if state == "55P03":  # lock_not_available
+        return StoreLockedError(
+            f"PostgreSQL at {redact(url)}: another client held a lock past lock_timeout "
+            f"({text}). Retry later, open the store with a larger lock_timeout, or find the "
+            "client holding a long transaction. Nothing was written."
+        )
+    if state == "57014":  # query_canceled: statement_timeout
+        return StoreTimeoutError(
+            f"PostgreSQL at {redact(url)} cancelled a statement that ran past "
+            f"statement_timeout ({text}). Open the store with a larger statement_timeout "
+            "(or None) if such operations are expected. Nothing was written."
+        )
+    return StoreServerError(
+        f"PostgreSQL at {redact(url)} refused the operation: {text} (SQLSTATE {state}). "
+        "Nothing of it was written.",
+        sqlstate=state,
+        server_message=text,
+    )
+
+
+def _timeout_ms(name: str, seconds: float | None) -> int:
+    """A timeout in seconds as PostgreSQL's milliseconds (0: none), or
+    :class:`ConfigurationError`."""
+    if seconds is None:
+        return 0
+    ok = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+    if not ok or not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigurationError(
+            f"{name} must be a number of seconds > 0, or None; got {seconds!r}."
+        )
+    return max(1, round(seconds * 1000))
 
 
 class LoopConnections:
@@ -87,8 +214,17 @@ class LoopConnections:
     and kept idle for reuse; nothing runs between calls.
     """
 
-    def __init__(self, url: str, kwargs: dict[str, Any], *, size: int, timeout: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        kwargs: dict[str, Any],
+        *,
+        size: int,
+        timeout: float,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.url, self.kwargs, self.timeout = url, kwargs, timeout
+        self.settings = settings or {}
         self.closed = False
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._slots = asyncio.Semaphore(size)
@@ -101,16 +237,24 @@ class LoopConnections:
         try:
             await asyncio.wait_for(self._slots.acquire(), self.timeout)
         except asyncio.TimeoutError:
-            raise PoolTimeout(f"no connection became free within {self.timeout:.0f} s") from None
+            raise StoreTimeoutError(
+                f"No connection to PostgreSQL at {redact(self.url)} became free within "
+                f"{self.timeout:.0f} s: all of this event loop's connections were busy. Open "
+                "the store with a larger pool_size, or make fewer concurrent calls."
+            ) from None
         conn: psycopg.AsyncConnection[Any] | None = None
         try:
             while self._idle and conn is None:
                 candidate = self._idle.pop()
-                if not (candidate.closed or candidate.broken):
+                if await _alive(candidate):
                     conn = candidate
+                else:  # broken by a server restart or pg_terminate_backend: replace it
+                    await candidate.close()
             if conn is None:
                 conn = await psycopg.AsyncConnection.connect(self.url, **self.kwargs)
                 await register_vector_async(conn)
+                for name, value in self.settings.items():
+                    await conn.execute("SELECT set_config(%s, %s, false)", (name, value))
             yield conn
         finally:
             if conn is not None:
@@ -138,29 +282,63 @@ class LoopConnections:
             await conn.close()
 
 
+async def _alive(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle connection still answers (an empty query: one round trip)."""
+    if conn.closed or conn.broken:
+        return False
+    try:
+        await conn.execute("")
+    except psycopg.Error:
+        return False
+    return True
+
+
 class PgConnections:
     """A sync pool, async connections (one :class:`LoopConnections` per event loop), and the two
-    drivers. Call :meth:`open` before :meth:`drive`."""
+    drivers. Call :meth:`open` before :meth:`drive`.
 
-    def __init__(self, url: str, *, pool_size: int, connect_timeout: float) -> None:
-        self.url = url
+    ``lock_timeout`` and ``statement_timeout`` (seconds, ``None`` for the server's
+    default) are set on every pooled session; the plain connections of :meth:`connect`
+    (migrations, which may wait for another process's migration or build an index) get
+    neither."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int,
+        connect_timeout: float,
+        lock_timeout: float | None = 30.0,
+        statement_timeout: float | None = 300.0,
+    ) -> None:
+        self.url = check_conninfo(url)
         self.pool_size = pool_size
         self.timeout = connect_timeout * 3
         self.kwargs: dict[str, Any] = {
             "autocommit": True,  # transactions are explicit: one per operation
             "connect_timeout": max(1, int(connect_timeout)),
         }
+        self.settings = {
+            "lock_timeout": str(_timeout_ms("lock_timeout", lock_timeout)),
+            "statement_timeout": str(_timeout_ms("statement_timeout", statement_timeout)),
+        }
         self._pool = ConnectionPool(
             url,
             min_size=1,
             max_size=pool_size,
             kwargs=self.kwargs,
-            configure=register_vector,
+            configure=self._configure,
+            check=ConnectionPool.check_connection,  # drop connections a restart broke
             open=False,
             timeout=self.timeout,
         )
         self._apools: dict[asyncio.AbstractEventLoop, LoopConnections] = {}
         self._lock = threading.Lock()
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        register_vector(conn)
+        for name, value in self.settings.items():
+            conn.execute("SELECT set_config(%s, %s, false)", (name, value))
 
     def open(self) -> None:
         """Open the sync pool (once the schema exists: connections load pgvector's types)."""
@@ -170,8 +348,8 @@ class PgConnections:
         """A plain connection outside the pools (for migrations)."""
         try:
             return psycopg.connect(self.url, **self.kwargs)
-        except psycopg.OperationalError as e:
-            raise unavailable(self.url, e) from e
+        except psycopg.Error as e:
+            raise classify(self.url, e) from e
 
     # -- sync --------------------------------------------------------------------------------
 
@@ -222,7 +400,11 @@ class PgConnections:
                 for old in [lp for lp in self._apools if lp.is_closed()]:
                     self._apools.pop(old).drop()
                 pool = LoopConnections(
-                    self.url, self.kwargs, size=self.pool_size, timeout=self.timeout
+                    self.url,
+                    self.kwargs,
+                    size=self.pool_size,
+                    timeout=self.timeout,
+                    settings=self.settings,
                 )
                 self._apools[loop] = pool
         return pool
@@ -270,10 +452,17 @@ class PgConnections:
     def _translate(self, e: Exception) -> Exception:
         if isinstance(e, PoolClosed):
             return StoreError("This PostgresStore is closed; open a new one.")
-        if isinstance(e, (psycopg.OperationalError, PoolTimeout)):
-            return unavailable(self.url, e)
+        if isinstance(e, PoolTimeout):
+            stats = self._pool.get_stats()
+            if stats.get("pool_size", 0) < self.pool_size or stats.get("connections_errors"):
+                return unavailable(self.url, e)  # the pool could not open connections
+            return StoreTimeoutError(
+                f"No connection to PostgreSQL at {redact(self.url)} became free within "
+                f"{self.timeout:.0f} s: all {self.pool_size} were busy. Open the store with a "
+                "larger pool_size, or make fewer concurrent calls."
+            )
         if isinstance(e, psycopg.Error):
-            return StoreError(f"PostgreSQL error: {e}")
+            return classify(self.url, e)
         return e
 
     def close(self) -> None:

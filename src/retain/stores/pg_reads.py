@@ -4,6 +4,7 @@ prefixes), full-text ranking, and recall ranked by :mod:`retain.core.ranking`.""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -36,6 +37,12 @@ def ns_text(namespace: Sequence[str]) -> str:
 
 def ns_tuple(prefix: str) -> tuple[str, ...]:
     return tuple(prefix.split(SEP))
+
+
+def _similarity(distance: Any) -> float:
+    """Cosine similarity from pgvector's distance; 0.0 for a zero vector (NaN distance)."""
+    d = float(distance)
+    return 0.0 if math.isnan(d) else 1.0 - d
 
 
 def _refreshable(rows: Sequence[Sequence[Any]], refresh: bool) -> list[int]:
@@ -150,7 +157,7 @@ class PgReads:
             "GROUP BY i.id ORDER BY d, i.id LIMIT %(l)s",
             params,
         )
-        return [(int(r[5]), 1.0 - float(r[7])) for r in rows], {int(r[5]): r[:7] for r in rows}
+        return [(int(r[5]), _similarity(r[7])) for r in rows], {int(r[5]): r[:7] for r in rows}
 
     def _exact_ranking(
         self, params: dict[str, Any]
@@ -173,7 +180,7 @@ class PgReads:
             items: dict[int, tuple[Any, ...]] = {}
             for r in rows:  # best first: the first row of an item is its best
                 if r[8] and int(r[5]) not in best:
-                    best[int(r[5])] = 1.0 - float(r[7])
+                    best[int(r[5])] = _similarity(r[7])
                     items[int(r[5])] = r[:7]
             if len(best) >= limit or len(rows) < fetch:
                 return list(best.items())[:limit], items
@@ -191,7 +198,7 @@ class PgReads:
             "GROUP BY s.item_id ORDER BY d, s.item_id LIMIT %(l)s",
             params,
         )
-        return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
+        return [(int(r[0]), _similarity(r[1])) for r in rows]
 
     def _keyword_ranking(
         self,

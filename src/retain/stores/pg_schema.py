@@ -28,11 +28,37 @@ __all__ = [
     "apply_pg_migrations",
     "filter_sql",
     "hnsw_index_sql",
+    "keyword_text",
     "pg_migration",
     "under_sql",
 ]
 
 MIGRATION_LOCK = 0x7265_7461_696E  # "retain": the advisory lock key the migrations run under
+MAX_KEYWORD_BYTES = 300_000
+"""Most bytes of an item's text made into its ``tsvector``. PostgreSQL refuses a
+``tsvector`` over 1 MB of lexemes and positions, which a text can reach at about 2.5 times
+its own size (short distinct words, 2 bytes per position): 300 kB always fits."""
+
+
+def keyword_text(text: str) -> str | None:
+    """``text`` cut to at most :data:`MAX_KEYWORD_BYTES` of UTF-8 at a word boundary, for
+    ``to_tsvector`` (the value itself is stored whole); ``None`` for no text.
+
+    Example:
+        >>> keyword_text("tea and cake")
+        'tea and cake'
+        >>> cut = keyword_text("word " * 100_000)
+        >>> len(cut.encode()) <= MAX_KEYWORD_BYTES, cut.endswith("word")
+        (True, True)
+    """
+    if not text:
+        return None
+    data = text.encode("utf-8")
+    if len(data) <= MAX_KEYWORD_BYTES:
+        return text
+    cut = data[:MAX_KEYWORD_BYTES].decode("utf-8", errors="ignore")
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    return cut[:space] if space > 0 else cut
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -45,8 +45,6 @@ from retain.errors import (
     ConfigurationError,
     EmbeddingDimensionError,
     InvalidInputError,
-    InvalidNamespaceError,
-    InvalidValueError,
     MissingDependencyError,
     StoreError,
 )
@@ -65,47 +63,31 @@ from retain.stores.hooks import pg_purge_jobs, pg_write_steps, write_replayed
 from retain.stores.pg_schema import (
     apply_pg_migrations,
     hnsw_index_sql,
+    keyword_text,
     under_params,
     under_sql,
+)
+from retain.stores.validation import (
+    CheckedCalls,
+    check_count,
+    check_instant,
+    check_key,
+    check_namespace,
+    check_op,
+    check_ttl_config,
 )
 
 try:
     import psycopg
 
-    from retain.stores.pg_driver import Copy, PgConnections, Sql, Steps, redact
-    from retain.stores.pg_reads import SEP, PgReads, ns_text, ns_tuple
+    from retain.stores.pg_driver import Copy, PgConnections, Sql, Steps, classify, redact
+    from retain.stores.pg_reads import PgReads, ns_text, ns_tuple
 except ImportError as e:  # pragma: no cover - exercised in a test with the package hidden
     raise MissingDependencyError("PostgresStore", e.name or "psycopg", "postgres") from e
 
 __all__ = ["PostgresStore"]
 
 _Key = tuple[tuple[str, ...], str]
-
-
-def _check_namespace(namespace: Sequence[str], *, allow_empty: bool) -> None:
-    if not namespace and not allow_empty:
-        raise InvalidNamespaceError("A namespace needs at least one label.")
-    for label in namespace:
-        if not isinstance(label, str) or not label or SEP in label or "\x00" in label:
-            raise InvalidNamespaceError(
-                f"Invalid namespace label {label!r} in {tuple(namespace)!r}: labels are "
-                "non-empty strings without '.'."
-            )
-
-
-def _dump(value: Any) -> str:
-    if not isinstance(value, dict):
-        raise InvalidValueError(f"A stored value must be a JSON object (dict); got {value!r}.")
-    try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as e:
-        raise InvalidValueError(
-            f"The value is not JSON ({e}); store only dicts of str, numbers, bools, None, "
-            "lists and dicts."
-        ) from e
-    if "\\u0000" in text:
-        raise InvalidValueError("PostgreSQL cannot store the NUL character (\\u0000) in JSON.")
-    return text
 
 
 @dataclass
@@ -119,7 +101,7 @@ class _Plan:
     queries: list[str]
 
 
-class PostgresStore(PgReads, RetainStore):
+class PostgresStore(PgReads, CheckedCalls, RetainStore):
     """A LangGraph ``BaseStore`` on PostgreSQL + pgvector, with retain's extensions.
 
     Args:
@@ -133,8 +115,15 @@ class PostgresStore(PgReads, RetainStore):
             ``ann_threshold`` vectors; smaller searches (any one namespace below that
             size) stay exact.
         text_search_config: The PostgreSQL text-search configuration for keywords.
+        connect_timeout: Seconds to wait for a new connection.
+        lock_timeout: Seconds a statement waits for another client's lock (a row being
+            written by another transaction) before :class:`~retain.errors.StoreLockedError`;
+            ``None`` waits as long as the server's default allows.
+        statement_timeout: Seconds a statement may run before
+            :class:`~retain.errors.StoreTimeoutError`; ``None`` for the server's default.
 
     Raises:
+        ConfigurationError: ``conn_string`` is neither a URL nor libpq ``key=value`` pairs.
         StoreUnavailableError: the server cannot be reached with ``conn_string``.
 
     Example (needs a running server, hence not run here):
@@ -158,15 +147,23 @@ class PostgresStore(PgReads, RetainStore):
         ann_threshold: int = 20_000,
         text_search_config: str = "english",
         connect_timeout: float = 10.0,
+        lock_timeout: float | None = 30.0,
+        statement_timeout: float | None = 300.0,
     ) -> None:
         self.conn_string = conn_string
-        self.ttl_config = ttl
+        self.ttl_config = check_ttl_config(ttl)
         self.ann_threshold = ann_threshold
         self.text_search_config = text_search_config
         self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
         self._dims = int(self.index_config["dims"]) if self.index_config else 0
         self._ann = bool(ann_index and self.index_config)
-        self._db = PgConnections(conn_string, pool_size=pool_size, connect_timeout=connect_timeout)
+        self._db = PgConnections(
+            conn_string,
+            pool_size=pool_size,
+            connect_timeout=connect_timeout,
+            lock_timeout=lock_timeout,
+            statement_timeout=statement_timeout,
+        )
         self._setup()
         self._db.open()
         self._stale = self._db.drive(self._check_embedding_model())
@@ -185,6 +182,8 @@ class PostgresStore(PgReads, RetainStore):
                 f"The pgvector extension is not installed on this server ({e}); install "
                 "pgvector (https://github.com/pgvector/pgvector) or use a server that has it."
             ) from e
+        except psycopg.Error as e:  # e.g. no right to create tables: the server's message
+            raise classify(self.conn_string, e) from e
         finally:
             conn.close()
 
@@ -240,19 +239,17 @@ class PostgresStore(PgReads, RetainStore):
         ops = list(ops)
         puts: dict[_Key, PutOp] = {}
         queries: list[str] = []
+        values: dict[_Key, str] = {}
         for op in ops:
+            encoded = check_op(op)  # retain's typed errors, the same as SQLiteStore's
             if isinstance(op, PutOp):
-                _check_namespace(op.namespace, allow_empty=False)
-                puts[(tuple(op.namespace), op.key)] = op
-            elif isinstance(op, GetOp):
-                _check_namespace(op.namespace, allow_empty=False)
-            elif isinstance(op, SearchOp):
-                _check_namespace(op.namespace_prefix, allow_empty=True)
-                if op.query and self.embeddings is not None:
-                    queries.append(op.query)
-            elif not isinstance(op, ListNamespacesOp):
-                raise InvalidInputError(f"Unknown store operation {type(op).__name__}.")
-        values = {k: _dump(op.value) for k, op in puts.items() if op.value is not None}
+                key = (tuple(op.namespace), op.key)
+                puts[key] = op
+                values.pop(key, None)
+                if encoded is not None:
+                    values[key] = encoded
+            elif isinstance(op, SearchOp) and op.query and self.embeddings is not None:
+                queries.append(op.query)
         texts = {k: index_texts(puts[k].value, self._fields, puts[k].index) for k in values}
         return _Plan(ops, puts, values, texts, queries)
 
@@ -363,7 +360,7 @@ class PostgresStore(PgReads, RetainStore):
                     body = " ".join(t for _, t in texts)
                 else:
                     body = " ".join(value_strings(op.value)) if op.index is not False else ""
-                bodies.append(body or None)
+                bodies.append(keyword_text(body))  # capped: a tsvector holds at most 1 MB
             rows = yield Sql(
                 "INSERT INTO retain_items AS i (prefix, key, value, created_at, updated_at, "
                 "expires_at, ttl_minutes, body) SELECT u.prefix, u.key, u.value::jsonb, "
@@ -507,13 +504,13 @@ class PostgresStore(PgReads, RetainStore):
         return [Version(r[0], r[1], r[2], r[3], r[4] or {}) for r in rows]
 
     def history(self, namespace: tuple[str, ...], key: str) -> list[Version]:
-        return self._db.drive(self._history(tuple(namespace), key))
+        return self._db.drive(self._history(check_namespace(namespace), check_key(key)))
 
     async def ahistory(self, namespace: tuple[str, ...], key: str) -> list[Version]:
-        return await self._db.adrive(self._history(tuple(namespace), key))
+        return await self._db.adrive(self._history(check_namespace(namespace), check_key(key)))
 
     def get_as_of(self, namespace: tuple[str, ...], key: str, at: datetime) -> Item | None:
-        versions = [v for v in self.history(namespace, key) if v.at <= at]
+        versions = [v for v in self.history(namespace, key) if v.at <= check_instant(at)]
         last = versions[-1] if versions else None
         if last is None or last.value is None:
             return None
@@ -547,7 +544,6 @@ class PostgresStore(PgReads, RetainStore):
     def _purge(self, namespace_prefix: tuple[str, ...]) -> Steps[int]:
         if not namespace_prefix:
             raise InvalidInputError("purge needs a non-empty namespace prefix.")
-        _check_namespace(namespace_prefix, allow_empty=False)
         params = under_params(ns_text(namespace_prefix))
         gone = yield Sql(
             f"DELETE FROM retain_items i WHERE {under_sql('i.prefix')} RETURNING i.id", params
@@ -558,10 +554,10 @@ class PostgresStore(PgReads, RetainStore):
         return len(gone)
 
     def purge(self, namespace_prefix: tuple[str, ...]) -> int:
-        return self._db.drive(self._purge(tuple(namespace_prefix)))
+        return self._db.drive(self._purge(check_namespace(namespace_prefix, prefix=True)))
 
     async def apurge(self, namespace_prefix: tuple[str, ...]) -> int:
-        return await self._db.adrive(self._purge(tuple(namespace_prefix)))
+        return await self._db.adrive(self._purge(check_namespace(namespace_prefix, prefix=True)))
 
     def _export(self, namespace_prefix: tuple[str, ...]) -> Steps[list[dict[str, Any]]]:
         params = under_params(ns_text(namespace_prefix))
@@ -602,11 +598,12 @@ class PostgresStore(PgReads, RetainStore):
         return out
 
     def export(self, namespace_prefix: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-        yield from self._db.drive(self._export(tuple(namespace_prefix)))
+        yield from self._db.drive(self._export(check_namespace(namespace_prefix, prefix=True)))
 
     async def aexport(self, namespace_prefix: tuple[str, ...]) -> AsyncIterator[dict[str, Any]]:
         """Async :meth:`export`."""
-        for record in await self._db.adrive(self._export(tuple(namespace_prefix))):
+        prefix = check_namespace(namespace_prefix, prefix=True)
+        for record in await self._db.adrive(self._export(prefix)):
             yield record
 
     def export_jsonl(self, namespace_prefix: tuple[str, ...], path: str | Path) -> int:
@@ -621,6 +618,7 @@ class PostgresStore(PgReads, RetainStore):
     def reembed(self, *, batch_size: int = 64) -> int:
         if self.embeddings is None or self.index_config is None:
             raise ConfigurationError("This store has no index (embedding model) to re-embed with.")
+        check_count("batch_size", batch_size, 1)
         count, last = 0, 0
         while True:
             chunk = self._db.drive(self._chunk(last, batch_size))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 import numpy as np
 from langgraph.store.base import (
-    NOT_PROVIDED,
     GetOp,
     IndexConfig,
     Item,
@@ -72,7 +71,15 @@ from retain.stores.sqlite_sql import (
     utc,
 )
 from retain.stores.sqlite_vectors import Vector, VectorCache
-from retain.stores.validation import check_key, check_namespace, encode_value
+from retain.stores.validation import (
+    CheckedCalls,
+    check_count,
+    check_instant,
+    check_key,
+    check_namespace,
+    check_op,
+    check_ttl_config,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -88,7 +95,7 @@ class _Put:
     vectors: list[tuple[str, Vector]] = field(default_factory=list)
 
 
-class SQLiteStore(RetainStore):
+class SQLiteStore(CheckedCalls, RetainStore):
     """A LangGraph ``BaseStore`` in one SQLite file, with retain's extensions.
 
     Args:
@@ -127,13 +134,11 @@ class SQLiteStore(RetainStore):
         if busy_timeout_ms < 0 or lock_retries < 0:
             raise ConfigurationError("busy_timeout_ms and lock_retries must be >= 0.")
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._busy_timeout_ms = busy_timeout_ms
         self._lock_retries = lock_retries
         self._conn = connect(self.path, busy_timeout_ms=busy_timeout_ms, lock_retries=lock_retries)
-        self.ttl_config = ttl
+        self.ttl_config = check_ttl_config(ttl)
         self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
         self._dims = int(self.index_config["dims"]) if self.index_config else 0
         self._simple_fields = [  # top-level keys: their text is read without path parsing
@@ -207,80 +212,17 @@ class SQLiteStore(RetainStore):
 
     # -- input -------------------------------------------------------------------------------
 
-    def put(
-        self,
-        namespace: tuple[str, ...],
-        key: str,
-        value: Mapping[str, Any],
-        index: Any = None,
-        *,
-        ttl: Any = NOT_PROVIDED,
-    ) -> None:
-        check_namespace(namespace)  # retain's typed error, before LangGraph's own check
-        super().put(namespace, key, value, index, ttl=ttl)
-
-    async def aput(
-        self,
-        namespace: tuple[str, ...],
-        key: str,
-        value: Mapping[str, Any],
-        index: Any = None,
-        *,
-        ttl: Any = NOT_PROVIDED,
-    ) -> None:
-        check_namespace(namespace)
-        await super().aput(namespace, key, value, index, ttl=ttl)
-
-    def get(
-        self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
-    ) -> Item | None:
-        check_namespace(namespace)
-        return super().get(namespace, key, refresh_ttl=refresh_ttl)
-
-    async def aget(
-        self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
-    ) -> Item | None:
-        check_namespace(namespace)
-        return await super().aget(namespace, key, refresh_ttl=refresh_ttl)
-
-    def delete(self, namespace: tuple[str, ...], key: str) -> None:
-        check_namespace(namespace)
-        super().delete(namespace, key)
-
-    async def adelete(self, namespace: tuple[str, ...], key: str) -> None:
-        check_namespace(namespace)
-        await super().adelete(namespace, key)
-
-    def search(self, namespace_prefix: tuple[str, ...], /, **kwargs: Any) -> list[SearchItem]:
-        check_namespace(namespace_prefix, prefix=True)
-        return super().search(namespace_prefix, **kwargs)
-
-    async def asearch(
-        self, namespace_prefix: tuple[str, ...], /, **kwargs: Any
-    ) -> list[SearchItem]:
-        check_namespace(namespace_prefix, prefix=True)
-        return await super().asearch(namespace_prefix, **kwargs)
-
     def _check_ops(self, ops: list[Op]) -> list[_Put]:
         """The puts of a batch (the last one per item wins), after checking every
-        operation; raises retain's typed errors before anything is written."""
+        operation (:func:`~retain.stores.validation.check_op`); raises retain's typed
+        errors before anything is written."""
         puts: dict[tuple[tuple[str, ...], str], _Put] = {}
         for op in ops:
+            encoded = check_op(op)
             if isinstance(op, PutOp):
-                ns = check_namespace(op.namespace)
-                key = check_key(op.key)
-                if op.value is None:
-                    puts[(ns, key)] = _Put(op, ns_text(ns), None, [])
-                else:
-                    encoded = encode_value(ns, key, op.value)
-                    puts[(ns, key)] = _Put(op, ns_text(ns), encoded, self._texts(op))
-            elif isinstance(op, GetOp):
-                check_namespace(op.namespace)
-                check_key(op.key)
-            elif isinstance(op, SearchOp):
-                check_namespace(op.namespace_prefix, prefix=True)
-            elif not isinstance(op, ListNamespacesOp):
-                raise InvalidInputError(f"Unknown store operation {type(op).__name__}.")
+                ns = tuple(op.namespace)
+                texts = self._texts(op) if encoded is not None else []
+                puts[(ns, op.key)] = _Put(op, ns_text(ns), encoded, texts)
         return list(puts.values())
 
     # -- batch -------------------------------------------------------------------------------
@@ -757,6 +699,7 @@ class SQLiteStore(RetainStore):
 
     def history(self, namespace: tuple[str, ...], key: str) -> list[Version]:
         check_namespace(namespace)
+        check_key(key)
         with self._lock, store_errors(self.path):
             rows = self._conn.execute(
                 "SELECT version, op, value, at, provenance FROM history WHERE prefix = ? AND "
@@ -775,7 +718,7 @@ class SQLiteStore(RetainStore):
         ]
 
     def get_as_of(self, namespace: tuple[str, ...], key: str, at: datetime) -> Item | None:
-        versions = [v for v in self.history(namespace, key) if v.at <= at]
+        versions = [v for v in self.history(namespace, key) if v.at <= check_instant(at)]
         last = versions[-1] if versions else None
         if last is None or last.value is None:
             return None
@@ -889,8 +832,7 @@ class SQLiteStore(RetainStore):
     def reembed(self, *, batch_size: int = 64) -> int:
         if self.embeddings is None or self.index_config is None:
             raise ConfigurationError("This store has no index (embedding model) to re-embed with.")
-        if batch_size < 1:
-            raise InvalidInputError("batch_size must be >= 1.")
+        check_count("batch_size", batch_size, 1)
         with self._lock, store_errors(self.path):
             rows = self._conn.execute("SELECT id, prefix, key, value FROM items").fetchall()
         count = 0

@@ -8,10 +8,16 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
-from retain.errors import StoreCorruptedError, StoreError, StoreLockedError
-from retain.stores.migrations import SQLITE_MIGRATIONS, apply_sqlite_migrations
+from retain.errors import ConfigurationError, StoreCorruptedError, StoreError, StoreLockedError
+from retain.stores.migrations import (
+    SQLITE_MIGRATIONS,
+    ForeignDatabaseError,
+    apply_sqlite_migrations,
+    foreign_schema,
+)
 
 __all__ = ["connect", "is_busy", "store_errors", "translate", "write_transaction"]
 
@@ -58,14 +64,59 @@ def store_errors(path: str) -> Iterator[None]:
         raise translate(e, path) from e
 
 
+def _check_path(path: str) -> None:
+    """:class:`ConfigurationError` for a path that cannot be a store's file (empty: SQLite
+    would make a throwaway temporary database; a directory), after creating its folder."""
+    if path == ":memory:":
+        return
+    if not path.strip():
+        raise ConfigurationError(
+            "The SQLite store needs a file path (or ':memory:'); got an empty path, which "
+            "SQLite would turn into a temporary database deleted on close."
+        )
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigurationError(
+            f"The SQLite store path {path} is a directory; name a file in it, e.g. "
+            f"{target / 'memories.db'}."
+        )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigurationError(
+            f"Cannot create the folder of the SQLite store {path}: {e}. Choose a path in a "
+            "writable folder."
+        ) from e
+
+
+def _foreign(path: str, names: list[str]) -> ConfigurationError:
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    return ConfigurationError(
+        f"The file {path} is a SQLite database of another application (it has {shown} and no "
+        "retain_migrations table); retain did not write to it. Give retain its own file, "
+        "e.g. .retain/memories.db."
+    )
+
+
 def connect(path: str, *, busy_timeout_ms: int, lock_retries: int) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL journal, busy
-    timeout, foreign keys on, migrations applied. Raises retain's typed errors."""
-    conn = sqlite3.connect(
-        path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_ms / 1000
-    )
+    timeout, foreign keys on, migrations applied. Raises retain's typed errors.
+
+    A file that already holds another application's tables (no ``retain_migrations``) is
+    refused with :class:`ConfigurationError` before anything is written to it: retain's
+    tables are not added and the journal mode is not changed."""
+    _check_path(path)
+    try:
+        conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_ms / 1000
+        )
+    except sqlite3.Error as e:
+        raise translate(e, path) from e
     try:
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        foreign = foreign_schema(conn)  # read only: before the journal mode is set
+        if foreign:
+            raise _foreign(path, foreign)
         if path != ":memory:":
             mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -74,10 +125,13 @@ def connect(path: str, *, busy_timeout_ms: int, lock_retries: int) -> sqlite3.Co
         conn.execute("PRAGMA foreign_keys=ON")
         if _pending_migrations(conn):
             _retrying(lambda: apply_sqlite_migrations(conn), path, busy_timeout_ms, lock_retries)
+    except ForeignDatabaseError as e:  # another application created tables meanwhile
+        conn.close()
+        raise _foreign(path, e.names) from None
     except sqlite3.Error as e:
         conn.close()
         raise translate(e, path) from e
-    except StoreError:
+    except (StoreError, ConfigurationError):
         conn.close()
         raise
     return conn
