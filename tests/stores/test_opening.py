@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from retain.errors import ConfigurationError, QueueError
+from retain.errors import ConfigurationError
 from retain.queue import SQLiteQueue
 from retain.stores import SQLiteStore, open_store
 
@@ -81,8 +81,10 @@ def test_the_job_queue_refuses_another_applications_database(tmp_path: Path) -> 
     conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
     conn.commit()
     conn.close()
-    with pytest.raises(QueueError, match="not a retain database"):
-        SQLiteQueue(path)
+    before = _digest(path)
+    with pytest.raises(ConfigurationError, match="another application"):
+        SQLiteQueue(path)  # the store's connection helper: refused before any write
+    assert _digest(path) == before
     conn = sqlite3.connect(path)
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
