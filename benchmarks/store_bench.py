@@ -197,7 +197,7 @@ def run_sqlite(data: Data, args: argparse.Namespace, folder: Path) -> Result:
     t, _ = _timed(lambda: reopened.search(("users", "u00"), query="query 0", limit=10))
     res.extra["first search after opening (loads the vector cache), ms"] = t * 1000
     other = sqlite3.connect(path)  # another connection writes: the cache must reload
-    other.execute("UPDATE items SET updated_at = updated_at + 0.001 WHERE id = 1")
+    other.execute("UPDATE retain_items SET updated_at = updated_at + 0.001 WHERE id = 1")
     other.commit()
     other.close()
     t, _ = _timed(lambda: reopened.search(("users", "u00"), query="query 1", limit=10))

@@ -65,7 +65,7 @@ class StoreMaker:
         if self.pg is None:
             self.sql(
                 store,
-                "UPDATE items SET updated_at = updated_at - ? WHERE key = ?",
+                "UPDATE retain_items SET updated_at = updated_at - ? WHERE key = ?",
                 86400 * days,
                 key,
             )
@@ -85,24 +85,29 @@ class StoreMaker:
         if self.pg is None:
             where = "(prefix = ? OR prefix LIKE ?)"
             return {
-                "items": self.sql(store, f"SELECT COUNT(*) FROM items WHERE {where}", *under)[0][0],
+                "items": self.sql(
+                    store, f"SELECT COUNT(*) FROM retain_items WHERE {where}", *under
+                )[0][0],
                 "vectors": self.sql(
                     store,
-                    f"SELECT COUNT(*) FROM vectors v JOIN items i ON i.id = v.item_id WHERE "
+                    "SELECT COUNT(*) FROM retain_vectors v JOIN retain_items i ON i.id = "
+                    "v.item_id WHERE "
                     f"{where.replace('prefix', 'i.prefix')}",
                     *under,
                 )[0][0],
                 "vectors_orphaned": self.sql(
                     store,
-                    "SELECT COUNT(*) FROM vectors WHERE item_id NOT IN (SELECT id FROM items)",
+                    "SELECT COUNT(*) FROM retain_vectors WHERE item_id NOT IN (SELECT id FROM "
+                    "retain_items)",
                 )[0][0],
                 "keywords_orphaned": self.sql(
                     store,
-                    "SELECT COUNT(*) FROM items_fts WHERE rowid NOT IN (SELECT id FROM items)",
+                    "SELECT COUNT(*) FROM retain_items_fts WHERE rowid NOT IN (SELECT id FROM "
+                    "retain_items)",
                 )[0][0],
-                "history": self.sql(store, f"SELECT COUNT(*) FROM history WHERE {where}", *under)[
-                    0
-                ][0],
+                "history": self.sql(
+                    store, f"SELECT COUNT(*) FROM retain_history WHERE {where}", *under
+                )[0][0],
             }
         where = "(prefix = %s OR prefix LIKE %s)"
         return {

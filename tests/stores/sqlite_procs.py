@@ -62,7 +62,7 @@ def stall(path: str, marker: str) -> None:
     store = open_store(path)
 
     def trace(statement: str) -> None:
-        if statement.startswith("INSERT INTO vectors"):  # items are in, not committed
+        if statement.startswith("INSERT INTO retain_vectors"):  # items are in, not committed
             Path(marker).write_text("inside the transaction")
             time.sleep(60)
 

@@ -215,7 +215,7 @@ def _minutes_left(make_store: StoreMaker, store: RetainStore, key: str) -> float
     """Minutes until ``key`` expires, read with SQL (None: no expiry)."""
     if make_store.kind == "sqlite":
         rows = make_store.sql(
-            store, "SELECT expires_at - ? FROM items WHERE key = ?", time.time(), key
+            store, "SELECT expires_at - ? FROM retain_items WHERE key = ?", time.time(), key
         )
         return None if rows[0][0] is None else rows[0][0] / 60
     rows = make_store.sql(
@@ -232,7 +232,7 @@ def test_reads_refresh_the_ttl_of_the_items_they_return(make_store: StoreMaker, 
     store.put(NS, "a", {"content": "apple pie", "kind": "food"})
     store.put(NS, "b", {"content": "apple tart", "kind": "food"}, ttl=None)
     shorten = (
-        "UPDATE items SET expires_at = expires_at - 3000 WHERE key = 'a'"
+        "UPDATE retain_items SET expires_at = expires_at - 3000 WHERE key = 'a'"
         if make_store.kind == "sqlite"
         else "UPDATE retain_items SET expires_at = expires_at - interval '50 minutes' "
         "WHERE key = 'a'"

@@ -61,9 +61,9 @@ def test_two_processes_writing_one_file_lose_nothing(tmp_path: Path) -> None:
     for w in (1, 2):
         found = store.search(("proc", f"w{w}"), limit=1000)
         assert sorted(i.key for i in found) == sorted(f"k{i}" for i in range(500))
-    assert _count(path, "SELECT COUNT(*) FROM history") == 1000
-    assert _count(path, "SELECT COUNT(*) FROM vectors") == 1000
-    assert _count(path, "SELECT COUNT(*) FROM items_fts") == 1000
+    assert _count(path, "SELECT COUNT(*) FROM retain_history") == 1000
+    assert _count(path, "SELECT COUNT(*) FROM retain_vectors") == 1000
+    assert _count(path, "SELECT COUNT(*) FROM retain_items_fts") == 1000
     hits = store.search(("proc",), query="worker wrote item", limit=2000)
     assert len(hits) == 1000
     assert all(h.score is not None for h in hits)  # every item's vector is searchable
@@ -89,10 +89,10 @@ def test_a_process_killed_mid_batch_leaves_none_of_it(tmp_path: Path) -> None:
 
     store = open_store(str(path))  # the file opens and reads fine
     assert [i.key for i in store.search(("proc", "batch"), limit=10_000)] == ["before"]
-    assert _count(path, "SELECT COUNT(*) FROM items") == 1
-    assert _count(path, "SELECT COUNT(*) FROM history") == 1
-    assert _count(path, "SELECT COUNT(*) FROM items_fts") == 1
-    assert _count(path, "SELECT COUNT(*) FROM vectors") == 1
+    assert _count(path, "SELECT COUNT(*) FROM retain_items") == 1
+    assert _count(path, "SELECT COUNT(*) FROM retain_history") == 1
+    assert _count(path, "SELECT COUNT(*) FROM retain_items_fts") == 1
+    assert _count(path, "SELECT COUNT(*) FROM retain_vectors") == 1
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()

@@ -28,7 +28,7 @@ from retain.stores import SQLiteStore
 from tests.stateful.conftest import DIMS, INDEX, bag_of_words
 
 NS = ("users", "u1")
-TABLES = ("items", "history", "vectors", "items_fts")
+TABLES = ("retain_items", "retain_history", "retain_vectors", "retain_items_fts")
 
 
 def _counts(path: Path | str) -> dict[str, int]:
@@ -180,7 +180,7 @@ def test_a_file_locked_past_the_timeout_is_a_typed_error_and_writes_nothing(
     other.execute("ROLLBACK")
     other.close()
     assert store.get(NS, "new") is None
-    assert _counts(path)["history"] == 1
+    assert _counts(path)["retain_history"] == 1
     store.put(NS, "new", {"content": "after the lock"})
     assert store.get(NS, "new") is not None
     store.close()
@@ -276,29 +276,31 @@ def test_purge_leaves_no_row_of_the_user_in_any_table(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     needles = ["qqxyloph", "users.u1"]
     before = _rows_mentioning(conn, ["qqxyloph"])
-    assert {"items", "history", "items_fts_content"} <= {t for t, _ in before}  # the check works
+    assert {"retain_items", "retain_history", "retain_items_fts_content"} <= {
+        t for t, _ in before
+    }  # the check works
 
     assert store.purge(("users", "u1")) == 40  # 39 left in u1 plus the nested note
 
     leftover = [
         hit
         for hit in _rows_mentioning(conn, needles)
-        if hit not in {("items", "prefix"), ("history", "prefix")}  # "users.u10" matches
+        if hit not in {("retain_items", "prefix"), ("retain_history", "prefix")}  # "users.u10"
     ]
     assert leftover == []
-    for table in ("items", "history"):
+    for table in ("retain_items", "retain_history"):
         rows = conn.execute(
             f"SELECT COUNT(*) FROM {table} WHERE prefix = 'users.u1' OR prefix LIKE 'users.u1.%'"
         ).fetchone()[0]
         assert rows == 0
     assert (
         conn.execute(
-            "SELECT COUNT(*) FROM vectors WHERE item_id NOT IN (SELECT id FROM items)"
+            "SELECT COUNT(*) FROM retain_vectors WHERE item_id NOT IN (SELECT id FROM retain_items)"
         ).fetchone()[0]
         == 0
     )
-    assert conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 41
-    conn.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, items_fts, 'row')")
+    assert conn.execute("SELECT COUNT(*) FROM retain_vectors").fetchone()[0] == 41
+    conn.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, retain_items_fts, 'row')")
     assert conn.execute("SELECT COUNT(*) FROM vocab WHERE term LIKE 'qqxyloph%'").fetchone()[0] == 0
     assert conn.execute("SELECT cnt FROM vocab WHERE term = 'otter'").fetchone()[0] == 41
     conn.close()

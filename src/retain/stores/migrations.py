@@ -84,6 +84,18 @@ def _api_keys(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration(4, "retain_ prefix on every table, as on PostgreSQL")
+def _prefixed(conn: sqlite3.Connection) -> None:
+    """Rename the tables of migration 1 so that a database shared with other code holds
+    only ``retain_*`` tables (FTS5 renames its shadow tables with it)."""
+    for old in ("items", "vectors", "history", "items_fts"):
+        conn.execute(f"ALTER TABLE {old} RENAME TO retain_{old}")
+    conn.execute("DROP INDEX items_expires")
+    conn.execute(
+        "CREATE INDEX retain_items_expires ON retain_items(expires_at) WHERE expires_at IS NOT NULL"
+    )
+
+
 def foreign_schema(conn: sqlite3.Connection) -> list[str]:
     """The names of the schema objects of a database that retain did not create (it has
     objects but no ``retain_migrations`` table); empty for a new or a retain database."""

@@ -175,7 +175,9 @@ class SQLiteStore(CheckedCalls, RetainStore):
             return
         recorded = self._meta("embedding_id")
         dims = self._meta("embedding_dims")
-        has_vectors = self._conn.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is not None
+        has_vectors = (
+            self._conn.execute("SELECT 1 FROM retain_vectors LIMIT 1").fetchone() is not None
+        )
         current = (self.embedding_id, str(self.index_config["dims"]))
         if has_vectors and recorded is not None and (recorded, dims) != current:
             self._stale = (
@@ -310,12 +312,15 @@ class SQLiteStore(CheckedCalls, RetainStore):
             existing = {
                 (r[0], r[1]): r[2]
                 for r in conn.execute(
-                    "SELECT i.prefix, i.key, i.id FROM json_each(?) j JOIN items i ON i.prefix "
+                    "SELECT i.prefix, i.key, i.id FROM json_each(?) j JOIN retain_items i ON "
+                    "i.prefix "
                     "= json_extract(j.value, '$[0]') AND i.key = json_extract(j.value, '$[1]')",
                     (pairs,),
                 )
             }
-            next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM items").fetchone()[0])
+            next_id = int(
+                conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM retain_items").fetchone()[0]
+            )
             inserts: list[tuple[Any, ...]] = []
             updates: list[tuple[Any, ...]] = []
             deletes: list[tuple[int]] = []
@@ -355,26 +360,30 @@ class SQLiteStore(CheckedCalls, RetainStore):
                 changed.append((put.prefix, item_id, [vec for _, vec in put.vectors]))
                 versions.append((put.prefix, op.key, "put", put.value))
             gone = deletes + replaced
-            conn.executemany("DELETE FROM items_fts WHERE rowid = ?", gone)
-            conn.executemany("DELETE FROM vectors WHERE item_id = ?", replaced)
-            conn.executemany("DELETE FROM items WHERE id = ?", deletes)  # vectors cascade
+            conn.executemany("DELETE FROM retain_items_fts WHERE rowid = ?", gone)
+            conn.executemany("DELETE FROM retain_vectors WHERE item_id = ?", replaced)
+            conn.executemany("DELETE FROM retain_items WHERE id = ?", deletes)  # vectors cascade
             conn.executemany(
-                "UPDATE items SET value = ?, updated_at = ?, expires_at = ?, ttl_minutes = ? "
+                "UPDATE retain_items SET value = ?, updated_at = ?, expires_at = ?, ttl_minutes = "
+                "? "
                 "WHERE id = ?",
                 updates,
             )
             conn.executemany(
-                "INSERT INTO items(id, prefix, key, value, created_at, updated_at, expires_at, "
+                "INSERT INTO retain_items(id, prefix, key, value, created_at, updated_at, "
+                "expires_at, "
                 "ttl_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 inserts,
             )
-            conn.executemany("INSERT INTO items_fts(rowid, body) VALUES (?, ?)", keywords)
+            conn.executemany("INSERT INTO retain_items_fts(rowid, body) VALUES (?, ?)", keywords)
             conn.executemany(
-                "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)", vector_rows
+                "INSERT INTO retain_vectors(item_id, field, embedding) VALUES (?, ?, ?)",
+                vector_rows,
             )
             conn.executemany(
-                "INSERT INTO history(prefix, key, version, op, value, at, provenance) VALUES "
-                "(?1, ?2, COALESCE((SELECT MAX(version) FROM history WHERE prefix = ?1 AND "
+                "INSERT INTO retain_history(prefix, key, version, op, value, at, provenance) "
+                "VALUES "
+                "(?1, ?2, COALESCE((SELECT MAX(version) FROM retain_history WHERE prefix = ?1 AND "
                 "key = ?2), 0) + 1, ?3, ?4, ?5, ?6)",
                 [(*v, now, prov) for v in versions],
             )
@@ -407,19 +416,21 @@ class SQLiteStore(CheckedCalls, RetainStore):
         with_ttl = [  # read first: a read of items without a TTL takes no write lock
             r[0]
             for r in self._conn.execute(
-                f"SELECT id FROM items WHERE ttl_minutes IS NOT NULL AND id IN ({marks})", ids
+                f"SELECT id FROM retain_items WHERE ttl_minutes IS NOT NULL AND id IN ({marks})",
+                ids,
             )
         ]
         if with_ttl:
             marks = ",".join("?" * len(with_ttl))
             self._conn.execute(
-                f"UPDATE items SET expires_at = ? + ttl_minutes * 60 WHERE id IN ({marks})",
+                f"UPDATE retain_items SET expires_at = ? + ttl_minutes * 60 WHERE id IN ({marks})",
                 (time.time(), *with_ttl),
             )
 
     def _get(self, op: GetOp) -> Item | None:
         row = self._conn.execute(
-            "SELECT prefix, key, value, created_at, updated_at, id FROM items WHERE prefix = ? "
+            "SELECT prefix, key, value, created_at, updated_at, id FROM retain_items WHERE prefix "
+            "= ? "
             "AND key = ? AND (expires_at IS NULL OR expires_at > ?)",
             (ns_text(op.namespace), op.key, time.time()),
         ).fetchone()
@@ -431,7 +442,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
     def _rows(self, prefix: tuple[str, ...], ids: Sequence[int] | None = None) -> list[Any]:
         # With ids, look rows up by primary key: NOT INDEXED keeps the planner from walking
         # the whole namespace through the prefix index (30x slower at 10k rows).
-        table = "items NOT INDEXED" if ids is not None else "items"
+        table = "retain_items NOT INDEXED" if ids is not None else "retain_items"
         sql = (
             f"SELECT prefix, key, value, created_at, updated_at, id FROM {table} WHERE "
             f"{under_sql()} AND (expires_at IS NULL OR expires_at > ?)"
@@ -449,7 +460,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
         if sql is not None:  # plain equality on top-level fields: SQLite decodes the JSON
             where, args = sql
             rows = self._conn.execute(
-                f"SELECT id FROM items WHERE {under_sql()} AND (expires_at IS NULL OR "
+                f"SELECT id FROM retain_items WHERE {under_sql()} AND (expires_at IS NULL OR "
                 f"expires_at > ?) AND {where}",
                 (*under_args(prefix), time.time(), *args),
             )
@@ -461,7 +472,8 @@ class SQLiteStore(CheckedCalls, RetainStore):
         version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
         if version != self._cache_version:
             rows = self._conn.execute(
-                "SELECT v.item_id, i.prefix, v.embedding FROM vectors v JOIN items i ON "
+                "SELECT v.item_id, i.prefix, v.embedding FROM retain_vectors v JOIN retain_items "
+                "i ON "
                 "i.id = v.item_id ORDER BY v.item_id"
             )
             self._cache.load(rows)
@@ -471,7 +483,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
     def _expired_ids(self) -> set[int]:
         """Items past their TTL and not yet swept (usually none; uses a partial index)."""
         rows = self._conn.execute(
-            "SELECT id FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?",
+            "SELECT id FROM retain_items WHERE expires_at IS NOT NULL AND expires_at <= ?",
             (time.time(),),
         ).fetchall()
         return {r[0] for r in rows}
@@ -495,8 +507,9 @@ class SQLiteStore(CheckedCalls, RetainStore):
         if match is None:
             return []
         rows = self._conn.execute(
-            "SELECT f.rowid, -bm25(items_fts) AS r FROM items_fts f JOIN items i ON i.id = "
-            f"f.rowid WHERE items_fts MATCH ? AND {under_sql('i.prefix')} AND "
+            "SELECT f.rowid, -bm25(retain_items_fts) AS r FROM retain_items_fts f JOIN "
+            "retain_items i ON i.id = "
+            f"f.rowid WHERE retain_items_fts MATCH ? AND {under_sql('i.prefix')} AND "
             "(i.expires_at IS NULL OR i.expires_at > ?) ORDER BY r DESC LIMIT ?",
             (match, *under_args(prefix), time.time(), limit if allowed is None else -1),
         ).fetchall()
@@ -533,7 +546,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         rows = self._conn.execute(
-            "SELECT DISTINCT prefix FROM items WHERE expires_at IS NULL OR expires_at > ?",
+            "SELECT DISTINCT prefix FROM retain_items WHERE expires_at IS NULL OR expires_at > ?",
             (time.time(),),
         ).fetchall()
         namespaces = [ns_tuple(r[0]) for r in rows]
@@ -649,7 +662,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
         if key not in self._stats:
             self._stats[key] = int(
                 self._conn.execute(
-                    f"SELECT count(*) FROM items i WHERE {under_sql('i.prefix')} AND {live}",
+                    f"SELECT count(*) FROM retain_items i WHERE {under_sql('i.prefix')} AND {live}",
                     (*under_args(prefix), now),
                 ).fetchone()[0]
             )
@@ -660,8 +673,9 @@ class SQLiteStore(CheckedCalls, RetainStore):
                 match = fts_query([term])
                 self._stats[key] = int(
                     self._conn.execute(
-                        "SELECT count(*) FROM items_fts f JOIN items i ON i.id = f.rowid WHERE "
-                        f"items_fts MATCH ? AND {under_sql('i.prefix')} AND {live}",
+                        "SELECT count(*) FROM retain_items_fts f JOIN retain_items i ON i.id = "
+                        "f.rowid WHERE "
+                        f"retain_items_fts MATCH ? AND {under_sql('i.prefix')} AND {live}",
                         (match, *under_args(prefix), now),
                     ).fetchone()[0]
                 )
@@ -676,14 +690,14 @@ class SQLiteStore(CheckedCalls, RetainStore):
         """For each id, the ``window`` live, indexed items written right before it and the
         ``window`` right after it in its namespace, with their distance."""
         side = (
-            "(SELECT json_group_array(x.id) FROM (SELECT n.id FROM items AS n NOT INDEXED "
+            "(SELECT json_group_array(x.id) FROM (SELECT n.id FROM retain_items AS n NOT INDEXED "
             "WHERE n.prefix = i.prefix AND n.id {op} i.id AND (n.expires_at IS NULL OR "
-            "n.expires_at > ?2) AND EXISTS (SELECT 1 FROM items_fts f WHERE f.rowid = n.id) "
+            "n.expires_at > ?2) AND EXISTS (SELECT 1 FROM retain_items_fts f WHERE f.rowid = n.id) "
             "ORDER BY n.id {order} LIMIT ?3) AS x)"
         )
         rows = self._conn.execute(
             f"SELECT c.value, {side.format(op='<', order='DESC')}, "
-            f"{side.format(op='>', order='ASC')} FROM json_each(?1) AS c JOIN items AS i ON "
+            f"{side.format(op='>', order='ASC')} FROM json_each(?1) AS c JOIN retain_items AS i ON "
             "i.id = c.value",
             (json.dumps(list(ids)), time.time(), window),
         ).fetchall()
@@ -702,7 +716,8 @@ class SQLiteStore(CheckedCalls, RetainStore):
         check_key(key)
         with self._lock, store_errors(self.path):
             rows = self._conn.execute(
-                "SELECT version, op, value, at, provenance FROM history WHERE prefix = ? AND "
+                "SELECT version, op, value, at, provenance FROM retain_history WHERE prefix = ? "
+                "AND "
                 "key = ? ORDER BY version",
                 (ns_text(namespace), key),
             ).fetchall()
@@ -765,13 +780,14 @@ class SQLiteStore(CheckedCalls, RetainStore):
 
         def body() -> int:
             conn.execute(
-                f"DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE {under_sql()})",
+                "DELETE FROM retain_items_fts WHERE rowid IN (SELECT id FROM retain_items WHERE "
+                f"{under_sql()})",
                 args,
             )
-            count = conn.execute(f"DELETE FROM items WHERE {under_sql()}", args).rowcount
-            conn.execute(f"DELETE FROM history WHERE {under_sql()}", args)
+            count = conn.execute(f"DELETE FROM retain_items WHERE {under_sql()}", args).rowcount
+            conn.execute(f"DELETE FROM retain_history WHERE {under_sql()}", args)
             purge_jobs(conn, namespace_prefix)  # queued conversations of the purged users
-            conn.execute("INSERT INTO items_fts(items_fts) VALUES ('optimize')")
+            conn.execute("INSERT INTO retain_items_fts(retain_items_fts) VALUES ('optimize')")
             return int(count)
 
         with self._lock, store_errors(self.path):
@@ -790,12 +806,12 @@ class SQLiteStore(CheckedCalls, RetainStore):
         args = under_args(check_namespace(namespace_prefix, prefix=True))
         with self._lock, store_errors(self.path):
             items = self._conn.execute(
-                "SELECT prefix, key, value, created_at, updated_at FROM items WHERE "
+                "SELECT prefix, key, value, created_at, updated_at FROM retain_items WHERE "
                 f"{under_sql()} ORDER BY prefix, key",
                 args,
             ).fetchall()
             versions = self._conn.execute(
-                "SELECT prefix, key, version, op, value, at, provenance FROM history WHERE "
+                "SELECT prefix, key, version, op, value, at, provenance FROM retain_history WHERE "
                 f"{under_sql()} ORDER BY prefix, key, version",
                 args,
             ).fetchall()
@@ -834,7 +850,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             raise ConfigurationError("This store has no index (embedding model) to re-embed with.")
         check_count("batch_size", batch_size, 1)
         with self._lock, store_errors(self.path):
-            rows = self._conn.execute("SELECT id, prefix, key, value FROM items").fetchall()
+            rows = self._conn.execute("SELECT id, prefix, key, value FROM retain_items").fetchall()
         count = 0
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
@@ -850,10 +866,11 @@ class SQLiteStore(CheckedCalls, RetainStore):
             def body(chunk: list[Any] = chunk, texts: list[Any] = texts, vecs: Any = vecs) -> None:
                 i = 0
                 for row, pairs in zip(chunk, texts, strict=True):
-                    self._conn.execute("DELETE FROM vectors WHERE item_id = ?", (row[0],))
+                    self._conn.execute("DELETE FROM retain_vectors WHERE item_id = ?", (row[0],))
                     for path, _ in pairs:
                         self._conn.execute(
-                            "INSERT INTO vectors(item_id, field, embedding) VALUES (?, ?, ?)",
+                            "INSERT INTO retain_vectors(item_id, field, embedding) VALUES (?, ?, "
+                            "?)",
                             (row[0], path, vecs[i].tobytes()),
                         )
                         i += 1
@@ -875,14 +892,14 @@ class SQLiteStore(CheckedCalls, RetainStore):
             ids = [
                 r[0]
                 for r in conn.execute(
-                    "SELECT id FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                    "SELECT id FROM retain_items WHERE expires_at IS NOT NULL AND expires_at <= ?",
                     (time.time(),),
                 ).fetchall()
             ]
             if ids:
                 marks = ",".join("?" * len(ids))
-                conn.execute(f"DELETE FROM items_fts WHERE rowid IN ({marks})", ids)
-                conn.execute(f"DELETE FROM items WHERE id IN ({marks})", ids)
+                conn.execute(f"DELETE FROM retain_items_fts WHERE rowid IN ({marks})", ids)
+                conn.execute(f"DELETE FROM retain_items WHERE id IN ({marks})", ids)
             return len(ids)
 
         with self._lock, store_errors(self.path):
