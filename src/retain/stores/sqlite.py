@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,11 +47,13 @@ from retain.core.ranking import (
     Scored,
     recall_flow,
 )
+from retain.core.temporal import holds
 from retain.errors import ConfigurationError, EmbeddingDimensionError, InvalidInputError
 from retain.stores.base import (
     RecallMode,
     RetainStore,
     Version,
+    current_page,
     current_provenance,
     index_texts,
     matches_filter,
@@ -562,8 +564,9 @@ class SQLiteStore(RetainStore):
     def _search(self, op: SearchOp) -> list[SearchItem]:
         prefix = tuple(op.namespace_prefix)
         if op.query:
+            # LangGraph's search returns every item, superseded facts included
             items = self._ranked(
-                prefix, op.query, op.filter, op.limit, op.offset, "hybrid", Ranking()
+                prefix, op.query, op.filter, op.limit, op.offset, "hybrid", Ranking(), None, True
             )
             if len(items) < op.limit and self.embeddings is not None:
                 # items without vectors come last, unscored (LangGraph's search does the same)
@@ -622,8 +625,10 @@ class SQLiteStore(RetainStore):
         importance_weight: float = 0.0,
         importance_field: str = "importance",
         ranking: Ranking | None = None,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
     ) -> list[SearchItem]:
-        prefix, settings = recall_args(
+        prefix, settings, at = recall_args(
             namespace_prefix,
             limit=limit,
             offset=offset,
@@ -633,11 +638,23 @@ class SQLiteStore(RetainStore):
             importance_weight=importance_weight,
             importance_field=importance_field,
             ranking=ranking,
+            as_of=as_of,
+            include_superseded=include_superseded,
         )
         with self._lock, store_errors(self.path):
             if not query:
-                return self._search(SearchOp(prefix, filter, limit, offset, None, False))
-            return self._ranked(prefix, query, filter, limit, offset, mode, settings)
+                now = datetime.now(timezone.utc)
+                return current_page(
+                    lambda n, start: self._search(SearchOp(prefix, filter, n, start, None, False)),
+                    lambda value: holds(
+                        value, now=now, as_of=at, include_superseded=include_superseded
+                    ),
+                    limit,
+                    offset,
+                )
+            return self._ranked(
+                prefix, query, filter, limit, offset, mode, settings, at, include_superseded
+            )
 
     def _ranked(
         self,
@@ -648,6 +665,8 @@ class SQLiteStore(RetainStore):
         offset: int,
         mode: RecallMode,
         settings: Ranking,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
     ) -> list[SearchItem]:
         """Drive :func:`retain.core.ranking.recall_flow` against this database."""
         allowed = self._filtered_ids(prefix, filter) if filter else None
@@ -659,6 +678,8 @@ class SQLiteStore(RetainStore):
             want=offset + limit,
             settings=settings,
             now=time.time(),
+            as_of=as_of,
+            include_superseded=include_superseded,
         )
         reply: Any = None
         while True:
