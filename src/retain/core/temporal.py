@@ -89,9 +89,10 @@ def holds(
 ) -> bool:
     """Whether recall returns a stored value.
 
-    By default (no ``as_of``): unless it was superseded (a ``valid_to`` at or before
-    ``now``). With ``as_of``: if it held then: it began (``valid_from``, else
-    ``said_at``) at or before ``as_of`` and had not ended (``valid_to``) by then.
+    By default (no ``as_of``): unless it was superseded (``superseded_by`` set: a later
+    fact replaced it) or ended (a ``valid_to`` at or before ``now``). With ``as_of``: if
+    it held then: it began (``valid_from``, else ``said_at``) at or before ``as_of`` and
+    had not ended (``valid_to``) by then.
     ``include_superseded`` keeps ended facts (with ``as_of``: those begun by then).
 
     Example:
@@ -103,7 +104,8 @@ def holds(
     """
     end = parse_time(value.get(VALID_TO))
     if as_of is None:
-        return include_superseded or end is None or end > now
+        replaced = value.get(SUPERSEDED_BY) is not None
+        return include_superseded or (not replaced and (end is None or end > now))
     at = as_utc(as_of)
     start = parse_time(value.get(VALID_FROM)) or parse_time(value.get(SAID_AT))
     if start is not None and start > at:
