@@ -124,3 +124,10 @@ def test_a_wrong_subject_update_becomes_an_insert_in_fact_mode() -> None:
     plain = ExtractionSpec(kinds=SchemaSet([Memory]), instructions="x")
     result, _ = _run(plain, [name], wrong)
     assert [type(op).__name__ for op in result.operations] == ["Update"]
+
+
+def test_ranking_reads_the_date_of_a_stored_time() -> None:
+    from retain.core.ranking import analyse_query
+
+    assert analyse_query("said 2026-12-07T18:00:00+00:00").dates == ((2026, 12, 7),)
+    assert analyse_query("on 2026-12-05").dates == ((2026, 12, 5),)

@@ -152,3 +152,20 @@ def test_short_ids_map_back_across_consolidation_phases(store: BaseStore, invoke
         assert "cat-key" not in call.text
     assert _texts(manager.search(config=ALICE)) == ["User has a cat", "User has a dog named Rex"]
     assert store.get(NS, "tea-key") is None
+
+
+def test_a_fact_the_assistant_stated_and_the_user_confirmed_is_kept(
+    store: BaseStore, invoke: Invoke
+) -> None:
+    model = FakeChatModel([[insert("User's flight to Rome leaves on Friday")]])
+    manager = create_memory_store_manager(model, store=store)
+    conversation = [
+        ("user", "When does my flight leave?"),
+        ("assistant", "Your flight to Rome leaves on Friday."),
+        ("user", "Yes, right."),
+    ]
+    invoke(manager, {"messages": conversation, "said_at": JUNE}, ALICE)
+    shown = model.calls[0].text
+    assert "assistant: Your flight to Rome leaves on Friday." in shown
+    assert "the user then confirmed" in shown  # the rule of the default instructions
+    assert _texts(manager.search(config=ALICE)) == ["User's flight to Rome leaves on Friday"]

@@ -97,12 +97,12 @@ _MONTHS = {
     for name in names
 }
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
-# "7 May 2023", "7 May, 2023", "May 7, 2023", "May 2023", "2023-05-07"
+# "7 May 2023", "7 May, 2023", "May 7, 2023", "May 2023", "2023-05-07" (or "2023-05-07T09:00")
 _DATE_PATTERNS = [
     re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I),
     re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I),
     re.compile(rf"\b({_MONTH_RE})\.?,?\s+(?:of\s+)?(\d{{4}})\b", re.I),
-    re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"),
+    re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:\b|(?=T\d))"),  # also an ISO time's date
 ]
 _YEAR_RE = re.compile(r"\b(19\d\d|20\d\d)\b")
 _LATEST_RE = re.compile(
