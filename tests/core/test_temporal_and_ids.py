@@ -131,3 +131,20 @@ def test_ranking_reads_the_date_of_a_stored_time() -> None:
 
     assert analyse_query("said 2026-12-07T18:00:00+00:00").dates == ((2026, 12, 7),)
     assert analyse_query("on 2026-12-05").dates == ((2026, 12, 5),)
+
+
+def test_profile_rules_and_repair_messages_name_short_ids() -> None:
+    spec = ExtractionSpec(kinds=SchemaSet([Memory]), instructions="x", enable_inserts=False)
+    key = "5d2f8a61-profile"
+    result, model = _run(
+        spec,
+        [(key, Memory(content="User likes tea"))],
+        [[insert("User likes coffee")], [update("m1", "User likes coffee")]],
+    )
+    assert "Keep exactly one Memory (id m1)" in model.calls[0].text
+    repair = model.calls[1].text
+    assert "already exists (id m1)" in repair
+    assert key not in repair
+    assert result.operations == [
+        Update(key, "Memory", Memory(content="User likes coffee"), Memory(content="User likes tea"))
+    ]

@@ -290,7 +290,9 @@ class _Run:
                     f"Unknown memory kind {p.kind!r}; the kinds are {spec.kinds.names()}."
                 )
             if kind not in self.insertable():
-                existing = next(i for i, d in self.state.items() if d.kind is kind)
+                existing = next(
+                    self.aliases.show(i) for i, d in self.state.items() if d.kind is kind
+                )
                 raise ContentInvalid(
                     f"Creating memories is disabled and a {kind.name} already exists (id "
                     f"{existing}); update it instead."
