@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+from hypothesis import given
+from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage
 
 from retain import Memory
@@ -53,6 +55,15 @@ def test_aliases_never_equal_a_real_id_and_carry_over() -> None:
     later = Aliases(["3f0c2a9e", "new"], known=aliases.mapping())
     assert later.show("3f0c2a9e") == "m4"
     assert later.show("new") not in {"m3", "m4", "m5"}  # taken earlier, even if gone now
+
+
+@given(st.lists(st.from_regex(r"m?[0-9]{1,2}|[a-f0-9-]{1,8}", fullmatch=True), unique=True))
+def test_aliases_round_trip_and_never_shadow_a_real_id(ids: list[str]) -> None:
+    aliases = Aliases(ids)
+    shown = [aliases.show(i) for i in ids]
+    assert len(set(shown)) == len(ids)
+    assert not set(shown) & set(ids)
+    assert [aliases.real(s) for s in shown] == ids
 
 
 def test_subjects_and_third_person() -> None:
