@@ -204,7 +204,9 @@ def test_story_forms_memory_and_answers_from_it(tmp_path: Path) -> None:
     assert "check: RIGHT" in out
     store = SQLiteStore(db)  # the memories are in the file, not only in the output
     try:
-        assert len(store.search(("memories", "may"), limit=20)) == 5
+        assert len(store.recall(("memories", "may"), limit=20)) == 5
+        # the drink and the team lead changed: the old facts are kept, ended
+        assert len(store.search(("memories", "may"), limit=20)) == 7
         assert store.get(("users", "may", "profile"), "default") is not None
     finally:
         store.close()
@@ -216,7 +218,7 @@ def test_story_starts_fresh_unless_kept(tmp_path: Path) -> None:
     assert _run(_story_model(), db)[0] == 0  # a second run does not see the first's memories
     store = SQLiteStore(db)
     try:
-        assert len(store.search(("memories", "may"), limit=20)) == 5
+        assert len(store.recall(("memories", "may"), limit=20)) == 5
     finally:
         store.close()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -21,8 +22,10 @@ from langgraph.store.base import BaseStore, PutOp, SearchItem, SearchOp
 
 from retain.core.requests import ModelRequest
 from retain.core.store_flow import Recall, StoreFlow, Write
+from retain.core.temporal import holds
 from retain.llm.driver import ModelRunner
 from retain.stores import RetainStore, Version, provenance
+from retain.stores.base import current_page
 
 __all__ = [
     "StoreAccess",
@@ -75,19 +78,26 @@ class StoreAdapter:
         offset: int = 0,
         refresh_ttl: bool | None = None,
     ) -> list[SearchItem]:
-        """The items under ``namespace``, best first for ``query``: ``recall`` with the
-        store's default ranking on retain's stores, ``search`` on any other store."""
+        """The current items under ``namespace`` (superseded facts left out), best first
+        for ``query``: ``recall`` with the store's default ranking on retain's stores,
+        ``search`` on any other store."""
         if query and isinstance(self.store, RetainStore):
             return self.store.recall(
                 namespace, query=query, filter=filter, limit=limit, offset=offset
             )
-        return self.store.search(
-            namespace,
-            query=query or None,
-            filter=filter,
-            limit=limit,
-            offset=offset,
-            refresh_ttl=refresh_ttl,
+        now = datetime.now(timezone.utc)
+        return current_page(
+            lambda n, start: self.store.search(
+                namespace,
+                query=query or None,
+                filter=filter,
+                limit=n,
+                offset=start,
+                refresh_ttl=refresh_ttl,
+            ),
+            lambda value: holds(value, now=now),
+            limit,
+            offset,
         )
 
     async def asearch(
@@ -105,14 +115,23 @@ class StoreAdapter:
             return await self.store.arecall(
                 namespace, query=query, filter=filter, limit=limit, offset=offset
             )
-        return await self.store.asearch(
-            namespace,
-            query=query or None,
-            filter=filter,
-            limit=limit,
-            offset=offset,
-            refresh_ttl=refresh_ttl,
-        )
+        now = datetime.now(timezone.utc)
+        kept: list[SearchItem] = []
+        start, chunk = 0, max(2 * (offset + limit), 100)
+        while len(kept) < offset + limit:  # as stores.base.current_page, awaited
+            found = await self.store.asearch(
+                namespace,
+                query=query or None,
+                filter=filter,
+                limit=chunk,
+                offset=start,
+                refresh_ttl=refresh_ttl,
+            )
+            kept += [item for item in found if holds(item.value, now=now)]
+            if len(found) < chunk:
+                break
+            start += chunk
+        return kept[offset : offset + limit]
 
     def _many(
         self, namespace: tuple[str, ...], queries: Sequence[str], limit: int

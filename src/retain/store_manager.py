@@ -6,6 +6,11 @@ one batch), lets the model insert, update or delete among them, and writes the c
 one batch. On retain's stores the batch is atomic, recall uses the store's own ranking
 (``store.recall``), and every write lands in the item's history with its provenance
 (thread id, run id, ``source="memory_store_manager"``).
+
+The model sees current facts only, under short ids (``m1``, ``m2``, ...). An update
+supersedes (the old fact stays stored, ended, for history and ``as_of`` recall); an update
+naming another subject than the memory it targets becomes an insert; first-person
+wording becomes "User ...". Only a delete removes a fact.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from retain.core.store_flow import (
     StoreResult,
     manage_store_memories,
 )
+from retain.core.temporal import as_utc
 from retain.core.types import Memory
 from retain.errors import ConfigurationError, InvalidInputError
 from retain.graph_context import current_config, current_store, resolve_store
@@ -67,6 +73,8 @@ class MemoryPhase(TypedDict, total=False):
 class MemoryStoreManagerInput(TypedDict):
     messages: Sequence[Any]
     max_steps: NotRequired[int]
+    said_at: NotRequired[datetime | str]
+    """When the conversation took place (default: now); pass it for imported history."""
 
 
 def _current_config(config: RunnableConfig | None) -> RunnableConfig:
@@ -115,6 +123,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
             enable_deletes=bool(enable_deletes),
             style=style,
             max_repairs=max_repairs,
+            facts=bool(enable_inserts),
         )
         phase_specs = tuple(
             Phase(
@@ -126,6 +135,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
                     enable_deletes=p.get("enable_deletes", True),
                     style=style,
                     max_repairs=max_repairs,
+                    facts=bool(p.get("enable_inserts", True)),
                 ),
                 include_messages=p.get("include_messages", False),
             )
@@ -220,13 +230,15 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         if isinstance(input, dict):
             if "messages" not in input:
                 raise InvalidInputError(
-                    "The input dict needs a 'messages' key (and optionally 'max_steps'); "
-                    f"got keys {sorted(input)}."
+                    "The input dict needs a 'messages' key (and optionally 'max_steps', "
+                    f"'said_at'); got keys {sorted(input)}."
                 )
             messages: list[BaseMessage] = normalize_messages(input["messages"])
             max_steps = input.get("max_steps") or 1
+            said = input.get("said_at")
         else:
-            messages, max_steps = normalize_messages(input), 1
+            messages, max_steps, said = normalize_messages(input), 1, None
+        said_at = datetime.now(timezone.utc) if said is None else as_utc(said, argument="said_at")
         flow = manage_store_memories(
             self.spec,
             messages,
@@ -234,6 +246,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
             max_steps=max_steps,
             default=self._default(config),
             new_key=lambda: str(uuid.uuid4()),
+            said_at=said_at,
         )
         return flow, config
 
@@ -437,9 +450,13 @@ def create_memory_store_manager(
         max_repairs: Repair attempts for invalid model answers before ``ModelOutputError``.
 
     Returns:
-        A Runnable: ``invoke``/``ainvoke`` take ``{"messages": [...]}`` (or a message list)
-        and return the ``{"namespace", "key", "value"}`` dicts written; values are
-        ``{"kind": "<schema name>", "content": {...}}``. ``search``/``asearch`` and
+        A Runnable: ``invoke``/``ainvoke`` take ``{"messages": [...]}`` (or a message list;
+        add ``"said_at"``, a datetime or ISO 8601 string, for a conversation that did not
+        happen now, e.g. imported history) and return the ``{"namespace", "key", "value"}``
+        dicts written; values are ``{"kind": "<schema name>", "content": {...}}``, and in
+        a fact collection (``enable_inserts=True``) also ``said_at``, ``valid_from`` when a
+        relative time in the fact ("last Saturday") dates it, and on a superseded fact
+        ``valid_to`` and ``superseded_by`` (see docs/temporal.md). ``search``/``asearch`` and
         ``get``/``aget`` read the namespace.
 
     Model calls per ``invoke``: one (plus one with ``query_model``, one per phase, and
@@ -448,15 +465,29 @@ def create_memory_store_manager(
     Example:
         >>> from langgraph.store.memory import InMemoryStore
         >>> from retain import create_memory_store_manager
-        >>> from retain.testing import FakeChatModel, insert
+        >>> from retain.testing import FakeChatModel, insert, update
         >>> store = InMemoryStore()
         >>> model = FakeChatModel([[insert("User prefers dark mode")]])
         >>> manager = create_memory_store_manager(model, namespace=("memories", "{user_id}"),
         ...                                       store=store)
         >>> config = {"configurable": {"user_id": "user-1"}}
         >>> written = manager.invoke({"messages": [("user", "I prefer dark mode")]}, config)
-        >>> [item.value for item in manager.search(config=config)]
-        [{'kind': 'Memory', 'content': {'content': 'User prefers dark mode'}}]
+        >>> [(item.value["kind"], item.value["content"]) for item in manager.search(config=config)]
+        [('Memory', {'content': 'User prefers dark mode'})]
+
+    Facts that change (see docs/temporal.md): an update keeps the key for the new fact and
+    the old one under a new key, ended; ``search`` shows current facts only.
+
+        >>> key = written[0]["key"]
+        >>> model = FakeChatModel([[update("m1", "User prefers light mode")]])
+        >>> manager = create_memory_store_manager(model, namespace=("memories", "{user_id}"),
+        ...                                       store=store)
+        >>> _ = manager.invoke({"messages": [("user", "Light mode now")]}, config)
+        >>> [item.value["content"]["content"] for item in manager.search(config=config)]
+        ['User prefers light mode']
+        >>> old = [i.value for i in store.search(("memories", "user-1")) if "valid_to" in i.value]
+        >>> old[0]["content"]["content"], old[0]["superseded_by"] == key
+        ('User prefers dark mode', True)
     """
     return MemoryStoreManager(
         model,

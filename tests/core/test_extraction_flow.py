@@ -86,7 +86,7 @@ def test_repair_request_carries_tool_results_for_every_call() -> None:
         )
     )
     tool_results = {m.tool_call_id: m.content for m in repair.messages if m.type == "tool"}
-    assert tool_results["a"] == "OK: created memory new-1."
+    assert tool_results["a"] == "OK: created memory m1."
     assert tool_results["b"].startswith("Error: Memory has no field(s) ['text']")
     # The memory created before the repair is now updatable, so PatchDoc is offered.
     assert "PatchDoc" in [t["function"]["name"] for t in repair.tools]
@@ -117,7 +117,7 @@ def test_json_style_constrains_ids_and_fields() -> None:
     assert request.tools == ()
     variants = request.response_schema["properties"]["operations"]["items"]["anyOf"]  # type: ignore[index]
     update = next(v for v in variants if v["properties"]["action"]["const"] == "update")
-    assert update["properties"]["id"] == {"enum": ["a", "b"]}
+    assert update["properties"]["id"] == {"enum": ["m1", "m2"]}  # short ids, never the keys
     assert update["properties"]["set"]["properties"].keys() == {"content"}
     assert "required" not in update["properties"]["set"]
     assert '{"operations": [...]}' in request.messages[0].content

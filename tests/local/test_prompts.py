@@ -54,3 +54,17 @@ def test_response_format_becomes_a_llama_cpp_grammar_request() -> None:
     assert _llama_format(None) == (None, None)
     with pytest.raises(TypeError):
         _llama_format("json")
+
+
+def test_example_uses_short_ids_and_does_not_update_the_first_memory() -> None:
+    full = worked_example(_schema(updates=True, deletes=True))
+    assert full is not None
+    shown = full.split("<existing_memories>\n", 1)[1].split("\n</existing_memories>", 1)[0]
+    assert [json.loads(line)["id"] for line in shown.splitlines()] == ["m1", "m2"]
+    answer = json.loads(full.split("Answer:\n", 1)[1].splitlines()[0])
+    assert answer["operations"][0] == {
+        "action": "update",
+        "id": "m2",
+        "set": {"content": "User lives in Lisbon."},
+    }
+    assert "unless the user confirmed it" in full

@@ -45,20 +45,25 @@ def test_insert_update_delete_in_the_store(store: BaseStore, invoke: Invoke) -> 
     )
     manager = create_memory_store_manager(model, store=store, enable_deletes=True)
     written = invoke(manager, {"messages": [("user", "Dark mode please. Jonas leads us.")]}, ALICE)
-    assert [w["value"] for w in written] == [
-        {"kind": "Memory", "content": {"content": "User prefers dark mode"}},
-        {"kind": "Memory", "content": {"content": "User's team lead is Jonas"}},
+    assert [(w["value"]["kind"], w["value"]["content"]) for w in written] == [
+        ("Memory", {"content": "User prefers dark mode"}),
+        ("Memory", {"content": "User's team lead is Jonas"}),
     ]
     assert all(w["namespace"] == ("memories", "alice") for w in written)
     keys = {w["value"]["content"]["content"]: w["key"] for w in written}
 
     invoke(manager, {"messages": [("user", "Light mode now. Jonas left.")]}, ALICE)
-    items = store.search(("memories", "alice"))
-    assert [(i.key, i.value["content"]["content"]) for i in items] == [
+    current = manager.search(config=ALICE)
+    assert [(i.key, i.value["content"]["content"]) for i in current] == [
         (keys["User prefers dark mode"], "User prefers light mode")
     ]
-    # the model saw both memories, by the keys they are stored under
-    assert sorted(m["id"] for m in model.calls[1].memories()) == sorted(keys.values())
+    # the update superseded the old fact, kept under a new key; the delete removed Jonas
+    ended = [i for i in store.search(("memories", "alice")) if "valid_to" in i.value]
+    assert [(i.value["content"]["content"], i.value["superseded_by"]) for i in ended] == [
+        ("User prefers dark mode", keys["User prefers dark mode"])
+    ]
+    # the model saw both memories by short ids, in the order recalled
+    assert sorted(m["id"] for m in model.calls[1].memories()) == ["m1", "m2"]
     assert len(model.calls) == 2  # one model call per invocation
     assert values(store, ("memories", "bob")) == []
 
@@ -94,7 +99,7 @@ def test_changes_are_written_as_one_batch(invoke: Invoke) -> None:
     invoke(manager, [("user", "hi")], ALICE)
     writes = [b for b in store.batches if any(getattr(op, "value", 0) != 0 for op in b)]
     assert len(writes) == 1
-    assert len(writes[0]) == 4
+    assert len(writes[0]) == 5  # three inserts, the update, the superseded fact kept
 
 
 def test_prompt_holds_at_most_query_limit_memories(store: BaseStore, invoke: Invoke) -> None:
@@ -171,7 +176,7 @@ def test_default_is_stored_under_default_and_updated(store: BaseStore, invoke: I
     assert [i.key for i in manager.search(query="app preferences", config=config)] == ["default"]
     assert manager.get("default", config=config).value["content"]["content"] == default  # type: ignore[union-attr]
     invoke(manager, [("user", "I prefer dark mode in all my apps")], config)
-    assert [m["id"] for m in model.calls[0].memories()] == ["default"]
+    assert [m["id"] for m in model.calls[0].memories()] == ["m1"]  # "default", as a short id
     found = manager.search(query="app preferences", config=config)
     assert [(i.key, i.value["kind"]) for i in found] == [("default", "Memory")]
     assert "dark mode" in found[0].value["content"]["content"]
@@ -200,10 +205,10 @@ def test_default_factory_reads_the_config(store: BaseStore, invoke: Invoke) -> N
     invoke(manager, [("user", "I prefer dark mode in all my apps")], config)
     item = store.get(("memories", "user125"), "default")
     assert item is not None
-    assert item.value == {
-        "kind": "Memory",
-        "content": {"content": "Respond in pirate speak. User likes light mode Dark mode."},
-    }
+    assert (item.value["kind"], item.value["content"]) == (
+        "Memory",
+        {"content": "Respond in pirate speak. User likes light mode Dark mode."},
+    )
 
 
 def test_query_model_writes_the_queries(store: BaseStore, invoke: Invoke) -> None:
@@ -219,7 +224,7 @@ def test_query_model_writes_the_queries(store: BaseStore, invoke: Invoke) -> Non
     assert len(query_model.calls) == 1
     assert len(model.calls) == 1
     assert "Switch everything to dark" in query_model.calls[0].text
-    assert [m["id"] for m in model.calls[0].memories()] == ["theme"]
+    assert [m["id"] for m in model.calls[0].memories()] == ["m1"]  # "theme", as a short id
     assert store.get(ns, "theme").value["content"]["content"] == "User likes dark theme"  # type: ignore[union-attr]
 
 

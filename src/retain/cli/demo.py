@@ -197,7 +197,7 @@ def _reply(
 def _changed_memory(store: SQLiteStore) -> tuple[str, list[Version]]:
     """A fact memory with more than one version (the team lead first), else the profile."""
     changed = []
-    for item in store.search(FACTS_NAMESPACE, limit=100):
+    for item in store.recall(FACTS_NAMESPACE, limit=100):  # current facts
         versions = store.history(FACTS_NAMESPACE, item.key)
         if len(versions) > 1:
             changed.append((_text(item.value), versions))
@@ -299,7 +299,8 @@ def _finale(
     say("profile:")
     for line in profile.splitlines():
         say(f"  {line}")
-    recalled: list[SearchItem] = store.search(FACTS_NAMESPACE, query=QUESTION, limit=8)
+    # current facts only: a superseded one is never presented as current
+    recalled: list[SearchItem] = store.recall(FACTS_NAMESPACE, query=QUESTION, limit=8)
     say(f"memories, scored against the final question ({len(recalled)}):")
     for item in recalled:
         say(f"  {item.score or 0.0:.3f}  {_text(item.value)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,8 @@ import jsonpatch
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from retain.core import protocol
+from retain.core.aliases import Aliases
+from retain.core.facts import same_subject, third_person
 from retain.core.messages import message_text, render_transcript
 from retain.core.prompts import build_system_prompt, build_user_prompt
 from retain.core.protocol import (
@@ -55,6 +57,10 @@ class ExtractionSpec:
     enable_deletes: bool = False
     style: StructuredStyle = "tool_calling"
     max_repairs: int = 2
+    facts: bool = False
+    """Fact mode (the store manager's): the user's first-person wording becomes "User ..."
+    and an update that names another subject is made an insert
+    (:mod:`retain.core.facts`), so a wrong id loses no fact."""
     _tool_cache: dict[tuple[Any, ...], tuple[dict[str, Any], ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -164,13 +170,18 @@ class _Run:
     """Mutable state of one extraction run."""
 
     def __init__(
-        self, spec: ExtractionSpec, existing: list[ExistingMemory], new_id: Callable[[], str]
+        self,
+        spec: ExtractionSpec,
+        existing: list[ExistingMemory],
+        new_id: Callable[[], str],
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.spec = spec
         self.new_id = new_id
         self.origin: dict[str, _Doc] = {m.id: _Doc(m.kind, m.content) for m in existing}
         self.state: dict[str, _Doc] = dict(self.origin)
         self.deleted: set[str] = set()
+        self.aliases = Aliases(self.origin, known=aliases)
 
     # -- what the model may do now -------------------------------------------------
     def insertable(self) -> list[MemoryKind]:
@@ -184,7 +195,7 @@ class _Run:
             return []
         first: dict[str, str] = {}
         for doc_id, doc in self.state.items():
-            first.setdefault(doc.kind.name, doc_id)
+            first.setdefault(doc.kind.name, self.aliases.show(doc_id))
         return [(k.name, first.get(k.name)) for k in self.spec.kinds]
 
     def request(self, transcript: str, step: int, max_steps: int) -> ModelRequest | None:
@@ -195,7 +206,7 @@ class _Run:
         if not inserts and not updates and not deletes:
             return None
         json_style = spec.style == "json_schema"
-        memories = [(i, d.kind.name, d.dumped()) for i, d in self.state.items()]
+        memories = [(self.aliases.show(i), d.kind.name, d.dumped()) for i, d in self.state.items()]
         system = build_system_prompt(
             json_style=json_style,
             insert_kinds=inserts,
@@ -234,19 +245,19 @@ class _Run:
             return ModelRequest(messages, tools=tools, tool_choice="any", cache_key=key)
         by_kind: dict[str, tuple[MemoryKind, list[str]]] = {}
         for doc_id, doc in self.state.items():
-            by_kind.setdefault(doc.kind.name, (doc.kind, []))[1].append(doc_id)
+            by_kind.setdefault(doc.kind.name, (doc.kind, []))[1].append(self.aliases.show(doc_id))
         schema = protocol.response_schema(
             inserts,
             list(by_kind.values()) if updates else [],
-            list(self.state) if deletes else [],
+            [self.aliases.show(i) for i in self.state] if deletes else [],
         )
         return ModelRequest(messages, response_schema=schema, schema_name="memory_operations")
 
     # -- applying proposals ----------------------------------------------------------
     def _unknown_id(self, doc_id: str) -> str:
-        if doc_id in self.deleted:
+        if self.aliases.real(doc_id) in self.deleted:
             return f"Memory {doc_id!r} was already deleted."
-        ids = list(self.state)
+        ids = [self.aliases.show(i) for i in self.state]
         shown = ", ".join(ids[:20]) + (" ..." if len(ids) > 20 else "")
         return f"There is no memory with id {doc_id!r}. Existing ids: {shown or '(none)'}."
 
@@ -279,19 +290,22 @@ class _Run:
                     f"Unknown memory kind {p.kind!r}; the kinds are {spec.kinds.names()}."
                 )
             if kind not in self.insertable():
-                existing = next(i for i, d in self.state.items() if d.kind is kind)
+                existing = next(
+                    self.aliases.show(i) for i, d in self.state.items() if d.kind is kind
+                )
                 raise ContentInvalid(
                     f"Creating memories is disabled and a {kind.name} already exists (id "
                     f"{existing}); update it instead."
                 )
-            content = kind.validate(p.content)
+            content = kind.validate(self._wording(p.content))
             doc_id = self.new_id()
             self.state[doc_id] = _Doc(kind, content)
-            return f"OK: created memory {doc_id}."
+            return f"OK: created memory {self.aliases.show(doc_id)}."
         if isinstance(p, ProposedUpdate):
             if not spec.enable_updates:
                 raise ContentInvalid("Updating memories is disabled; do not update.")
-            doc = self.state.get(p.id)
+            real = self.aliases.real(p.id)
+            doc = self.state.get(real)
             if doc is None:
                 raise ContentInvalid(self._unknown_id(p.id))
             data = doc.dumped()
@@ -306,8 +320,20 @@ class _Run:
                 raise ContentInvalid(f"The patch for {p.id} does not apply: {e}") from None
             except (TypeError, KeyError, ValueError) as e:
                 raise ContentInvalid(f"The patch for {p.id} is malformed: {e}") from None
-            content = doc.kind.validate(new_data)
-            self.state[p.id] = _Doc(doc.kind, content)
+            content = doc.kind.validate(self._wording(new_data))
+            if (
+                spec.facts
+                and spec.enable_inserts
+                and not same_subject(data, doc.kind.dump(content))
+            ):
+                # another subject: the old fact stays, the new one is added
+                doc_id = self.new_id()
+                self.state[doc_id] = _Doc(doc.kind, content)
+                return (
+                    f"OK: created memory {self.aliases.show(doc_id)} ({p.id} is about another "
+                    "subject and was kept)."
+                )
+            self.state[real] = _Doc(doc.kind, content)
             return f"OK: updated memory {p.id}."
         assert isinstance(p, ProposedDelete)
         if not spec.enable_deletes:
@@ -315,11 +341,19 @@ class _Run:
                 f"Deleting memories is disabled, so {p.id!r} cannot be deleted; update it "
                 "instead if it is outdated."
             )
-        if p.id not in self.state:
+        real = self.aliases.real(p.id)
+        if real not in self.state:
             raise ContentInvalid(self._unknown_id(p.id))
-        del self.state[p.id]
-        self.deleted.add(p.id)
+        del self.state[real]
+        self.deleted.add(real)
         return f"OK: deleted memory {p.id}."
+
+    def _wording(self, data: Any) -> Any:
+        """In fact mode, the memory's text in the third person."""
+        text = data.get("content") if isinstance(data, dict) else None
+        if not self.spec.facts or not isinstance(text, str):
+            return data
+        return {**data, "content": third_person(text)}
 
     # -- result ------------------------------------------------------------------------
     def result(self, calls: int, raw: list[AIMessage]) -> ExtractionResult:
@@ -338,7 +372,13 @@ class _Run:
             if doc_id not in self.origin:
                 memories.append(ExtractedMemory(doc_id, doc.content))
                 ops.append(Insert(doc_id, doc.kind.name, doc.content))
-        return ExtractionResult(memories=memories, operations=ops, model_calls=calls, raw=raw)
+        return ExtractionResult(
+            memories=memories,
+            operations=ops,
+            model_calls=calls,
+            raw=raw,
+            aliases=self.aliases.mapping(),
+        )
 
 
 def _feedback(
@@ -388,15 +428,19 @@ def extract_memories(
     *,
     max_steps: int = 1,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    aliases: Mapping[str, str] | None = None,
 ) -> CoreFlow[ExtractionResult]:
     """Run extraction and consolidation for up to ``max_steps`` passes.
 
     Each pass is one model call, plus up to ``spec.max_repairs`` repair calls when part of
-    the answer is invalid. Raises :class:`ModelOutputError` when problems remain.
+    the answer is invalid. Raises :class:`ModelOutputError` when problems remain. The
+    model sees short ids (:class:`~retain.core.aliases.Aliases`), kept across passes;
+    ``aliases`` (``{real id: alias}``, from an earlier result's ``aliases``) keeps them
+    across runs too.
     """
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise InvalidInputError(f"max_steps must be a positive integer; got {max_steps!r}.")
-    run = _Run(spec, existing, new_id)
+    run = _Run(spec, existing, new_id, aliases)
     parse = protocol.parse_tool_reply if spec.style == "tool_calling" else protocol.parse_json_reply
     transcript = render_transcript(messages)
     calls = 0

@@ -20,6 +20,10 @@ conversations. Skip small talk and anything only relevant to this moment.
 the context needed to use it later.
 - When new information contradicts or refines an existing memory, change that memory \
 instead of adding a near-duplicate. Merge redundant memories.
+- A fact the assistant stated that the user then confirmed ("yes", "right", "exactly") \
+is the user's fact: record it like one the user said.
+- Write what the user says about themselves as facts about "User" ("I moved" becomes \
+"User moved").
 - Never record guesses as facts; say how sure you are when it matters."""
 
 _SYSTEM = "You are the memory subroutine of an AI assistant."

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from retain.core.temporal import holds
 from retain.errors import InvalidInputError
 
 __all__ = [
@@ -96,12 +97,12 @@ _MONTHS = {
     for name in names
 }
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
-# "7 May 2023", "7 May, 2023", "May 7, 2023", "May 2023", "2023-05-07"
+# "7 May 2023", "7 May, 2023", "May 7, 2023", "May 2023", "2023-05-07" (or "2023-05-07T09:00")
 _DATE_PATTERNS = [
     re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I),
     re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I),
     re.compile(rf"\b({_MONTH_RE})\.?,?\s+(?:of\s+)?(\d{{4}})\b", re.I),
-    re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"),
+    re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:\b|(?=T\d))"),  # also an ISO time's date
 ]
 _YEAR_RE = re.compile(r"\b(19\d\d|20\d\d)\b")
 _LATEST_RE = re.compile(
@@ -437,6 +438,8 @@ def recall_flow(
     want: int,
     settings: Ranking = Ranking(),
     now: float | None = None,
+    as_of: datetime | None = None,
+    include_superseded: bool = False,
 ) -> RecallFlow:
     """The recall algorithm as a generator: it yields what it needs from the store
     (:class:`FindVector`, :class:`FindKeyword`, :class:`Load`, :class:`FindNeighbours`),
@@ -444,8 +447,21 @@ def recall_flow(
 
     ``mode`` is ``"hybrid"`` (everything above), ``"vector"`` (cosine only) or
     ``"keyword"`` (keyword relevance only); ``vectors`` says whether the store has an
-    embedding index; ``want`` is ``offset + limit``.
+    embedding index; ``want`` is ``offset + limit``. Memories that do not hold (superseded
+    ones, or with ``as_of``, those not valid then) are dropped as they load
+    (:func:`retain.core.temporal.holds`).
     """
+    moment = datetime.fromtimestamp(now, timezone.utc) if now is not None else None
+
+    def load(ids: tuple[int, ...]) -> Generator[RecallRequest, Any, dict[int, Any]]:
+        found: dict[int, tuple[str, float, Mapping[str, Any]]] = yield Load(ids)
+        at = moment or datetime.now(timezone.utc)
+        return {
+            i: row
+            for i, row in found.items()
+            if holds(row[2], now=at, as_of=as_of, include_superseded=include_superseded)
+        }
+
     q = analyse_query(query)
     k = max(CANDIDATES, want)
     vec: list[tuple[int, float]] = []
@@ -486,7 +502,7 @@ def recall_flow(
         )
     vec_d = dict(vec)
     ids = tuple(dict.fromkeys([i for i, _ in vec] + [i for i, _ in kw]))
-    rows: dict[int, tuple[str, float, Mapping[str, Any]]] = (yield Load(ids)) if ids else {}
+    rows: dict[int, tuple[str, float, Mapping[str, Any]]] = (yield from load(ids)) if ids else {}
     tokens: dict[int, tuple[int, dict[str, int], frozenset[str]]] = {}
     kw_d = bm25(weights, rows, tokens)
     neighbours: dict[int, tuple[tuple[int, int], ...]] = {}
@@ -505,7 +521,7 @@ def recall_flow(
                 neighbours[seed] = neighbours.get(seed, ()) + tuple(near)
             missing = tuple(n for n in neighbours if n not in rows)
             if missing:
-                rows.update((yield Load(missing)))
+                rows.update((yield from load(missing)))
                 kw_d = bm25(weights, rows, tokens)
     if mode == "vector" and vectors:
         ranked = rank(q, _candidates(rows, vec_d, {}, {}), settings, now=now)

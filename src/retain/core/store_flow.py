@@ -6,9 +6,13 @@ model requests, yields two store requests its driver carries out:
 * :class:`Recall`: find the memories related to the conversation (reply: search items);
 * :class:`Write`: apply puts and deletes as one batch (reply: ``None``).
 
-The flow recalls at most ``query_limit`` memories, runs the extraction core on them (plus
-optional extra phases), and writes the net changes. Stored values look like LangMem's:
-``{"kind": "<schema name>", "content": {...}}``.
+The flow recalls at most ``query_limit`` current memories, runs the extraction core on
+them (plus optional extra phases), and writes the net changes. Stored values look like
+LangMem's: ``{"kind": "<schema name>", "content": {...}}``; in a fact collection
+(``enable_inserts``) given the conversation's time (``said_at``), they also carry the
+temporal fields of :mod:`retain.core.temporal`, and an update *supersedes*: the key holds
+the new fact, and the old one is kept under a new key with its ``valid_to`` and
+``superseded_by`` (the key it gave way to). Only a delete removes a fact.
 """
 
 from __future__ import annotations
@@ -27,6 +31,16 @@ from retain.core.extraction import ExistingMemory, ExtractionSpec, extract_memor
 from retain.core.messages import message_text, render_transcript
 from retain.core.requests import ModelRequest, StructuredStyle
 from retain.core.schemas import ContentInvalid
+from retain.core.temporal import (
+    SAID_AT,
+    SUPERSEDED_BY,
+    VALID_FROM,
+    VALID_TO,
+    format_time,
+    holds,
+    parse_time,
+    resolve_relative,
+)
 from retain.core.types import Delete, Insert, MemoryOp, RemoveDoc, Update
 from retain.errors import ModelOutputError
 
@@ -50,6 +64,7 @@ QUERY_INSTRUCTIONS = (
 MAX_QUERY_CHARS = 2000
 RECENT_MESSAGES = 6
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NEVER = datetime.max.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -253,12 +268,16 @@ def manage_store_memories(
     max_steps: int = 1,
     default: tuple[str, Any] | None = None,
     new_key: Callable[[], str] = lambda: str(uuid.uuid4()),
+    said_at: datetime | None = None,
 ) -> StoreFlow:
     """Recall, extract and write the memories of one conversation.
 
     ``default`` is ``(kind_name, dumped_content)`` to seed the ``"default"`` key with when
-    nothing is recalled. Model calls: one per extraction pass (plus repairs), one for the
-    query model when ``spec.use_query_model``, and one per phase.
+    nothing is recalled. ``said_at`` is when the conversation took place (aware, UTC):
+    only facts current then are shown to the model, and, in a fact collection, written
+    facts record it, relative times in them are resolved against it and updates
+    supersede (see the module docstring). Model calls: one per extraction pass (plus
+    repairs), one for the query model when ``spec.use_query_model``, and one per phase.
     """
     calls = 0
     ext = spec.extraction
@@ -272,8 +291,13 @@ def manage_store_memories(
     else:
         queries = recall_queries(messages)
     found: list[list[SearchItem]] = yield Recall(namespace, queries, spec.query_limit)
-    recalled = _ranked(found, spec.query_limit)
+    now = said_at or _NEVER
+    recalled = _ranked(
+        [[item for item in items if holds(item.value, now=now)] for items in found],
+        spec.query_limit,
+    )
     existing, by_id = _existing(recalled, namespace, ext)
+    temporal = said_at is not None and ext.enable_inserts
 
     puts: dict[tuple[tuple[str, ...], str], dict[str, Any]] = {}
     if not existing and default is not None:
@@ -289,6 +313,7 @@ def manage_store_memories(
     result = yield from extract_memories(
         ext, messages, existing, max_steps=max_steps, new_id=new_key
     )
+    aliases = dict(result.aliases)
     calls += result.model_calls
     operations = list(result.operations)
     current = result.memories
@@ -303,7 +328,9 @@ def manage_store_memories(
             messages if phase.include_messages else [],
             phase_existing,
             new_id=new_key,
+            aliases=aliases,
         )
+        aliases.update(phase_result.aliases)
         calls += phase_result.model_calls
         operations = _merge_ops(operations, list(phase_result.operations))
         current = phase_result.memories
@@ -317,7 +344,15 @@ def manage_store_memories(
             continue
         kind = ext.kinds.get(op.kind) or _phase_kind(spec, op.kind)
         value = {"kind": op.kind, "content": kind.dump(op.content)}
-        puts[_where(op.id, by_id, namespace)] = value
+        where = _where(op.id, by_id, namespace)
+        if temporal and said_at is not None:
+            value.update(_stamp(value["content"], said_at))
+            old = by_id.get(op.id)
+            if isinstance(op, Update) and old is not None and where not in puts:
+                # the old fact gives way: kept under a new key, ended
+                ended = _ended(old.value, value, said_at, where[1])
+                puts[(tuple(old.namespace), new_key())] = ended
+        puts[where] = value
     if puts or deletes:
         yield Write(tuple((ns, key, value) for (ns, key), value in puts.items()), tuple(deletes))
     return StoreResult(
@@ -327,6 +362,26 @@ def manage_store_memories(
         operations=operations,
         model_calls=calls,
     )
+
+
+def _stamp(content: Any, said_at: datetime) -> dict[str, str]:
+    """The temporal fields of a fact stated at ``said_at``."""
+    out = {SAID_AT: format_time(said_at)}
+    text = content.get("content") if isinstance(content, dict) else None
+    day = resolve_relative(text, said_at) if isinstance(text, str) else None
+    if day is not None:
+        out[VALID_FROM] = day.isoformat()
+    return out
+
+
+def _ended(
+    old: dict[str, Any], new: dict[str, Any], said_at: datetime, successor: str
+) -> dict[str, Any]:
+    """The superseded fact: its value, ended when the new one began (or was said)."""
+    began = parse_time(old.get(VALID_FROM)) or parse_time(old.get(SAID_AT)) or _EPOCH
+    new_start = parse_time(new.get(VALID_FROM))
+    end = new_start if new_start is not None and began < new_start < said_at else said_at
+    return {**old, VALID_TO: format_time(end), SUPERSEDED_BY: successor}
 
 
 def _removed(content: Any) -> bool:

@@ -5,7 +5,7 @@ These are plain typed values with no behaviour that touches a model or a store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeAlias
 
@@ -96,3 +96,6 @@ class ExtractionResult:
     operations: list[MemoryOp]
     model_calls: int = 0
     raw: Sequence[Any] = field(default=(), repr=False)
+    aliases: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """``{memory id: short id}``: how the model saw each memory (see
+    :mod:`retain.core.aliases`)."""

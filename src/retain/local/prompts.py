@@ -12,8 +12,10 @@ from typing import Any
 
 __all__ = ["worked_example"]
 
-_CITY = "3f0c2a9e-5b1d-4e7a-9c61-2d8e4b7a1f05"
-_JOB = "c51a7e3b-92d4-4f08-a6b7-e0d3f2c8b914"
+# The memory manager shows memories under short ids (retain.core.aliases). The example
+# updates the second one, so a small model does not learn to copy "m1" by position.
+_JOB = "m1"
+_CITY = "m2"
 
 
 def _memory(doc_id: str, text: str) -> str:
@@ -47,9 +49,9 @@ def worked_example(schema: dict[str, Any]) -> str | None:
     """A worked example fitting the operations ``schema`` allows, or None if none fits.
 
     Only schemas of retain's memory operations with the default ``Memory`` kind get one
-    (the example's content fields are that kind's). The example shows an update, an insert and
-    an unrelated memory left alone; deletion is a rule in words (an example of one made
-    small models delete unrelated memories).
+    (the example's content fields are that kind's). The example shows an update (of the
+    second memory, by its short id), an insert and an unrelated memory left alone; deletion
+    is a rule in words (an example of one made small models delete unrelated memories).
     """
     actions = _actions(schema)
     if "insert" not in actions or not _inserts_memory_kind(schema):
@@ -59,7 +61,7 @@ def worked_example(schema: dict[str, Any]) -> str | None:
     ops: list[dict[str, Any]] = []
     existing: list[str] = []
     if updates or deletes:
-        existing = [_memory(_CITY, "User lives in Berlin."), _memory(_JOB, "User is a teacher.")]
+        existing = [_memory(_JOB, "User is a teacher."), _memory(_CITY, "User lives in Berlin.")]
     if updates:
         ops.append({"action": "update", "id": _CITY, "set": {"content": "User lives in Lisbon."}})
     else:
@@ -69,7 +71,7 @@ def worked_example(schema: dict[str, Any]) -> str | None:
     shown = "\n".join(existing) if existing else "(none yet)"
     rules = [
         "Write one short fact per memory, starting with who it is about (e.g. 'User ...').",
-        "Do not record greetings or what the assistant said.",
+        "Do not record greetings, nor what the assistant said unless the user confirmed it.",
     ]
     if existing:
         rules.insert(0, f"Memory {_JOB} is not in the answer: the conversation does not change it.")

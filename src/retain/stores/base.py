@@ -7,7 +7,7 @@ import contextlib
 import contextvars
 import dataclasses
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -16,6 +16,7 @@ from langgraph.store.base import BaseStore, IndexConfig, Item, MatchCondition, S
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
 from retain.core.ranking import Ranking
+from retain.core.temporal import as_utc
 from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS, resolve_embeddings
 from retain.errors import ConfigurationError, InvalidInputError
 from retain.stores.validation import check_namespace, check_page
@@ -24,6 +25,7 @@ __all__ = [
     "RecallMode",
     "RetainStore",
     "Version",
+    "current_page",
     "current_provenance",
     "index_texts",
     "matches_filter",
@@ -197,9 +199,17 @@ def recall_args(
     importance_weight: float,
     importance_field: str,
     ranking: Ranking | None,
-) -> tuple[tuple[str, ...], Ranking]:
-    """The checked arguments of :meth:`RetainStore.recall`: the prefix and the ranking
-    settings (``ranking`` with the weights given here applied), or a typed error."""
+    as_of: datetime | None = None,
+    include_superseded: bool = False,
+) -> tuple[tuple[str, ...], Ranking, datetime | None]:
+    """The checked arguments of :meth:`RetainStore.recall`: the prefix, the ranking
+    settings (``ranking`` with the weights given here applied) and ``as_of`` in UTC, or a
+    typed error."""
+    if not isinstance(include_superseded, bool):
+        raise InvalidInputError(
+            f"include_superseded must be True or False; got {include_superseded!r}."
+        )
+    at = None if as_of is None else as_utc(as_of, argument="as_of")
     if mode not in ("hybrid", "vector", "keyword"):
         raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {mode!r}.")
     check_page(limit, offset, min_limit=1)
@@ -213,7 +223,28 @@ def recall_args(
         importance_weight=importance_weight,
         importance_field=importance_field,
     )
-    return prefix, settings
+    return prefix, settings, at
+
+
+def current_page(
+    fetch: Callable[[int, int], list[SearchItem]],
+    keep: Callable[[Mapping[str, Any]], bool],
+    limit: int,
+    offset: int,
+) -> list[SearchItem]:
+    """``limit`` items from ``offset`` among those ``keep`` accepts, read from ``fetch``
+    (``(limit, offset) -> items`` in a stable order) a chunk at a time: recall without a
+    query, which lists the namespace, leaves out the facts that do not hold."""
+    chunk = max(2 * (offset + limit), 100)
+    kept: list[SearchItem] = []
+    start = 0
+    while len(kept) < offset + limit:
+        found = fetch(chunk, start)
+        kept += [item for item in found if keep(item.value)]
+        if len(found) < chunk:
+            break
+        start += chunk
+    return kept[offset : offset + limit]
 
 
 class RetainStore(BaseStore):
@@ -241,9 +272,15 @@ class RetainStore(BaseStore):
         importance_weight: float = 0.0,
         importance_field: str = "importance",
         ranking: Ranking | None = None,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
     ) -> list[SearchItem]:
         """Recall by keywords and meaning: the best memories under ``namespace_prefix`` for
         ``query`` (without a query: the newest first).
+
+        Only facts that hold are returned (:func:`retain.core.temporal.holds`): by
+        default the current ones (a fact another superseded has a ``valid_to``); with
+        ``as_of``, those valid at that time; ``include_superseded=True`` keeps ended ones.
 
         ``mode="hybrid"`` (the default) fuses normalised keyword and vector scores, lifts
         the neighbours of strong matches and memories from a date the query names

@@ -21,6 +21,7 @@ from retain.core.ranking import (
     Scored,
     recall_flow,
 )
+from retain.core.temporal import holds
 from retain.errors import EmbeddingDimensionError
 from retain.stores.base import RecallMode, index_texts, namespace_matches
 from retain.stores.pg_driver import Sql, Steps
@@ -275,8 +276,18 @@ class PgReads:
             listed = yield from self._listed(prefix, op.filter, op.limit, op.offset, now)
             items = [self._item(r, None, search=True) for r in listed]
             return items, _refreshable(listed, refresh)
+        # LangGraph's search returns every item, superseded facts included
         items, rows = yield from self._ranked(
-            prefix, op.query, q, op.filter, op.limit, op.offset, "hybrid", Ranking(), now
+            prefix,
+            op.query,
+            q,
+            op.filter,
+            op.limit,
+            op.offset,
+            "hybrid",
+            Ranking(),
+            now,
+            include_superseded=True,
         )
         if len(items) < op.limit:  # items without vectors come last, unscored
             rest = yield from self._listed(
@@ -320,13 +331,27 @@ class PgReads:
         offset: int,
         mode: RecallMode,
         settings: Ranking,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
     ) -> Steps[list[SearchItem]]:
         now = datetime.now(timezone.utc)
         if not query:
-            listed = yield from self._listed(prefix, filter, limit, offset, now)
-            return [self._item(r, None, search=True) for r in listed]
+            # the facts that hold, read a chunk at a time (as stores.base.current_page)
+            chunk, start = max(2 * (offset + limit), 100), 0
+            kept: list[tuple[Any, ...]] = []
+            while len(kept) < offset + limit:
+                listed = yield from self._listed(prefix, filter, chunk, start, now)
+                kept += [
+                    r
+                    for r in listed
+                    if holds(r[2], now=now, as_of=as_of, include_superseded=include_superseded)
+                ]
+                if len(listed) < chunk:
+                    break
+                start += chunk
+            return [self._item(r, None, search=True) for r in kept[offset : offset + limit]]
         items, _ = yield from self._ranked(
-            prefix, query, q, filter, limit, offset, mode, settings, now
+            prefix, query, q, filter, limit, offset, mode, settings, now, as_of, include_superseded
         )
         return items
 
@@ -341,6 +366,8 @@ class PgReads:
         mode: RecallMode,
         settings: Ranking,
         now: datetime,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
     ) -> Steps[tuple[list[SearchItem], list[tuple[Any, ...]]]]:
         """Drive :func:`retain.core.ranking.recall_flow` with SQL steps; returns the page
         and its rows."""
@@ -353,6 +380,8 @@ class PgReads:
             want=offset + limit,
             settings=settings,
             now=now.timestamp(),
+            as_of=as_of,
+            include_superseded=include_superseded,
         )
         reply: Any = None
         while True:

@@ -423,12 +423,12 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
 
     def _recall_args(
         self, namespace_prefix: Any, query: str | None, mode: str, **kwargs: Any
-    ) -> tuple[str, bool, Ranking]:
-        prefix, settings = recall_args(namespace_prefix, mode=mode, **kwargs)
+    ) -> tuple[str, bool, Ranking, datetime | None]:
+        prefix, settings, as_of = recall_args(namespace_prefix, mode=mode, **kwargs)
         wants_vector = bool(query) and mode in ("hybrid", "vector") and self.embeddings is not None
         if wants_vector:
             self._require_fresh_vectors()
-        return ns_text(prefix), wants_vector, settings
+        return ns_text(prefix), wants_vector, settings, as_of
 
     def recall(
         self,
@@ -445,8 +445,10 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         importance_weight: float = 0.0,
         importance_field: str = "importance",
         ranking: Ranking | None = None,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
     ) -> list[SearchItem]:
-        prefix, wants, settings = self._recall_args(
+        prefix, wants, settings, at = self._recall_args(
             namespace_prefix,
             query,
             mode,
@@ -457,9 +459,15 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
             importance_weight=importance_weight,
             importance_field=importance_field,
             ranking=ranking,
+            as_of=as_of,
+            include_superseded=include_superseded,
         )
         q = self.embeddings.embed_query(query) if wants else None
-        return self._db.drive(self._recall(prefix, query, q, filter, limit, offset, mode, settings))
+        return self._db.drive(
+            self._recall(
+                prefix, query, q, filter, limit, offset, mode, settings, at, include_superseded
+            )
+        )
 
     async def arecall(  # type: ignore[override]
         self,
@@ -476,9 +484,11 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         importance_weight: float = 0.0,
         importance_field: str = "importance",
         ranking: Ranking | None = None,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
     ) -> list[SearchItem]:
         """Async :meth:`recall`, on the async pool."""
-        prefix, wants, settings = self._recall_args(
+        prefix, wants, settings, at = self._recall_args(
             namespace_prefix,
             query,
             mode,
@@ -489,10 +499,14 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
             importance_weight=importance_weight,
             importance_field=importance_field,
             ranking=ranking,
+            as_of=as_of,
+            include_superseded=include_superseded,
         )
         q = await self.embeddings.aembed_query(query) if wants else None
         return await self._db.adrive(
-            self._recall(prefix, query, q, filter, limit, offset, mode, settings)
+            self._recall(
+                prefix, query, q, filter, limit, offset, mode, settings, at, include_superseded
+            )
         )
 
     def _history(self, namespace: tuple[str, ...], key: str) -> Steps[list[Version]]:

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,11 +46,13 @@ from retain.core.ranking import (
     Scored,
     recall_flow,
 )
+from retain.core.temporal import holds
 from retain.errors import ConfigurationError, EmbeddingDimensionError, InvalidInputError
 from retain.stores.base import (
     RecallMode,
     RetainStore,
     Version,
+    current_page,
     current_provenance,
     index_texts,
     matches_filter,
@@ -519,8 +521,9 @@ class SQLiteStore(CheckedCalls, RetainStore):
     def _search(self, op: SearchOp) -> list[SearchItem]:
         prefix = tuple(op.namespace_prefix)
         if op.query:
+            # LangGraph's search returns every item, superseded facts included
             items = self._ranked(
-                prefix, op.query, op.filter, op.limit, op.offset, "hybrid", Ranking()
+                prefix, op.query, op.filter, op.limit, op.offset, "hybrid", Ranking(), None, True
             )
             if len(items) < op.limit and self.embeddings is not None:
                 # items without vectors come last, unscored (LangGraph's search does the same)
@@ -579,8 +582,10 @@ class SQLiteStore(CheckedCalls, RetainStore):
         importance_weight: float = 0.0,
         importance_field: str = "importance",
         ranking: Ranking | None = None,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
     ) -> list[SearchItem]:
-        prefix, settings = recall_args(
+        prefix, settings, at = recall_args(
             namespace_prefix,
             limit=limit,
             offset=offset,
@@ -590,11 +595,23 @@ class SQLiteStore(CheckedCalls, RetainStore):
             importance_weight=importance_weight,
             importance_field=importance_field,
             ranking=ranking,
+            as_of=as_of,
+            include_superseded=include_superseded,
         )
         with self._lock, store_errors(self.path):
             if not query:
-                return self._search(SearchOp(prefix, filter, limit, offset, None, False))
-            return self._ranked(prefix, query, filter, limit, offset, mode, settings)
+                now = datetime.now(timezone.utc)
+                return current_page(
+                    lambda n, start: self._search(SearchOp(prefix, filter, n, start, None, False)),
+                    lambda value: holds(
+                        value, now=now, as_of=at, include_superseded=include_superseded
+                    ),
+                    limit,
+                    offset,
+                )
+            return self._ranked(
+                prefix, query, filter, limit, offset, mode, settings, at, include_superseded
+            )
 
     def _ranked(
         self,
@@ -605,6 +622,8 @@ class SQLiteStore(CheckedCalls, RetainStore):
         offset: int,
         mode: RecallMode,
         settings: Ranking,
+        as_of: datetime | None = None,
+        include_superseded: bool = False,
     ) -> list[SearchItem]:
         """Drive :func:`retain.core.ranking.recall_flow` against this database."""
         allowed = self._filtered_ids(prefix, filter) if filter else None
@@ -616,6 +635,8 @@ class SQLiteStore(CheckedCalls, RetainStore):
             want=offset + limit,
             settings=settings,
             now=time.time(),
+            as_of=as_of,
+            include_superseded=include_superseded,
         )
         reply: Any = None
         while True:
