@@ -157,21 +157,34 @@ def parse_index(
     return config, embeddings, ident, [(f, tokenize_path(f)) for f in fields]
 
 
+_STAMPS = frozenset({"said_at", "valid_from", "valid_to", "superseded_by"})
+
+
 def index_texts(
     value: Mapping[str, Any] | None, fields: Fields, index: Literal[False] | list[str] | None
 ) -> list[tuple[str, str]]:
     """``(field path, text)`` pairs to index for a put of ``value``.
 
     ``index`` is the put's own ``index`` argument: ``False`` indexes nothing, a list of
-    paths replaces the store's ``fields``. ``"$"`` is every string of the value joined;
-    a path that matches several strings yields ``path.0``, ``path.1``, ...
+    paths replaces the store's ``fields``. ``"$"`` is every string of the value joined,
+    except the time stamps retain keeps beside a fact (top-level ``said_at``,
+    ``valid_from``, ``valid_to``, ``superseded_by``: :mod:`retain.core.temporal`), which
+    are not words to match; a path that matches several strings yields ``path.0``,
+    ``path.1``, ...
+
+    Example:
+        >>> index_texts({"content": "User moved", "said_at": "2026-12-07"}, [("$", "$")], None)
+        [('$', 'User moved')]
     """
     if value is None or index is False:
         return []
     chosen = fields if index is None else [(f, tokenize_path(f)) for f in index]
     out: list[tuple[str, str]] = []
     for path, tokens in chosen:
-        texts = [" ".join(value_strings(value))] if path == "$" else get_text_at_path(value, tokens)
+        if path == "$":
+            texts = [" ".join(value_strings({k: v for k, v in value.items() if k not in _STAMPS}))]
+        else:
+            texts = get_text_at_path(value, tokens)
         if len(texts) == 1:
             out.append((path, texts[0]))
         else:
