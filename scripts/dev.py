@@ -40,9 +40,21 @@ def say(msg: str) -> None:
     print(f"[retain] {msg}", flush=True)
 
 
-def run(cmd: list[str], **kw: object) -> None:
+def run(cmd: list[str], *, doing: str = "", **kw: object) -> None:
+    """Run ``cmd``; with ``doing``, say every 30 s that it is still at it and for how long."""
     say("$ " + " ".join(str(c) for c in cmd))
-    subprocess.run(cmd, check=True, cwd=ROOT, **kw)  # type: ignore[call-overload]
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, **kw)  # type: ignore[call-overload]
+    while True:
+        try:
+            code = proc.wait(timeout=30)
+            break
+        except subprocess.TimeoutExpired:
+            if doing:
+                elapsed = int(time.monotonic() - started)
+                say(f"... {doing}: {elapsed // 60}m{elapsed % 60:02d}s so far")
+    if code != 0:
+        raise subprocess.CalledProcessError(code, cmd)
 
 
 def ensure_venv(extras: str) -> None:
@@ -66,7 +78,7 @@ def ensure_venv(extras: str) -> None:
         cmd += ["-c", str(ROOT / "constraints.txt")]
     if LOCAL_EXTRAS & set(extras.split(",")):
         install_llama_cpp(cmd)
-    run([*cmd, "-e", f".[{extras}]"])
+    run([*cmd, "-e", f".[{extras}]"], doing="installing packages")
     stamp.write_text(digest.hexdigest())
     say(f"installed in {time.monotonic() - started:.0f} s")
 
@@ -78,11 +90,11 @@ def install_llama_cpp(pip: list[str]) -> None:
     found = subprocess.run(check, capture_output=True, text=True, cwd=ROOT)
     if found.returncode == 0 and found.stdout.strip() == LLAMA_CPP.split("==")[1]:
         return
-    say(f"building {LLAMA_CPP} (compiles llama.cpp: about 5 minutes on 2 cores)")
+    say(f"building {LLAMA_CPP}: compiles llama.cpp, about 6 minutes on 2 cores")
     # LLAVA_BUILD=OFF: skip the multimodal mtmd library (51 of 178 compile units); retain
     # never loads it and llama_cpp imports it only for its Llava chat handlers.
     env = {**os.environ, "CMAKE_ARGS": "-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"}
-    run([*pip, "--no-cache-dir", LLAMA_CPP], env=env)
+    run([*pip, "--no-cache-dir", LLAMA_CPP], env=env, doing="compiling llama.cpp (about 6 min)")
 
 
 def cmd_test(args: list[str]) -> int:

@@ -65,6 +65,32 @@ def test_both_stores_rank_the_same(tmp_path: Path, pg_url: str) -> None:
         pg.close()
 
 
+def test_both_stores_keep_the_batch_order_for_neighbours(tmp_path: Path, pg_url: str) -> None:
+    """Keys that sort differently from the order they were written in: the question's
+    neighbour (the answer written right after it) is lifted on both stores alike."""
+    from retain.stores import PostgresStore
+
+    turns = [
+        ("z9", "Joanna: which lighting does your gaming room have?"),
+        ("a1", "Nate: soft purple leds all around"),
+        ("m5", "Joanna: nice, I like tea"),
+        ("b2", "Nate: I went hiking at the lake"),
+    ]
+    lite = SQLiteStore(tmp_path / "m.db", index=INDEX)  # type: ignore[arg-type]
+    pg = PostgresStore(pg_url, index=INDEX)  # type: ignore[arg-type]
+    try:
+        for store in (lite, pg):
+            store.batch([PutOp(NS, key, {"content": text}) for key, text in turns])
+        query = "gaming room lighting"
+        a = [(i.key, round(i.score or 0, 6)) for i in lite.recall(NS, query=query, limit=4)]
+        b = [(i.key, round(i.score or 0, 6)) for i in pg.recall(NS, query=query, limit=4)]
+        assert a == b
+        assert [k for k, _ in a[:2]] == ["z9", "a1"]  # the reply written next to it
+    finally:
+        lite.close()
+        pg.close()
+
+
 def test_a_dated_question_prefers_the_memory_from_that_time(make_store: StoreMaker) -> None:
     store = make_store(index=INDEX)
     fill(store)

@@ -361,13 +361,21 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
                 else:
                     body = " ".join(value_strings(op.value)) if op.index is not False else ""
                 bodies.append(keyword_text(body))  # capped: a tsvector holds at most 1 MB
+            # New items get ids in the batch's order (recall's neighbours are items written
+            # next to each other); rows are still written in key order (no deadlocks).
+            fresh = yield Sql(
+                "SELECT nextval(pg_get_serial_sequence('retain_items', 'id')) FROM "
+                "generate_series(1, %(n)s) ORDER BY 1",
+                {"n": len(upserts)},
+            )
+            new_ids = dict(zip(plan.values, (int(r[0]) for r in fresh), strict=True))
             rows = yield Sql(
-                "INSERT INTO retain_items AS i (prefix, key, value, created_at, updated_at, "
-                "expires_at, ttl_minutes, body) SELECT u.prefix, u.key, u.value::jsonb, "
+                "INSERT INTO retain_items AS i (id, prefix, key, value, created_at, updated_at, "
+                "expires_at, ttl_minutes, body) SELECT u.id, u.prefix, u.key, u.value::jsonb, "
                 "%(now)s, %(now)s, u.expires_at, u.ttl, to_tsvector(%(cfg)s::regconfig, u.body) "
-                "FROM unnest(%(p)s::text[], %(k)s::text[], %(v)s::text[], "
+                "FROM unnest(%(i)s::int8[], %(p)s::text[], %(k)s::text[], %(v)s::text[], "
                 "%(e)s::timestamptz[], %(t)s::float8[], %(b)s::text[]) "
-                "AS u(prefix, key, value, expires_at, ttl, body) ORDER BY u.prefix, u.key "
+                "AS u(id, prefix, key, value, expires_at, ttl, body) ORDER BY u.prefix, u.key "
                 "ON CONFLICT (prefix, key) DO UPDATE SET value = excluded.value, "
                 "updated_at = excluded.updated_at, expires_at = excluded.expires_at, "
                 "ttl_minutes = excluded.ttl_minutes, body = excluded.body "
@@ -375,6 +383,7 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
                 {
                     "now": now,
                     "cfg": self.text_search_config,
+                    "i": [new_ids[k] for k in upserts],
                     "p": [ns_text(ns) for ns, _ in upserts],
                     "k": [k for _, k in upserts],
                     "v": [plan.values[k] for k in upserts],
