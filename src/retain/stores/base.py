@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import json
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from langgraph.store.base import BaseStore, IndexConfig, Item, MatchCondition, SearchItem
@@ -19,7 +21,7 @@ from retain.core.ranking import Ranking
 from retain.core.temporal import as_utc
 from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS, resolve_embeddings
 from retain.errors import ConfigurationError, InvalidInputError
-from retain.stores.validation import check_namespace, check_page
+from retain.stores.validation import check_instant, check_namespace, check_page
 
 __all__ = [
     "RecallMode",
@@ -27,6 +29,7 @@ __all__ = [
     "Version",
     "current_page",
     "current_provenance",
+    "export_records",
     "index_texts",
     "matches_filter",
     "namespace_matches",
@@ -260,6 +263,34 @@ def current_page(
     return kept[offset : offset + limit]
 
 
+def export_records(
+    items: Iterable[tuple[tuple[str, ...], str, Any, datetime, datetime]],
+    versions: Iterable[tuple[tuple[str, ...], str, int, str, Any, datetime, Any]],
+) -> Iterator[dict[str, Any]]:
+    """The records of :meth:`RetainStore.export`: items ``(namespace, key, value, created,
+    updated)``, then versions ``(namespace, key, version, op, value, at, provenance)``."""
+    for ns, key, value, created, updated in items:
+        yield {
+            "type": "item",
+            "namespace": list(ns),
+            "key": key,
+            "value": value,
+            "created_at": created.isoformat(),
+            "updated_at": updated.isoformat(),
+        }
+    for ns, key, version, op, value, at, prov in versions:
+        yield {
+            "type": "version",
+            "namespace": list(ns),
+            "key": key,
+            "version": version,
+            "op": op,
+            "value": value,
+            "at": at.isoformat(),
+            "provenance": prov or {},
+        }
+
+
 class RetainStore(BaseStore):
     """A LangGraph ``BaseStore`` with retain's extensions: hybrid recall with recency and
     importance weighting, per-item history with provenance, purge, export and re-embedding.
@@ -319,13 +350,50 @@ class RetainStore(BaseStore):
         found: list[Version] = await self._in_thread(self.history, namespace, key)
         return found
 
-    @abstractmethod
     def get_as_of(self, namespace: tuple[str, ...], key: str, at: datetime) -> Item | None:
-        """The item as it was at ``at`` (``None`` if it did not exist then)."""
+        """The item as it was at ``at`` (``None`` if it did not exist then), read from its
+        history; ``at`` must be timezone-aware."""
+        versions = [v for v in self.history(namespace, key) if v.at <= check_instant(at)]
+        last = versions[-1] if versions else None
+        if last is None or last.value is None:
+            return None
+        created: datetime | None = None
+        for v in versions:  # an item deleted and put again was created again
+            if v.op == "delete":
+                created = None
+            elif created is None:
+                created = v.at
+        return Item(
+            value=last.value,
+            key=key,
+            namespace=tuple(namespace),
+            created_at=created or last.at,
+            updated_at=last.at,
+        )
 
-    @abstractmethod
     def restore(self, namespace: tuple[str, ...], key: str, version: int) -> Item:
-        """Put back the value of ``version``; the restore is itself a new version."""
+        """Put back the value of ``version``; the restore is itself a new version (its
+        provenance says ``restored_from``)."""
+        found = [v for v in self.history(namespace, key) if v.version == version]
+        if not found or found[0].value is None:
+            raise InvalidInputError(
+                f"{namespace}/{key} has no version {version} with a value to restore; see "
+                "store.history(namespace, key)."
+            )
+        with provenance(restored_from=version):
+            self.put(namespace, key, found[0].value)
+        item = self.get(namespace, key)
+        assert item is not None
+        return item
+
+    def export_jsonl(self, namespace_prefix: tuple[str, ...], path: str | Path) -> int:
+        """Write :meth:`export` to a JSON-lines file; returns the number of lines."""
+        count = 0
+        with open(path, "w", encoding="utf-8") as out:
+            for record in self.export(namespace_prefix):
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
+        return count
 
     @abstractmethod
     def purge(self, namespace_prefix: tuple[str, ...]) -> int:

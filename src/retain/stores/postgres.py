@@ -23,14 +23,12 @@ import json
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from langgraph.store.base import (
     GetOp,
     IndexConfig,
-    Item,
     ListNamespacesOp,
     Op,
     PutOp,
@@ -53,9 +51,9 @@ from retain.stores.base import (
     RetainStore,
     Version,
     current_provenance,
+    export_records,
     index_texts,
     parse_index,
-    provenance,
     recall_args,
     value_strings,
 )
@@ -70,7 +68,6 @@ from retain.stores.pg_schema import (
 from retain.stores.validation import (
     CheckedCalls,
     check_count,
-    check_instant,
     check_key,
     check_namespace,
     check_op,
@@ -532,38 +529,6 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
     async def ahistory(self, namespace: tuple[str, ...], key: str) -> list[Version]:
         return await self._db.adrive(self._history(check_namespace(namespace), check_key(key)))
 
-    def get_as_of(self, namespace: tuple[str, ...], key: str, at: datetime) -> Item | None:
-        versions = [v for v in self.history(namespace, key) if v.at <= check_instant(at)]
-        last = versions[-1] if versions else None
-        if last is None or last.value is None:
-            return None
-        created: datetime | None = None
-        for v in versions:  # an item deleted and put again was created again
-            if v.op == "delete":
-                created = None
-            elif created is None:
-                created = v.at
-        return Item(
-            value=last.value,
-            key=key,
-            namespace=tuple(namespace),
-            created_at=created or last.at,
-            updated_at=last.at,
-        )
-
-    def restore(self, namespace: tuple[str, ...], key: str, version: int) -> Item:
-        found = [v for v in self.history(namespace, key) if v.version == version]
-        if not found or found[0].value is None:
-            raise InvalidInputError(
-                f"{namespace}/{key} has no version {version} with a value to restore; see "
-                "store.history(namespace, key)."
-            )
-        with provenance(restored_from=version):
-            self.put(namespace, key, found[0].value)
-        item = self.get(namespace, key)
-        assert item is not None
-        return item
-
     def _purge(self, namespace_prefix: tuple[str, ...]) -> Steps[int]:
         if not namespace_prefix:
             raise InvalidInputError("purge needs a non-empty namespace prefix.")
@@ -594,30 +559,12 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
             f"WHERE {under_sql('h.prefix')} ORDER BY prefix, key, version",
             params,
         )
-        out: list[dict[str, Any]] = [
-            {
-                "type": "item",
-                "namespace": list(ns_tuple(p)),
-                "key": k,
-                "value": v,
-                "created_at": c.isoformat(),
-                "updated_at": u.isoformat(),
-            }
-            for p, k, v, c, u in items
-        ]
-        out += [
-            {
-                "type": "version",
-                "namespace": list(ns_tuple(p)),
-                "key": k,
-                "version": n,
-                "op": op,
-                "value": v,
-                "at": at.isoformat(),
-                "provenance": prov or {},
-            }
-            for p, k, n, op, v, at, prov in versions
-        ]
+        out = list(
+            export_records(
+                ((ns_tuple(p), k, v, c, u) for p, k, v, c, u in items),
+                ((ns_tuple(p), k, n, op, v, at, pv) for p, k, n, op, v, at, pv in versions),
+            )
+        )
         return out
 
     def export(self, namespace_prefix: tuple[str, ...]) -> Iterator[dict[str, Any]]:
@@ -628,15 +575,6 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         prefix = check_namespace(namespace_prefix, prefix=True)
         for record in await self._db.adrive(self._export(prefix)):
             yield record
-
-    def export_jsonl(self, namespace_prefix: tuple[str, ...], path: str | Path) -> int:
-        """Write :meth:`export` to a JSON-lines file; returns the number of lines."""
-        count = 0
-        with open(path, "w", encoding="utf-8") as out:
-            for record in self.export(namespace_prefix):
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-        return count
 
     def reembed(self, *, batch_size: int = 64) -> int:
         if self.embeddings is None or self.index_config is None:

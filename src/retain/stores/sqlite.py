@@ -54,6 +54,7 @@ from retain.stores.base import (
     Version,
     current_page,
     current_provenance,
+    export_records,
     index_texts,
     matches_filter,
     namespace_matches,
@@ -76,7 +77,6 @@ from retain.stores.sqlite_vectors import Vector, VectorCache
 from retain.stores.validation import (
     CheckedCalls,
     check_count,
-    check_instant,
     check_key,
     check_namespace,
     check_op,
@@ -753,40 +753,6 @@ class SQLiteStore(CheckedCalls, RetainStore):
             for r in rows
         ]
 
-    def get_as_of(self, namespace: tuple[str, ...], key: str, at: datetime) -> Item | None:
-        versions = [v for v in self.history(namespace, key) if v.at <= check_instant(at)]
-        last = versions[-1] if versions else None
-        if last is None or last.value is None:
-            return None
-        created: datetime | None = None
-        for v in versions:  # an item deleted and put again was created again
-            if v.op == "delete":
-                created = None
-            elif created is None:
-                created = v.at
-        return Item(
-            value=last.value,
-            key=key,
-            namespace=tuple(namespace),
-            created_at=created or last.at,
-            updated_at=last.at,
-        )
-
-    def restore(self, namespace: tuple[str, ...], key: str, version: int) -> Item:
-        found = [v for v in self.history(namespace, key) if v.version == version]
-        if not found or found[0].value is None:
-            raise InvalidInputError(
-                f"{namespace}/{key} has no version {version} with a value to restore; see "
-                "store.history(namespace, key)."
-            )
-        from retain.stores.base import provenance
-
-        with provenance(restored_from=version):
-            self.put(namespace, key, found[0].value)
-        item = self.get(namespace, key)
-        assert item is not None
-        return item
-
     def purge(self, namespace_prefix: tuple[str, ...]) -> int:
         """Delete everything under the prefix: items, vectors, keyword index, history.
 
@@ -836,35 +802,21 @@ class SQLiteStore(CheckedCalls, RetainStore):
                 f"{under_sql()} ORDER BY prefix, key, version",
                 args,
             ).fetchall()
-        for prefix, key, value, created, updated in items:
-            yield {
-                "type": "item",
-                "namespace": list(ns_tuple(prefix)),
-                "key": key,
-                "value": json.loads(value),
-                "created_at": utc(created).isoformat(),
-                "updated_at": utc(updated).isoformat(),
-            }
-        for prefix, key, version, op, value, at, prov in versions:
-            yield {
-                "type": "version",
-                "namespace": list(ns_tuple(prefix)),
-                "key": key,
-                "version": version,
-                "op": op,
-                "value": None if value is None else json.loads(value),
-                "at": utc(at).isoformat(),
-                "provenance": json.loads(prov or "{}"),
-            }
-
-    def export_jsonl(self, namespace_prefix: tuple[str, ...], path: str | Path) -> int:
-        """Write :meth:`export` to a JSON-lines file; returns the number of lines."""
-        count = 0
-        with open(path, "w", encoding="utf-8") as out:
-            for record in self.export(namespace_prefix):
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-        return count
+        yield from export_records(
+            ((ns_tuple(p), k, json.loads(v), utc(c), utc(u)) for p, k, v, c, u in items),
+            (
+                (
+                    ns_tuple(p),
+                    k,
+                    n,
+                    op,
+                    None if v is None else json.loads(v),
+                    utc(at),
+                    json.loads(pv),
+                )
+                for p, k, n, op, v, at, pv in versions
+            ),
+        )
 
     def reembed(self, *, batch_size: int = 64) -> int:
         if self.embeddings is None or self.index_config is None:
