@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langgraph.store.base import BaseStore, IndexConfig, Item, MatchCondition, SearchItem
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
@@ -24,6 +24,7 @@ from retain.errors import ConfigurationError, InvalidInputError
 from retain.stores.validation import check_instant, check_namespace, check_page
 
 __all__ = [
+    "RecallArgs",
     "RecallMode",
     "RetainStore",
     "Version",
@@ -204,21 +205,38 @@ def namespace_matches(condition: MatchCondition, namespace: tuple[str, ...]) -> 
     return all(p == "*" or p == n for p, n in zip(path, part, strict=True))
 
 
+@dataclass(frozen=True)
+class RecallArgs:
+    """The checked arguments of one :meth:`RetainStore.recall` (see :func:`recall_args`)."""
+
+    prefix: tuple[str, ...]
+    query: str | None
+    filter: dict[str, Any] | None
+    limit: int
+    offset: int
+    mode: RecallMode
+    settings: Ranking
+    as_of: datetime | None
+    include_superseded: bool
+
+
 def recall_args(
     namespace_prefix: Any,
     *,
-    limit: int,
-    offset: int,
-    mode: str,
-    recency_weight: float,
-    recency_half_life: timedelta,
-    importance_weight: float,
-    importance_field: str,
-    ranking: Ranking | None,
+    query: str | None = None,
+    filter: dict[str, Any] | None = None,
+    limit: int = 10,
+    offset: int = 0,
+    mode: str = "hybrid",
+    recency_weight: float = 0.0,
+    recency_half_life: timedelta = timedelta(days=30),
+    importance_weight: float = 0.0,
+    importance_field: str = "importance",
+    ranking: Ranking | None = None,
     as_of: datetime | None = None,
     include_superseded: bool = False,
-) -> tuple[tuple[str, ...], Ranking, datetime | None]:
-    """The checked arguments of :meth:`RetainStore.recall`: the prefix, the ranking
+) -> RecallArgs:
+    """The arguments of :meth:`RetainStore.recall` checked: the prefix, the ranking
     settings (``ranking`` with the weights given here applied) and ``as_of`` in UTC, or a
     typed error."""
     if not isinstance(include_superseded, bool):
@@ -239,7 +257,17 @@ def recall_args(
         importance_weight=importance_weight,
         importance_field=importance_field,
     )
-    return prefix, settings, at
+    return RecallArgs(
+        prefix,
+        query,
+        filter,
+        limit,
+        offset,
+        cast(RecallMode, mode),
+        settings,
+        at,
+        include_superseded,
+    )
 
 
 def current_page(
@@ -300,7 +328,6 @@ class RetainStore(BaseStore):
 
     supports_ttl = True
 
-    @abstractmethod
     def recall(
         self,
         namespace_prefix: tuple[str, ...],
@@ -334,12 +361,36 @@ class RetainStore(BaseStore):
         and a numeric ``importance_field`` of the value (clamped to [0, 1]); ``ranking``
         replaces the other settings (:class:`retain.core.ranking.Ranking`).
         """
+        return self._recall(
+            recall_args(
+                namespace_prefix,
+                query=query,
+                filter=filter,
+                limit=limit,
+                offset=offset,
+                mode=mode,
+                recency_weight=recency_weight,
+                recency_half_life=recency_half_life,
+                importance_weight=importance_weight,
+                importance_field=importance_field,
+                ranking=ranking,
+                as_of=as_of,
+                include_superseded=include_superseded,
+            )
+        )
 
     async def arecall(
         self, namespace_prefix: tuple[str, ...], /, **kwargs: Any
     ) -> list[SearchItem]:
-        """Async :meth:`recall`."""
-        found: list[SearchItem] = await self._in_thread(self.recall, namespace_prefix, **kwargs)
+        """Async :meth:`recall` (same arguments)."""
+        return await self._arecall(recall_args(namespace_prefix, **kwargs))
+
+    @abstractmethod
+    def _recall(self, args: RecallArgs) -> list[SearchItem]:
+        """Carry out a checked recall."""
+
+    async def _arecall(self, args: RecallArgs) -> list[SearchItem]:
+        found: list[SearchItem] = await self._in_thread(self._recall, args)
         return found
 
     @abstractmethod

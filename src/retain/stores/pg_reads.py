@@ -331,7 +331,7 @@ class PgReads:
             namespaces = sorted(namespaces)
         return namespaces[op.offset : op.offset + op.limit]
 
-    def _recall(
+    def _recall_rows(
         self,
         prefix: str,
         query: str | None,

@@ -38,7 +38,6 @@ from langgraph.store.base import (
     TTLConfig,
 )
 
-from retain.core.ranking import Ranking
 from retain.errors import (
     ConfigurationError,
     EmbeddingDimensionError,
@@ -47,14 +46,13 @@ from retain.errors import (
     StoreError,
 )
 from retain.stores.base import (
-    RecallMode,
+    RecallArgs,
     RetainStore,
     Version,
     current_provenance,
     export_records,
     index_texts,
     parse_index,
-    recall_args,
     value_strings,
 )
 from retain.stores.hooks import pg_purge_jobs, pg_write_steps, write_replayed
@@ -427,93 +425,35 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
 
     # -- retain's extensions -------------------------------------------------------------------
 
-    def _recall_args(
-        self, namespace_prefix: Any, query: str | None, mode: str, **kwargs: Any
-    ) -> tuple[str, bool, Ranking, datetime | None]:
-        prefix, settings, as_of = recall_args(namespace_prefix, mode=mode, **kwargs)
-        wants_vector = bool(query) and mode in ("hybrid", "vector") and self.embeddings is not None
-        if wants_vector:
+    def _wants_vector(self, args: RecallArgs) -> bool:
+        wants = bool(args.query) and args.mode in ("hybrid", "vector")
+        if wants and self.embeddings is not None:
             self._require_fresh_vectors()
-        return ns_text(prefix), wants_vector, settings, as_of
+            return True
+        return False
 
-    def recall(
-        self,
-        namespace_prefix: tuple[str, ...],
-        /,
-        *,
-        query: str | None = None,
-        filter: dict[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        mode: RecallMode = "hybrid",
-        recency_weight: float = 0.0,
-        recency_half_life: timedelta = timedelta(days=30),
-        importance_weight: float = 0.0,
-        importance_field: str = "importance",
-        ranking: Ranking | None = None,
-        as_of: datetime | None = None,
-        include_superseded: bool = False,
-    ) -> list[SearchItem]:
-        prefix, wants, settings, at = self._recall_args(
-            namespace_prefix,
-            query,
-            mode,
-            limit=limit,
-            offset=offset,
-            recency_weight=recency_weight,
-            recency_half_life=recency_half_life,
-            importance_weight=importance_weight,
-            importance_field=importance_field,
-            ranking=ranking,
-            as_of=as_of,
-            include_superseded=include_superseded,
-        )
-        q = self.embeddings.embed_query(query) if wants else None
-        return self._db.drive(
-            self._recall(
-                prefix, query, q, filter, limit, offset, mode, settings, at, include_superseded
-            )
+    def _recall_steps(self, args: RecallArgs, q: Any) -> Steps[list[SearchItem]]:
+        return self._recall_rows(
+            ns_text(args.prefix),
+            args.query,
+            q,
+            args.filter,
+            args.limit,
+            args.offset,
+            args.mode,
+            args.settings,
+            args.as_of,
+            args.include_superseded,
         )
 
-    async def arecall(  # type: ignore[override]
-        self,
-        namespace_prefix: tuple[str, ...],
-        /,
-        *,
-        query: str | None = None,
-        filter: dict[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        mode: RecallMode = "hybrid",
-        recency_weight: float = 0.0,
-        recency_half_life: timedelta = timedelta(days=30),
-        importance_weight: float = 0.0,
-        importance_field: str = "importance",
-        ranking: Ranking | None = None,
-        as_of: datetime | None = None,
-        include_superseded: bool = False,
-    ) -> list[SearchItem]:
-        """Async :meth:`recall`, on the async pool."""
-        prefix, wants, settings, at = self._recall_args(
-            namespace_prefix,
-            query,
-            mode,
-            limit=limit,
-            offset=offset,
-            recency_weight=recency_weight,
-            recency_half_life=recency_half_life,
-            importance_weight=importance_weight,
-            importance_field=importance_field,
-            ranking=ranking,
-            as_of=as_of,
-            include_superseded=include_superseded,
-        )
-        q = await self.embeddings.aembed_query(query) if wants else None
-        return await self._db.adrive(
-            self._recall(
-                prefix, query, q, filter, limit, offset, mode, settings, at, include_superseded
-            )
-        )
+    def _recall(self, args: RecallArgs) -> list[SearchItem]:
+        q = self.embeddings.embed_query(args.query) if self._wants_vector(args) else None
+        return self._db.drive(self._recall_steps(args, q))
+
+    async def _arecall(self, args: RecallArgs) -> list[SearchItem]:
+        """Native async, on the async pool."""
+        q = await self.embeddings.aembed_query(args.query) if self._wants_vector(args) else None
+        return await self._db.adrive(self._recall_steps(args, q))
 
     def _history(self, namespace: tuple[str, ...], key: str) -> Steps[list[Version]]:
         rows = yield Sql(

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +49,7 @@ from retain.core.ranking import (
 from retain.core.temporal import holds
 from retain.errors import ConfigurationError, EmbeddingDimensionError, InvalidInputError
 from retain.stores.base import (
+    RecallArgs,
     RecallMode,
     RetainStore,
     Version,
@@ -59,7 +60,6 @@ from retain.stores.base import (
     matches_filter,
     namespace_matches,
     parse_index,
-    recall_args,
     value_strings,
 )
 from retain.stores.hooks import purge_jobs, run_write_hooks, write_replayed
@@ -567,50 +567,31 @@ class SQLiteStore(CheckedCalls, RetainStore):
 
     # -- retain's extensions ---------------------------------------------------------------------
 
-    def recall(
-        self,
-        namespace_prefix: tuple[str, ...],
-        /,
-        *,
-        query: str | None = None,
-        filter: dict[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        mode: RecallMode = "hybrid",
-        recency_weight: float = 0.0,
-        recency_half_life: timedelta = timedelta(days=30),
-        importance_weight: float = 0.0,
-        importance_field: str = "importance",
-        ranking: Ranking | None = None,
-        as_of: datetime | None = None,
-        include_superseded: bool = False,
-    ) -> list[SearchItem]:
-        prefix, settings, at = recall_args(
-            namespace_prefix,
-            limit=limit,
-            offset=offset,
-            mode=mode,
-            recency_weight=recency_weight,
-            recency_half_life=recency_half_life,
-            importance_weight=importance_weight,
-            importance_field=importance_field,
-            ranking=ranking,
-            as_of=as_of,
-            include_superseded=include_superseded,
-        )
+    def _recall(self, args: RecallArgs) -> list[SearchItem]:
+        a = args
         with self._lock, store_errors(self.path):
-            if not query:
+            if not a.query:
                 now = datetime.now(timezone.utc)
                 return current_page(
-                    lambda n, start: self._search(SearchOp(prefix, filter, n, start, None, False)),
-                    lambda value: holds(
-                        value, now=now, as_of=at, include_superseded=include_superseded
+                    lambda n, start: self._search(
+                        SearchOp(a.prefix, a.filter, n, start, None, False)
                     ),
-                    limit,
-                    offset,
+                    lambda value: holds(
+                        value, now=now, as_of=a.as_of, include_superseded=a.include_superseded
+                    ),
+                    a.limit,
+                    a.offset,
                 )
             return self._ranked(
-                prefix, query, filter, limit, offset, mode, settings, at, include_superseded
+                a.prefix,
+                a.query,
+                a.filter,
+                a.limit,
+                a.offset,
+                a.mode,
+                a.settings,
+                a.as_of,
+                a.include_superseded,
             )
 
     def _ranked(
