@@ -96,6 +96,11 @@ def _prefixed(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration(5, "index of items by namespace and id (recall's neighbours)")
+def _prefix_id(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE INDEX retain_items_prefix_id ON retain_items(prefix, id)")
+
+
 def foreign_schema(conn: sqlite3.Connection) -> list[str]:
     """The names of the schema objects of a database that retain did not create (it has
     objects but no ``retain_migrations`` table); empty for a new or a retain database."""

@@ -46,6 +46,10 @@ def _similarity(distance: Any) -> float:
     return 0.0 if math.isnan(d) else 1.0 - d
 
 
+STATS_SECONDS = 60.0
+"""How long a :class:`~retain.stores.PostgresStore` reuses a namespace's keyword counts."""
+
+
 def _refreshable(rows: Sequence[Sequence[Any]], refresh: bool) -> list[int]:
     """Ids of the rows whose TTL a read refreshes: none unless asked, and only items with
     a TTL (so a read of items without one writes nothing)."""
@@ -60,6 +64,7 @@ class PgReads:
     ann_threshold: int
     text_search_config: str
     embeddings: Any
+    _stats_cache: dict[tuple[str, str], tuple[float, int]]  # (prefix, term) -> (until, n)
     _fields: Any
 
     # -- reads -------------------------------------------------------------------------------
@@ -238,20 +243,28 @@ class PgReads:
         self, prefix: str, terms: Sequence[str], now: datetime
     ) -> Steps[tuple[int, dict[str, int]]]:
         """How many live items lie under ``prefix``, and how many of them match each term
-        (one statement; each count uses the GIN index)."""
-        params: dict[str, Any] = {**under_params(prefix), "now": now}
-        params["cfg"] = self.text_search_config
-        base = f"FROM retain_items i WHERE {under_sql('i.prefix')} AND {self._LIVE}"
-        parts = [f"(SELECT count(*) {base})"]
-        for n, term in enumerate(terms):
-            params[f"t{n}"] = term
-            parts.append(
-                f"(SELECT count(*) {base} AND i.body @@ "
-                f"plainto_tsquery(%(cfg)s::regconfig, %(t{n})s))"
-            )
-        rows = yield Sql("SELECT " + ", ".join(parts), params)
-        counts = [int(c) for c in rows[0]]
-        return counts[0], dict(zip(terms, counts[1:], strict=True))
+        (one statement; each count uses the GIN index). Counts are kept for
+        :data:`STATS_SECONDS` per store object: term weights change slowly, and no other
+        process tells this one when it wrote."""
+        cache = self._stats_cache
+        stamp = now.timestamp()
+        if len(cache) > 10_000:
+            cache.clear()
+        wanted = ["", *dict.fromkeys(terms)]  # "" is the namespace's count
+        missing = [t for t in wanted if cache.get((prefix, t), (0.0, 0))[0] <= stamp]
+        if missing:
+            params: dict[str, Any] = {**under_params(prefix), "now": now}
+            params["cfg"] = self.text_search_config
+            base = f"FROM retain_items i WHERE {under_sql('i.prefix')} AND {self._LIVE}"
+            parts = []
+            for n, term in enumerate(missing):
+                params[f"t{n}"] = term
+                match = f" AND i.body @@ plainto_tsquery(%(cfg)s::regconfig, %(t{n})s)"
+                parts.append(f"(SELECT count(*) {base}{match if term else ''})")
+            rows = yield Sql("SELECT " + ", ".join(parts), params)
+            for term, count in zip(missing, rows[0], strict=True):
+                cache[(prefix, term)] = (stamp + STATS_SECONDS, int(count))
+        return cache[(prefix, "")][1], {t: cache[(prefix, t)][1] for t in terms}
 
     def _neighbours(
         self, ids: Sequence[int], window: int, flt: dict[str, Any] | None, now: datetime

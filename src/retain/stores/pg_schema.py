@@ -131,6 +131,11 @@ def _api_keys() -> list[str]:
     ]
 
 
+@pg_migration(4, "index of items by namespace and id (recall's neighbours)")
+def _prefix_id() -> list[str]:
+    return ["CREATE INDEX retain_items_prefix_id ON retain_items (prefix, id)"]
+
+
 CREATE_MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS retain_migrations (version integer PRIMARY KEY, "
     "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"

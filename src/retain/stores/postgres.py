@@ -152,6 +152,7 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
         self._dims = int(self.index_config["dims"]) if self.index_config else 0
         self._ann = bool(ann_index and self.index_config)
+        self._stats_cache = {}
         self._db = PgConnections(
             conn_string,
             pool_size=pool_size,

@@ -692,7 +692,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
         """For each id, the ``window`` live, indexed items written right before it and the
         ``window`` right after it in its namespace, with their distance."""
         side = (
-            "(SELECT json_group_array(x.id) FROM (SELECT n.id FROM retain_items AS n NOT INDEXED "
+            "(SELECT json_group_array(x.id) FROM (SELECT n.id FROM retain_items AS n "
             "WHERE n.prefix = i.prefix AND n.id {op} i.id AND (n.expires_at IS NULL OR "
             "n.expires_at > ?2) AND EXISTS (SELECT 1 FROM retain_items_fts f WHERE f.rowid = n.id) "
             "ORDER BY n.id {order} LIMIT ?3) AS x)"
