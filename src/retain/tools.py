@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, Optional
 
 from langchain_core.runnables import RunnableConfig
@@ -97,6 +97,20 @@ def _verbs(actions: Sequence[str]) -> str:
     return f"{', '.join((actions[0].capitalize(), *actions[1:-1]))}, or {actions[-1]} a memory"
 
 
+def _target(
+    namespace: str | Sequence[str] | NamespaceTemplate, store: BaseStore | None
+) -> Callable[[RunnableConfig | None], tuple[StoreAdapter, tuple[str, ...]]]:
+    """Where a tool call reads and writes: its namespace (a missing template variable raises
+    ``ConfigurationError``) and ``store``, or the running graph's store when ``None``."""
+    namespacer = NamespaceTemplate(namespace)
+
+    def target(config: RunnableConfig | None) -> tuple[StoreAdapter, tuple[str, ...]]:
+        ns = namespacer(config or None)
+        return StoreAdapter(resolve_store(store)), ns
+
+    return target
+
+
 def create_manage_memory_tool(
     namespace: str | Sequence[str] | NamespaceTemplate,
     *,
@@ -143,8 +157,7 @@ def create_manage_memory_tool(
         raise ConfigurationError(
             f"actions_permitted has unknown action(s) {unknown}; use {list(_ACTIONS)}."
         )
-    namespacer = NamespaceTemplate(namespace)
-    initial_store = store
+    target = _target(namespace, store)
     default_action = "create" if "create" in permitted else permitted[0]
     action_type: Any = Literal[permitted]
     args_schema = create_model(
@@ -199,10 +212,6 @@ def create_manage_memory_tool(
 
     def done(action: str, key: str) -> str:
         return f"Deleted memory {key}" if action == "delete" else f"{action}d memory {key}"
-
-    def target(config: RunnableConfig | None) -> tuple[StoreAdapter, tuple[str, ...]]:
-        namespace = namespacer(config or None)  # a missing variable raises ConfigurationError
-        return StoreAdapter(resolve_store(initial_store)), namespace
 
     def manage_memory(
         content: Any = None,
@@ -289,8 +298,7 @@ def create_search_memory_tool(
         >>> [m["value"] for m in json.loads(tool.invoke({"query": "pie"}))]
         [{'content': 'User likes cherry pie'}]
     """
-    namespacer = NamespaceTemplate(namespace)
-    initial_store = store
+    target = _target(namespace, store)
 
     class SearchArgs(BaseModel):
         model_config = ConfigDict(extra="forbid", title=name)
@@ -300,10 +308,6 @@ def create_search_memory_tool(
         filter: Optional[dict[str, Any]] = Field(  # noqa: UP045
             default=None, description="Exact-match filters on the memory's fields."
         )
-
-    def target(config: RunnableConfig | None) -> tuple[StoreAdapter, tuple[str, ...]]:
-        namespace = namespacer(config or None)  # a missing variable raises ConfigurationError
-        return StoreAdapter(resolve_store(initial_store)), namespace
 
     def output(items: list[SearchItem]) -> Any:
         if response_format == "content_and_artifact":

@@ -14,7 +14,7 @@ from typing import Any
 
 from langgraph.store.base import BaseStore
 
-from retain.background.threads import ThreadRunner
+from retain.background.threads import Submission, ThreadRunner
 from retain.clock import Clock
 from retain.errors import ExecutorShutdownError, QueueError
 from retain.queue.base import Job, JobQueue
@@ -58,22 +58,14 @@ class DurableRunner(ThreadRunner[_Claimed]):
             reflector, store=store, clock=clock, max_workers=max_workers, retry_after=poll_interval
         )
 
-    def _add(
-        self,
-        key: Hashable | None,
-        payload: Any,
-        config: dict[str, Any],
-        delay: float,
-        idempotency_key: str | None,
-        store: BaseStore | None,
-    ) -> tuple[Future[Any], bool]:
+    def _add(self, sub: Submission) -> tuple[Future[Any], bool]:
         future: Future[Any] = Future()
         job, superseded = self.queue.enqueue(
-            payload,
-            config=config,
-            key=None if key is None else str(key),
-            delay=delay,
-            idempotency_key=idempotency_key,
+            sub.payload,
+            config=sub.config,
+            key=None if sub.key is None else str(sub.key),
+            delay=sub.delay,
+            idempotency_key=sub.idempotency_key,
         )
         for job_id in superseded:
             old = self._futures.pop(job_id, None)

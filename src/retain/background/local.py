@@ -15,7 +15,7 @@ from langgraph.store.base import BaseStore
 
 from retain.background.runner import logger
 from retain.background.schedule import DebounceSchedule
-from retain.background.threads import ThreadRunner
+from retain.background.threads import Submission, ThreadRunner
 from retain.clock import Clock
 from retain.reflector import Reflector, run_reflector
 
@@ -41,20 +41,13 @@ class InMemoryRunner(ThreadRunner[_Pending]):
         self._schedule: DebounceSchedule[_Pending] = DebounceSchedule()
         super().__init__(reflector, store=store, clock=clock, max_workers=max_workers)
 
-    def _add(
-        self,
-        key: Hashable | None,
-        payload: Any,
-        config: dict[str, Any],
-        delay: float,
-        idempotency_key: str | None,
-        store: BaseStore | None,
-    ) -> tuple[Future[Any], bool]:
+    def _add(self, sub: Submission) -> tuple[Future[Any], bool]:
         future: Future[Any] = Future()
+        store = self.store if self.store is not None else sub.store
         replaced = self._schedule.add(
-            object() if key is None else key,
-            _Pending(future, payload, config, self.store if self.store is not None else store),
-            due=self._clock.now() + delay,
+            object() if sub.key is None else sub.key,
+            _Pending(future, sub.payload, sub.config, store),
+            due=self._clock.now() + sub.delay,
         )
         if replaced is not None:
             replaced.future.cancel()

@@ -15,6 +15,7 @@ import collections
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from langgraph.store.base import BaseStore
@@ -24,9 +25,21 @@ from retain.clock import Clock
 from retain.errors import ExecutorShutdownError
 from retain.reflector import Reflector
 
-__all__ = ["ThreadRunner"]
+__all__ = ["Submission", "ThreadRunner"]
 
 W = TypeVar("W")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One :meth:`ThreadRunner.submit` call, as its ``_add`` hook receives it."""
+
+    key: Hashable | None
+    payload: Any
+    config: dict[str, Any]
+    delay: float
+    idempotency_key: str | None
+    store: BaseStore | None
 
 
 class ThreadRunner(Generic[W]):
@@ -64,15 +77,7 @@ class ThreadRunner(Generic[W]):
 
     # -- the hooks -------------------------------------------------------------------------
 
-    def _add(
-        self,
-        key: Hashable | None,
-        payload: Any,
-        config: dict[str, Any],
-        delay: float,
-        idempotency_key: str | None,
-        store: BaseStore | None,
-    ) -> tuple[Future[Any], bool]:
+    def _add(self, sub: Submission) -> tuple[Future[Any], bool]:
         """Keep one submission; returns its future and whether to wake the scheduler."""
         raise NotImplementedError
 
@@ -116,7 +121,9 @@ class ThreadRunner(Generic[W]):
                 raise ExecutorShutdownError(
                     "This ReflectionExecutor was shut down; create a new one to submit work."
                 )
-            future, wake = self._add(key, payload, config, delay, idempotency_key, store)
+            future, wake = self._add(
+                Submission(key, payload, config, delay, idempotency_key, store)
+            )
             if wake:
                 self._cond.notify_all()
         return future

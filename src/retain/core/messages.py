@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage, convert
 
 from retain.errors import InvalidInputError
 
-__all__ = ["message_text", "normalize_messages", "render_transcript"]
+__all__ = ["load_json_text", "message_text", "normalize_messages", "render_transcript"]
 
 _ROLE_NAMES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
@@ -80,3 +81,30 @@ def render_transcript(messages: Sequence[BaseMessage]) -> str:
                 args = json.dumps(call["args"], ensure_ascii=False)
                 lines.append(f"{role} called {call['name']}({args})")
     return "\n".join(lines)
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def load_json_text(text: str) -> Any:
+    """Parse the JSON in a model's text reply, also when it is fenced or wrapped in prose.
+
+    Raises the :class:`json.JSONDecodeError` of the whole text when no candidate parses.
+
+    >>> load_json_text('Sure! ```json\\n{"a": 1}\\n```')
+    {'a': 1}
+    """
+    text = text.strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as first:
+        candidates = [m.group(1) for m in _FENCE.finditer(text)]
+        start, end = text.find("{"), text.rfind("}")
+        if start != -1 and end > start:
+            candidates.append(text[start : end + 1])
+        for candidate in candidates:
+            try:
+                return json.loads(candidate)
+            except json.JSONDecodeError:
+                continue
+        raise first

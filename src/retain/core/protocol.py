@@ -17,14 +17,13 @@ strict about content, which the extraction algorithm validates.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from langchain_core.messages import AIMessage
 
-from retain.core.messages import message_text
+from retain.core.messages import load_json_text, message_text
 from retain.core.schemas import MemoryKind, hoist_defs
 
 __all__ = [
@@ -303,26 +302,6 @@ def parse_tool_reply(reply: AIMessage) -> tuple[list[Proposal], list[Problem]]:
     return proposals, problems
 
 
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
-
-
-def _load_json(text: str) -> Any:
-    text = text.strip()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as first:
-        candidates = [m.group(1) for m in _FENCE.finditer(text)]
-        start, end = text.find("{"), text.rfind("}")
-        if start != -1 and end > start:
-            candidates.append(text[start : end + 1])
-        for candidate in candidates:
-            try:
-                return json.loads(candidate)
-            except json.JSONDecodeError:
-                continue
-        raise first
-
-
 _ACTIONS = {
     "insert": "insert",
     "create": "insert",
@@ -338,7 +317,7 @@ def parse_json_reply(reply: AIMessage) -> tuple[list[Proposal], list[Problem]]:
     """Read the operations from a JSON-schema-style reply."""
     text = message_text(reply)
     try:
-        data = _load_json(text)
+        data = load_json_text(text)
     except json.JSONDecodeError as e:
         snippet = text.strip()[:300]
         return [], [

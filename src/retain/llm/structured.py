@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable, RunnableBinding
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableLambda
+from pydantic import BaseModel
 
+from retain.core.messages import message_text
 from retain.core.requests import ModelRequest, StructuredStyle
 from retain.errors import ConfigurationError
 from retain.llm.resolve import chat_model_of
 
-__all__ = ["bind_request", "detect_style", "resolve_style"]
+__all__ = [
+    "bind_request",
+    "detect_style",
+    "json_schema_format",
+    "parsed_output",
+    "resolve_style",
+]
 
 _STYLES = ("auto", "tool_calling", "json_schema")
 
@@ -55,17 +66,53 @@ def resolve_style(
     return requested  # type: ignore[return-value]
 
 
+def json_schema_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's ``response_format`` asking for JSON that follows ``schema``."""
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+
+
+def _json_text(message: AIMessage) -> Any:
+    return json.loads(message_text(message))
+
+
+def parsed_output(
+    bound: Runnable[Any, Any],
+    schema: Any,
+    *,
+    include_raw: bool,
+    read: Callable[[AIMessage], Any] = _json_text,
+) -> Runnable[Any, Any]:
+    """``bound``'s replies parsed into ``schema``: what a chat model's
+    ``with_structured_output`` returns.
+
+    ``read`` takes the data out of a reply (default: its text as JSON); a pydantic model
+    class validates it, any other schema returns it as read. With ``include_raw``, LangChain's
+    ``{"raw", "parsed", "parsing_error"}`` dict, a parsing error reported, not raised.
+    """
+    is_model = isinstance(schema, type) and issubclass(schema, BaseModel)
+
+    def parse(message: AIMessage) -> Any:
+        data = read(message)
+        return schema.model_validate(data) if is_model else data
+
+    if not include_raw:
+        return bound | RunnableLambda(parse)
+
+    def parse_raw(message: AIMessage) -> dict[str, Any]:
+        try:
+            return {"raw": message, "parsed": parse(message), "parsing_error": None}
+        except Exception as e:  # reported, like LangChain's include_raw
+            return {"raw": message, "parsed": None, "parsing_error": e}
+
+    return bound | RunnableLambda(parse_raw)
+
+
 def _json_kwargs(chat: BaseChatModel, schema: dict[str, Any], name: str) -> dict[str, Any] | None:
     module = type(chat).__module__
     if getattr(chat, "retain_accepts_response_format", False) or module.startswith(
         "langchain_openai"
     ):
-        return {
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": name, "schema": schema},
-            }
-        }
+        return {"response_format": json_schema_format(name, schema)}
     if module.startswith("langchain_ollama"):
         return {"format": schema}
     return None

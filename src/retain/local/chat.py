@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -17,11 +16,12 @@ from langchain_core.messages import (
     SystemMessage,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_json_schema
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from retain.core.messages import message_text
+from retain.llm.structured import json_schema_format, parsed_output
 from retain.local.prompts import worked_example
 
 __all__ = ["ChatLocalLlama"]
@@ -169,24 +169,5 @@ class ChatLocalLlama(BaseChatModel):
         is_model = isinstance(schema, type) and issubclass(schema, BaseModel)
         json_schema = schema.model_json_schema() if is_model else convert_to_json_schema(schema)
         name = str(json_schema.get("title", "response"))
-        bound = self.bind(
-            response_format={
-                "type": "json_schema",
-                "json_schema": {"name": name, "schema": json_schema},
-            }
-        )
-
-        def parse(message: AIMessage) -> Any:
-            data = json.loads(message_text(message))
-            return schema.model_validate(data) if is_model else data
-
-        if not include_raw:
-            return bound | RunnableLambda(parse)
-
-        def parse_raw(message: AIMessage) -> dict[str, Any]:
-            try:
-                return {"raw": message, "parsed": parse(message), "parsing_error": None}
-            except Exception as e:  # reported, like LangChain's include_raw
-                return {"raw": message, "parsed": None, "parsing_error": e}
-
-        return bound | RunnableLambda(parse_raw)
+        bound = self.bind(response_format=json_schema_format(name, json_schema))
+        return parsed_output(bound, schema, include_raw=include_raw)

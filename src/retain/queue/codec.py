@@ -17,7 +17,7 @@ from langchain_core.messages import BaseMessage, messages_from_dict, messages_to
 
 from retain.errors import InvalidInputError
 
-__all__ = ["decode", "encode", "portable_config", "to_json"]
+__all__ = ["decode", "encode", "encode_job", "portable_config", "to_json"]
 
 _MESSAGE = "__retain_message__"
 
@@ -92,3 +92,16 @@ def portable_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
             except InvalidInputError:
                 continue
     return out
+
+
+def encode_job(payload: Any, config: Mapping[str, Any] | None, delay: float) -> tuple[str, str]:
+    """The stored text of a new job's payload and config, once ``delay`` is checked (a
+    number of seconds >= 0); what both queues' ``enqueue`` write.
+
+    Example:
+        >>> encode_job({"n": 1}, {"configurable": {"user_id": "u"}}, 0.5)
+        ('{"n":1}', '{"configurable": {"user_id": "u"}}')
+    """
+    if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0:
+        raise InvalidInputError(f"delay must be a number of seconds >= 0; got {delay!r}.")
+    return encode(payload), json.dumps(portable_config(config))

@@ -19,20 +19,18 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any, TypeVar
 
 from retain.clock import Clock, as_clock
 from retain.errors import (
     ConfigurationError,
-    InvalidInputError,
     MissingDependencyError,
     QueueError,
 )
 from retain.queue import machine
 from retain.queue.base import Job, RetryPolicy
-from retain.queue.codec import encode, portable_config
+from retain.queue.codec import encode_job
 from retain.queue.effects import AttemptWrites, lease_lost
 from retain.queue.rows import EFFECTS_TABLE_SQL, JOB_COLUMNS, POSTGRES, job_from_row
 from retain.queue.table import SELECT, JobTable
@@ -186,10 +184,7 @@ class PostgresQueue(JobTable):
         idempotency_key: str | None = None,
     ) -> tuple[Job, list[int]]:
         """Store a job due in ``delay`` seconds; see :meth:`retain.queue.JobQueue.enqueue`."""
-        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0:
-            raise InvalidInputError(f"delay must be a number of seconds >= 0; got {delay!r}.")
-        body = encode(payload)
-        conf = json.dumps(portable_config(config))
+        body, conf = encode_job(payload, config, delay)
         now = self._clock()
         superseded = machine.supersede(now=now)
         supersede = POSTGRES.transition(

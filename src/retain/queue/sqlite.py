@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
@@ -28,13 +27,12 @@ from typing import Any, TypeVar
 from retain.clock import Clock, as_clock
 from retain.errors import (
     ConfigurationError,
-    InvalidInputError,
     QueueError,
     StoreError,
 )
 from retain.queue import machine
 from retain.queue.base import Job, RetryPolicy
-from retain.queue.codec import encode, portable_config
+from retain.queue.codec import encode_job
 from retain.queue.effects import AttemptWrites, lease_lost
 from retain.queue.rows import EFFECTS_TABLE_SQL, SQLITE, job_from_row
 from retain.queue.table import SELECT, JobTable
@@ -171,10 +169,7 @@ class SQLiteQueue(JobTable):
         idempotency_key: str | None = None,
     ) -> tuple[Job, list[int]]:
         """Store a job due in ``delay`` seconds; see :meth:`retain.queue.JobQueue.enqueue`."""
-        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0:
-            raise InvalidInputError(f"delay must be a number of seconds >= 0; got {delay!r}.")
-        body = encode(payload)
-        conf = json.dumps(portable_config(config))
+        body, conf = encode_job(payload, config, delay)
         now = self._clock()
 
         def insert(conn: sqlite3.Connection) -> tuple[Job, list[int]]:

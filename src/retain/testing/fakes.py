@@ -15,7 +15,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, PrivateAttr, TypeAdapter
 
@@ -30,6 +30,7 @@ from retain.core.protocol import (
     ProposedUpdate,
 )
 from retain.errors import RetainError
+from retain.llm.structured import json_schema_format, parsed_output
 
 __all__ = [
     "FakeCall",
@@ -284,36 +285,17 @@ class FakeChatModel(BaseChatModel):
         is_model = isinstance(schema, type) and issubclass(schema, BaseModel)
         json_schema = schema.model_json_schema() if is_model else dict(schema)
         name = schema.__name__ if is_model else str(json_schema.get("title", "response"))
-        use_tools = method == "function_calling" and self.tool_calling
-        if use_tools:
-            bound = self.bind_tools([schema], tool_choice=name)
-        else:
-            bound = self.bind(
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": name, "schema": json_schema},
-                }
-            )
+        if method != "function_calling" or not self.tool_calling:
+            json_bound = self.bind(response_format=json_schema_format(name, json_schema))
+            return parsed_output(json_bound, schema, include_raw=include_raw)
 
-        def parse(message: AIMessage) -> Any:
-            if use_tools:
-                if not message.tool_calls:
-                    raise ValueError("the reply has no tool call")
-                data = message.tool_calls[0]["args"]
-            else:
-                data = json.loads(message_text(message))
-            return schema.model_validate(data) if is_model else data
+        def tool_args(message: AIMessage) -> Any:
+            if not message.tool_calls:
+                raise ValueError("the reply has no tool call")
+            return message.tool_calls[0]["args"]
 
-        if not include_raw:
-            return bound | RunnableLambda(parse)
-
-        def with_raw(message: AIMessage) -> dict[str, Any]:
-            try:
-                return {"raw": message, "parsed": parse(message), "parsing_error": None}
-            except Exception as e:
-                return {"raw": message, "parsed": None, "parsing_error": e}
-
-        return bound | RunnableLambda(with_raw)
+        tool_bound = self.bind_tools([schema], tool_choice=name)
+        return parsed_output(tool_bound, schema, include_raw=include_raw, read=tool_args)
 
     # -- generation ------------------------------------------------------------------
     def _next_reply(self, call: FakeCall) -> Reply:

@@ -16,7 +16,6 @@ raises :class:`~retain.errors.ModelOutputError` with the raw output when they re
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from pydantic import BaseModel, ValidationError
 
-from retain.core.messages import message_text
+from retain.core.messages import load_json_text, message_text
 from retain.core.requests import CoreFlow, ModelRequest, StructuredStyle
 from retain.errors import ModelOutputError
 
@@ -110,26 +109,6 @@ def _request(
     )
 
 
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
-
-
-def _load_json(text: str) -> Any:
-    text = text.strip()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as first:
-        candidates = [m.group(1) for m in _FENCE.finditer(text)]
-        start, end = text.find("{"), text.rfind("}")
-        if start != -1 and end > start:
-            candidates.append(text[start : end + 1])
-        for candidate in candidates:
-            try:
-                return json.loads(candidate)
-            except json.JSONDecodeError:
-                continue
-        raise first
-
-
 def _validate(
     ref: str,
     name: str,
@@ -193,7 +172,7 @@ def _parse(
         return calls, problems
     text = message_text(reply)
     try:
-        data = _load_json(text)
+        data = load_json_text(text)
     except json.JSONDecodeError as e:
         return [], [("reply", f"The reply is not valid JSON ({e.msg}): {text.strip()[:300]!r}")]
     if not isinstance(data, dict):
