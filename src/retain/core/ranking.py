@@ -385,13 +385,10 @@ class FindVector:
 @dataclass(frozen=True)
 class FindKeyword:
     """Ask the store for the ``k`` best keyword matches of ``terms`` (any of them):
-    ``[(id, relevance), ...]`` best first, relevance larger is better. ``weights`` are
-    the terms' weights in the namespace (BM25 idf), for a store whose keyword index has
-    no per-namespace statistics of its own."""
+    ``[(id, relevance), ...]`` best first, relevance larger is better."""
 
     terms: tuple[str, ...]
     k: int
-    weights: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -482,11 +479,7 @@ def recall_flow(
         if not selective:
             selective = sorted(present, key=lambda t: df[t])[:3]
         if selective:
-            kw = yield FindKeyword(
-                tuple(selective),
-                k,
-                tuple(_idf([t], count, df).get(_stem(t), 0.0) for t in selective),
-            )
+            kw = yield FindKeyword(tuple(selective), k)
     if mode == "vector" and vectors:
         settings = Ranking(
             vector_weight=1.0,
@@ -561,11 +554,6 @@ def stems(text: str) -> list[str]:
         _STEMMER = Stemmer.Stemmer("porter")
     words: list[str] = _STEMMER.stemWords(_WORD_RE.findall(text.lower()))
     return words
-
-
-def _stem(term: str) -> str:
-    found = stems(term)
-    return found[0] if found else term
 
 
 def _idf(terms: Sequence[str], count: int, df: Mapping[str, int]) -> dict[str, float]:

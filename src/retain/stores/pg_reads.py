@@ -213,25 +213,15 @@ class PgReads:
         flt: dict[str, Any] | None,
         limit: int,
         now: datetime,
-        weights: Sequence[float] = (),
     ) -> Steps[list[tuple[int, float]]]:
-        """``(item id, relevance)`` of the items matching any of ``terms``, best first:
-        the sum of the ``weights`` of the terms an item holds (the namespace's idf: the
-        text search ranks have none), then ``ts_rank``."""
+        """``(item id, relevance)`` of the items matching any of ``terms``, best first."""
         if not terms:
             return []
         params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit}
         params.update(w=" or ".join(terms), cfg=self.text_search_config)
-        held = []
-        for n, (term, weight) in enumerate(zip(terms, weights, strict=False)):
-            params[f"t{n}"], params[f"w{n}"] = term, float(weight)
-            held.append(
-                f"%(w{n})s * (i.body @@ plainto_tsquery(%(cfg)s::regconfig, %(t{n})s))::int"
-            )
-        score = " + ".join([*held, "ts_rank(i.body, q, 1)"])
         where = filter_sql(flt, "i.value", params)
         rows = yield Sql(
-            f"SELECT i.id, {score} AS r FROM retain_items i, "
+            "SELECT i.id, ts_rank(i.body, q, 1) AS r FROM retain_items i, "
             "websearch_to_tsquery(%(cfg)s::regconfig, %(w)s) q "
             f"WHERE i.body @@ q AND {under_sql('i.prefix')} AND {self._LIVE} AND {where} "
             "ORDER BY r DESC, i.id LIMIT %(l)s",
@@ -417,7 +407,7 @@ class PgReads:
                 reply, known = yield from self._vector_ranking(prefix, q, filter, request.k, now)
             elif isinstance(request, FindKeyword):
                 reply = yield from self._keyword_ranking(
-                    prefix, request.terms, filter, request.k, now, request.weights
+                    prefix, request.terms, filter, request.k, now
                 )
             elif isinstance(request, KeywordStats):
                 reply = yield from self._keyword_stats(prefix, request.terms, now)
