@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -56,6 +56,7 @@ __all__ = [
     "analyse_query",
     "bm25",
     "rank",
+    "read_doc",
     "recall_flow",
     "stems",
 ]
@@ -425,7 +426,7 @@ CANDIDATES = 50
 """Memories each side (vector, keyword) contributes before fusion."""
 NEIGHBOUR_SEEDS = 10
 """The best this many memories bring their neighbours into the ranking."""
-COMMON_SHARE = 0.25
+COMMON_SHARE = 0.1
 """Terms in more than this share of the namespace's memories find no keyword candidates
 (they still count in the score of every candidate)."""
 
@@ -440,6 +441,7 @@ def recall_flow(
     now: float | None = None,
     as_of: datetime | None = None,
     include_superseded: bool = False,
+    memo: MutableMapping[tuple[int, float], Doc] | None = None,
 ) -> RecallFlow:
     """The recall algorithm as a generator: it yields what it needs from the store
     (:class:`FindVector`, :class:`FindKeyword`, :class:`Load`, :class:`FindNeighbours`),
@@ -447,8 +449,9 @@ def recall_flow(
 
     ``mode`` is ``"hybrid"`` (everything above), ``"vector"`` (cosine only) or
     ``"keyword"`` (keyword relevance only); ``vectors`` says whether the store has an
-    embedding index; ``want`` is ``offset + limit``. Memories that do not hold (superseded
-    ones, or with ``as_of``, those not valid then) are dropped as they load
+    embedding index; ``want`` is ``offset + limit``; ``memo`` keeps memories already
+    split for ranking between calls (keyed by ``(id, updated_at)``). Memories that do not
+    hold (superseded ones, or with ``as_of``, those not valid then) are dropped as they load
     (:func:`retain.core.temporal.holds`).
     """
     moment = datetime.fromtimestamp(now, timezone.utc) if now is not None else None
@@ -473,7 +476,7 @@ def recall_flow(
         count, df = yield KeywordStats(q.terms)
         weights = _idf(q.terms, count, df)
         present = [t for t in q.terms if df.get(t, 0) > 0]
-        # Candidates come from the selective terms: a word in a quarter of the namespace
+        # Candidates come from the selective terms: a word in a tenth of the namespace
         # adds little to BM25 but costs a score for each memory that holds it.
         selective = [t for t in present if df[t] <= COMMON_SHARE * count]
         if not selective:
@@ -503,8 +506,8 @@ def recall_flow(
     vec_d = dict(vec)
     ids = tuple(dict.fromkeys([i for i, _ in vec] + [i for i, _ in kw]))
     rows: dict[int, tuple[str, float, Mapping[str, Any]]] = (yield from load(ids)) if ids else {}
-    tokens: dict[int, tuple[int, dict[str, int], frozenset[str]]] = {}
-    kw_d = bm25(weights, rows, tokens)
+    docs: MutableMapping[tuple[int, float], Doc] = {} if memo is None else memo
+    kw_d = bm25(weights, rows, docs)
     neighbours: dict[int, tuple[tuple[int, int], ...]] = {}
     if settings.neighbour_weight and settings.neighbour_window and rows:
         base, _, _ = _fuse(rows, vec_d, kw_d, settings.vector_weight)
@@ -522,7 +525,7 @@ def recall_flow(
             missing = tuple(n for n in neighbours if n not in rows)
             if missing:
                 rows.update((yield from load(missing)))
-                kw_d = bm25(weights, rows, tokens)
+                kw_d = bm25(weights, rows, docs)
     if mode == "vector" and vectors:
         ranked = rank(q, _candidates(rows, vec_d, {}, {}), settings, now=now)
         # pure vector mode reports the cosine itself
@@ -531,7 +534,7 @@ def recall_flow(
             for s in ranked
             if s.id in vec_d
         ]
-    return rank(q, _candidates(rows, vec_d, kw_d, neighbours, tokens), settings, now=now)
+    return rank(q, _candidates(rows, vec_d, kw_d, neighbours, docs), settings, now=now)
 
 
 _K1 = 1.2
@@ -569,13 +572,32 @@ def _idf(terms: Sequence[str], count: int, df: Mapping[str, int]) -> dict[str, f
     return out
 
 
+Doc = tuple[int, dict[str, int], frozenset[str]]
+"""A memory's text as ranking reads it: its word count, stem counts and words."""
+
+
+def read_doc(text: str) -> Doc:
+    """``text`` split for ranking (see :data:`Doc`).
+
+    Example:
+        >>> read_doc("Adopted two cats, adopted!")[:2]
+        (4, {'adopt': 2, 'two': 1, 'cat': 1})
+    """
+    words = _WORD_RE.findall(text.lower())
+    counts: dict[str, int] = {}
+    for stem in stems(" ".join(words)):
+        counts[stem] = counts.get(stem, 0) + 1
+    return len(words), counts, frozenset(words)
+
+
 def bm25(
     weights: Mapping[str, float],
     rows: Mapping[int, tuple[str, float, Mapping[str, Any]]],
-    _seen: dict[int, tuple[int, dict[str, int], frozenset[str]]] | None = None,
+    docs: MutableMapping[tuple[int, float], Doc] | None = None,
 ) -> dict[int, float]:
     """BM25 relevance of each row's text for the query stems ``weights`` (stem -> idf);
-    document lengths are normalised by the average length of the rows given.
+    document lengths are normalised by the average length of the rows given. ``docs``
+    keeps rows already split, by ``(id, updated_at)``, between calls.
 
     Example:
         >>> rows = {1: ("User adopted a cat", 0.0, {}), 2: ("User likes tea", 0.0, {})}
@@ -584,22 +606,17 @@ def bm25(
     """
     if not weights or not rows:
         return {}
-    heads = {w[:2] for w in weights}
-    seen = {} if _seen is None else _seen
-    for i, (text, _, _) in rows.items():
-        if i not in seen:
-            words = _WORD_RE.findall(text.lower())
-            # only words that can stem to a query stem are stemmed (a stem keeps the
-            # first letters of its word)
-            tf: dict[str, int] = {}
-            for w in stems(" ".join(w for w in words if w[:2] in heads)):
-                if w in weights:
-                    tf[w] = tf.get(w, 0) + 1
-            seen[i] = (len(words), tf, frozenset(words))
-    avg = sum(seen[i][0] for i in rows) / len(rows) or 1.0
+    seen = {} if docs is None else docs
+    split: dict[int, Doc] = {}
+    for i, (text, updated, _) in rows.items():
+        doc = seen.get((i, updated))
+        if doc is None:
+            doc = seen[(i, updated)] = read_doc(text)
+        split[i] = doc
+    avg = sum(d[0] for d in split.values()) / len(split) or 1.0
     out: dict[int, float] = {}
-    for i in rows:
-        length, tf, _ = seen[i]
+    for i, (length, counts, _) in split.items():
+        tf = {w: counts[w] for w in weights if w in counts}
         if tf:
             norm = _K1 * (1 - _B + _B * length / avg)
             out[i] = sum(weights[w] * n * (_K1 + 1) / (n + norm) for w, n in tf.items())
@@ -615,7 +632,7 @@ def _candidates(
     vec: Mapping[int, float],
     kw: Mapping[int, float],
     neighbours: Mapping[int, tuple[tuple[int, int], ...]],
-    tokens: Mapping[int, tuple[int, dict[str, int], frozenset[str]]] | None = None,
+    docs: Mapping[tuple[int, float], Doc] | None = None,
 ) -> list[Candidate]:
     return [
         Candidate(
@@ -626,7 +643,7 @@ def _candidates(
             keyword=kw.get(i),
             neighbours=tuple(nd for nd in neighbours.get(i, ()) if nd[0] != i),
             value=value,
-            words=tokens[i][2] if tokens and i in tokens else frozenset(),
+            words=docs[(i, updated)][2] if docs and (i, updated) in docs else frozenset(),
         )
         for i, (text, updated, value) in rows.items()
     ]

@@ -13,6 +13,7 @@ import numpy as np
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, SearchItem, SearchOp
 
 from retain.core.ranking import (
+    Doc,
     FindKeyword,
     FindVector,
     KeywordStats,
@@ -64,6 +65,7 @@ class PgReads:
     ann_threshold: int
     text_search_config: str
     embeddings: Any
+    _docs: dict[tuple[int, float], Doc]  # rows split for ranking
     _stats_cache: dict[tuple[str, str], tuple[float, int]]  # (prefix, term) -> (until, n)
     _fields: Any
 
@@ -395,6 +397,7 @@ class PgReads:
             now=now.timestamp(),
             as_of=as_of,
             include_superseded=include_superseded,
+            memo=self._ranking_memo(),
         )
         reply: Any = None
         while True:
@@ -423,6 +426,11 @@ class PgReads:
         return [self._item(rows[s.id], s.score, search=True) for s in page], [
             rows[s.id] for s in page
         ]
+
+    def _ranking_memo(self) -> dict[tuple[int, float], Doc]:
+        if len(self._docs) > 50_000:  # bounded: about 20 MB of split texts
+            self._docs.clear()
+        return self._docs
 
     def _ranking_row(self, row: Sequence[Any]) -> tuple[str, float, dict[str, Any]]:
         value = row[2]

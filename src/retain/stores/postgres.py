@@ -153,6 +153,7 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         self._dims = int(self.index_config["dims"]) if self.index_config else 0
         self._ann = bool(ann_index and self.index_config)
         self._stats_cache = {}
+        self._docs = {}
         self._db = PgConnections(
             conn_string,
             pool_size=pool_size,

@@ -38,6 +38,7 @@ from langgraph.store.base import (
 )
 
 from retain.core.ranking import (
+    Doc,
     FindKeyword,
     FindVector,
     KeywordStats,
@@ -150,6 +151,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             self._simple_fields = []
         self._cache = VectorCache(self._dims)
         self._cache_version: int | None = None  # PRAGMA data_version when loaded
+        self._docs: dict[tuple[int, float], Doc] = {}  # rows split for ranking
         self._writes = 0  # this connection's writes (data_version counts only others')
         self._stats: dict[tuple[tuple[str, ...], str], int] = {}  # keyword counts
         self._stats_version: tuple[int, int] | None = None
@@ -618,6 +620,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             now=time.time(),
             as_of=as_of,
             include_superseded=include_superseded,
+            memo=self._ranking_memo(),
         )
         reply: Any = None
         while True:
@@ -641,6 +644,11 @@ class SQLiteStore(CheckedCalls, RetainStore):
                 reply = self._neighbours(request.ids, request.window, allowed)
         page = [s for s in scored if s.id in rows][offset : offset + limit]
         return [self._item(rows[s.id], s.score, search=True) for s in page]
+
+    def _ranking_memo(self) -> dict[tuple[int, float], Doc]:
+        if len(self._docs) > 50_000:  # bounded: about 20 MB of split texts
+            self._docs.clear()
+        return self._docs
 
     def _ranking_row(self, row: Sequence[Any]) -> tuple[str, float, dict[str, Any]]:
         value = json.loads(row[2])
