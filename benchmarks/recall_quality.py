@@ -421,6 +421,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--latency", type=int, default=0, help="also time recall with N memories in one namespace"
     )
     parser.add_argument("--latency-only", action="store_true")
+    parser.add_argument(
+        "--index-only",
+        action="store_true",
+        help="only time writing every turn into a SQLiteStore with the real MiniLM (no cache);"
+        " runs against any retain checkout on PYTHONPATH, to compare indexing cost",
+    )
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(f"no data at {args.data}: pass --data PATH (a LoCoMo-format file)", file=sys.stderr)
@@ -429,6 +435,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_turns = sum(len(s) for c in conversations for s in c.sessions)
     n_q = sum(len(c.questions) for c in conversations)
     print(f"{len(conversations)} conversations, {n_turns} turns, {n_q} questions (cat. 1-4)")
+    if args.index_only:
+        from retain.stores import SQLiteStore
+
+        with tempfile.TemporaryDirectory() as tmp:
+            real = {"embed": "local:minilm", "dims": 384, "fields": ["content"]}
+            store = SQLiteStore(Path(tmp) / "index.db", index=real)
+            store.put(("warm",), "w", {"content": "warm up the model"})
+            seconds = fill(store, conversations)
+            store.close()
+        print(
+            f"indexed {n_turns} turns in {seconds:.1f} s = {1000 * seconds / n_turns:.1f} ms a turn"
+        )
+        return 0
     embed = CachedEmbeddings(args.embed_cache)
     if args.latency:
         latency(conversations, embed, args.backends, args.latency)
