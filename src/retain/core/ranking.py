@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Generator, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -54,7 +54,9 @@ __all__ = [
     "Ranking",
     "Scored",
     "analyse_query",
+    "answered",
     "bm25",
+    "drive",
     "rank",
     "read_doc",
     "recall_flow",
@@ -621,6 +623,45 @@ def bm25(
             norm = _K1 * (1 - _B + _B * length / avg)
             out[i] = sum(weights[w] * n * (_K1 + 1) / (n + norm) for w, n in tf.items())
     return out
+
+
+def drive(
+    flow: RecallFlow, answer: Callable[[RecallRequest], Generator[Any, Any, Any]]
+) -> Generator[Any, Any, list[Scored]]:
+    """Run ``flow``, answering each request with the generator ``answer(request)`` returns
+    (its own steps pass through, as a PostgreSQL store's SQL steps do); returns the ranking.
+    A store that answers directly uses :func:`answered`.
+
+    Example:
+        >>> flow = recall_flow("tea", mode="keyword", vectors=False, want=1)
+        >>> replies = {KeywordStats: (1, {"tea": 1}), FindKeyword: [(7, 1.0)],
+        ...            Load: {7: ("User drinks tea", 0.0, {})}}
+        >>> [s.id for s in answered(flow, lambda r: replies[type(r)])]
+        [7]
+    """
+    reply: Any = None
+    while True:
+        try:
+            request = flow.send(reply)
+        except StopIteration as done:
+            scored: list[Scored] = done.value
+            return scored
+        reply = yield from answer(request)
+
+
+def answered(flow: RecallFlow, answer: Callable[[RecallRequest], Any]) -> list[Scored]:
+    """Run ``flow`` with replies computed directly by ``answer`` (see :func:`drive`)."""
+
+    def reply(request: RecallRequest) -> Generator[Any, Any, Any]:
+        yield from ()  # a generator that yields nothing
+        return answer(request)
+
+    try:
+        next(drive(flow, reply))
+    except StopIteration as done:
+        scored: list[Scored] = done.value
+        return scored
+    raise AssertionError("an answered flow yields no steps")  # pragma: no cover
 
 
 def _weighted(settings: Ranking) -> bool:

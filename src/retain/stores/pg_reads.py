@@ -19,7 +19,8 @@ from retain.core.ranking import (
     KeywordStats,
     Load,
     Ranking,
-    Scored,
+    RecallRequest,
+    drive,
     recall_flow,
 )
 from retain.core.temporal import holds
@@ -399,29 +400,27 @@ class PgReads:
             include_superseded=include_superseded,
             memo=self._ranking_memo(),
         )
-        reply: Any = None
-        while True:
-            try:
-                request = flow.send(reply)
-            except StopIteration as done:
-                scored: list[Scored] = done.value
-                break
+
+        def answer(request: RecallRequest) -> Steps[Any]:
             if isinstance(request, FindVector):
-                reply, known = yield from self._vector_ranking(prefix, q, filter, request.k, now)
-            elif isinstance(request, FindKeyword):
-                reply = yield from self._keyword_ranking(
-                    prefix, request.terms, filter, request.k, now
+                ranked, seen = yield from self._vector_ranking(prefix, q, filter, request.k, now)
+                known.update(seen)
+                return ranked
+            if isinstance(request, FindKeyword):
+                return (
+                    yield from self._keyword_ranking(prefix, request.terms, filter, request.k, now)
                 )
-            elif isinstance(request, KeywordStats):
-                reply = yield from self._keyword_stats(prefix, request.terms, now)
-            elif isinstance(request, Load):
+            if isinstance(request, KeywordStats):
+                return (yield from self._keyword_stats(prefix, request.terms, now))
+            if isinstance(request, Load):
                 wanted = [i for i in request.ids if i not in known]
                 found = {i: known[i] for i in request.ids if i in known}
                 found |= yield from self._by_ids(wanted, now, prefix, filter)
                 rows.update(found)
-                reply = {i: self._ranking_row(r) for i, r in found.items()}
-            else:
-                reply = yield from self._neighbours(request.ids, request.window, filter, now)
+                return {i: self._ranking_row(r) for i, r in found.items()}
+            return (yield from self._neighbours(request.ids, request.window, filter, now))
+
+        scored = yield from drive(flow, answer)
         page = [s for s in scored if s.id in rows][offset : offset + limit]
         return [self._item(rows[s.id], s.score, search=True) for s in page], [
             rows[s.id] for s in page

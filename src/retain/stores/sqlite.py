@@ -44,7 +44,8 @@ from retain.core.ranking import (
     KeywordStats,
     Load,
     Ranking,
-    Scored,
+    RecallRequest,
+    answered,
     recall_flow,
 )
 from retain.core.temporal import holds
@@ -622,26 +623,22 @@ class SQLiteStore(CheckedCalls, RetainStore):
             include_superseded=include_superseded,
             memo=self._ranking_memo(),
         )
-        reply: Any = None
-        while True:
-            try:
-                request = flow.send(reply)
-            except StopIteration as done:
-                scored: list[Scored] = done.value
-                break
+
+        def answer(request: RecallRequest) -> Any:
             if isinstance(request, FindVector):
-                reply = self._vector_ranking(prefix, query, allowed, request.k)
-            elif isinstance(request, FindKeyword):
-                reply = self._keyword_ranking(prefix, request.terms, allowed, request.k)
-            elif isinstance(request, KeywordStats):
-                reply = self._keyword_stats(prefix, request.terms)
-            elif isinstance(request, Load):
+                return self._vector_ranking(prefix, query, allowed, request.k)
+            if isinstance(request, FindKeyword):
+                return self._keyword_ranking(prefix, request.terms, allowed, request.k)
+            if isinstance(request, KeywordStats):
+                return self._keyword_stats(prefix, request.terms)
+            if isinstance(request, Load):
                 found = {r[5]: r for r in self._rows(prefix, list(request.ids))}
                 found = {i: r for i, r in found.items() if allowed is None or i in allowed}
                 rows.update(found)
-                reply = {i: self._ranking_row(r) for i, r in found.items()}
-            else:
-                reply = self._neighbours(request.ids, request.window, allowed)
+                return {i: self._ranking_row(r) for i, r in found.items()}
+            return self._neighbours(request.ids, request.window, allowed)
+
+        scored = answered(flow, answer)
         page = [s for s in scored if s.id in rows][offset : offset + limit]
         return [self._item(rows[s.id], s.score, search=True) for s in page]
 
