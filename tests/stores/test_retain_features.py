@@ -15,6 +15,7 @@ from langgraph.func import entrypoint
 from langgraph.store.base import PutOp
 
 from retain import ConfigurationError, InvalidInputError
+from retain.clock import ManualClock
 from retain.stores import RetainStore, provenance
 from tests.stateful.conftest import INDEX, bag_of_words
 from tests.stores.conftest import StoreMaker
@@ -62,11 +63,13 @@ def test_recency_and_importance_weighting(
         retain_store.recall(NS, query="tea", mode="fuzzy")  # type: ignore[arg-type]
 
 
-def test_history_as_of_restore_and_provenance(retain_store: RetainStore) -> None:
+def test_history_as_of_restore_and_provenance(make_store: StoreMaker) -> None:
+    clock = ManualClock(start=datetime(2026, 12, 1, tzinfo=timezone.utc).timestamp())
+    retain_store = make_store(index=INDEX, clock=clock)
     with provenance(thread_id="t-1", run_id="r-1"):
         retain_store.put(NS, "k", {"content": "lives in Rotterdam"})
-    t1 = datetime.now(timezone.utc)
-    time.sleep(0.01)
+    t1 = datetime.fromtimestamp(clock.now(), timezone.utc)
+    clock.advance(60)
     with provenance(thread_id="t-2"):
         retain_store.put(NS, "k", {"content": "lives in Utrecht"})
         retain_store.delete(NS, "k")
@@ -78,7 +81,7 @@ def test_history_as_of_restore_and_provenance(retain_store: RetainStore) -> None
     as_of = retain_store.get_as_of(NS, "k", t1)
     assert as_of is not None
     assert as_of.value == {"content": "lives in Rotterdam"}
-    assert retain_store.get_as_of(NS, "k", datetime.now(timezone.utc)) is None
+    assert retain_store.get_as_of(NS, "k", t1 + timedelta(seconds=61)) is None
     assert retain_store.get_as_of(NS, "k", t1 - timedelta(days=1)) is None
     restored = retain_store.restore(NS, "k", 1)
     assert restored.value == {"content": "lives in Rotterdam"}
@@ -163,11 +166,13 @@ def test_a_failed_batch_writes_nothing(retain_store: RetainStore) -> None:
 
 
 def test_ttl_expiry_and_sweep(make_store: StoreMaker) -> None:
-    store = make_store(ttl={"default_ttl": 0.002})  # 0.12 s
+    clock = ManualClock(start=time.time())
+    store = make_store(ttl={"default_ttl": 2}, clock=clock)  # 120 s
     store.put(NS, "short", {"content": "soon gone"})
     store.put(NS, "long", {"content": "stays"}, ttl=None)
-    assert store.get(NS, "short") is not None
-    time.sleep(0.2)
+    clock.advance(119)
+    assert store.get(NS, "short", refresh_ttl=False) is not None
+    clock.advance(2)
     assert store.get(NS, "short") is None
     assert [i.key for i in store.search(NS)] == ["long"]
     assert store.sweep_ttl() == 1  # type: ignore[attr-defined]
@@ -203,11 +208,12 @@ def test_async_extensions(retain_store: RetainStore) -> None:
 def test_vector_search_skips_expired_items_and_still_fills_the_page(
     make_store: StoreMaker,
 ) -> None:
-    store = make_store(index=INDEX)
+    clock = ManualClock(start=time.time())
+    store = make_store(index=INDEX, clock=clock)
     for i in range(5):  # the nearest items expire
-        store.put(NS, f"gone{i}", {"content": "cherry pie"}, ttl=0.001)
+        store.put(NS, f"gone{i}", {"content": "cherry pie"}, ttl=1)
     store.put(NS, "live", {"content": "cherry pie with cream"}, ttl=None)
-    time.sleep(0.1)
+    clock.advance(61)
     assert [i.key for i in store.search(NS, query="cherry pie", limit=1)] == ["live"]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, SearchItem, SearchOp
 
+from retain.clock import Clock
 from retain.core.ranking import (
     Doc,
     FindKeyword,
@@ -66,6 +67,7 @@ class PgReads:
     ann_threshold: int
     text_search_config: str
     embeddings: Any
+    _clock: Clock
     _docs: dict[tuple[int, float], Doc]  # rows split for ranking
     _stats_cache: dict[tuple[str, str], tuple[float, int]]  # (prefix, term) -> (until, n)
     _fields: Any
@@ -350,7 +352,7 @@ class PgReads:
         as_of: datetime | None = None,
         include_superseded: bool = False,
     ) -> Steps[list[SearchItem]]:
-        now = datetime.now(timezone.utc)
+        now = self._now()
         if not query:
             # the facts that hold, read a chunk at a time (as stores.base.current_page)
             chunk, start = max(2 * (offset + limit), 100), 0
@@ -425,6 +427,10 @@ class PgReads:
         return [self._item(rows[s.id], s.score, search=True) for s in page], [
             rows[s.id] for s in page
         ]
+
+    def _now(self) -> datetime:
+        """The store clock's time (:class:`retain.clock.Clock`), as an aware datetime."""
+        return datetime.fromtimestamp(self._clock.now(), timezone.utc)
 
     def _ranking_memo(self) -> dict[tuple[int, float], Doc]:
         if len(self._docs) > 50_000:  # bounded: about 20 MB of split texts

@@ -20,9 +20,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +38,7 @@ from langgraph.store.base import (
     TTLConfig,
 )
 
+from retain.clock import Clock, as_clock
 from retain.errors import (
     ConfigurationError,
     EmbeddingDimensionError,
@@ -111,6 +112,9 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
             size) stay exact.
         text_search_config: The PostgreSQL text-search configuration for keywords.
         connect_timeout: Seconds to wait for a new connection.
+        clock: What the store reads the time from (TTLs, timestamps, history):
+            :class:`retain.clock.SystemClock` by default; tests pass a
+            :class:`retain.clock.ManualClock`.
         lock_timeout: Seconds a statement waits for another client's lock (a row being
             written by another transaction) before :class:`~retain.errors.StoreLockedError`;
             ``None`` waits as long as the server's default allows.
@@ -142,6 +146,7 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         ann_threshold: int = 20_000,
         text_search_config: str = "english",
         connect_timeout: float = 10.0,
+        clock: Clock | Callable[[], float] | None = None,
         lock_timeout: float | None = 30.0,
         statement_timeout: float | None = 300.0,
     ) -> None:
@@ -152,6 +157,7 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
         self._dims = int(self.index_config["dims"]) if self.index_config else 0
         self._ann = bool(ann_index and self.index_config)
+        self._clock = as_clock(clock)
         self._stats_cache = {}
         self._docs = {}
         self._db = PgConnections(
@@ -306,7 +312,7 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
     def _batch(
         self, plan: _Plan, vectors: dict[_Key, list[Any]], queries: dict[str, list[float]]
     ) -> Steps[list[Result]]:
-        now = datetime.now(timezone.utc)
+        now = self._now()
         results: list[Result] = [None] * len(plan.ops)
         refresh: list[int] = []
         for i, op in enumerate(plan.ops):
@@ -572,7 +578,7 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         gone = yield Sql(
             "DELETE FROM retain_items WHERE expires_at IS NOT NULL AND expires_at <= %(now)s "
             "RETURNING id",
-            {"now": datetime.now(timezone.utc)},
+            {"now": self._now()},
         )
         return len(gone)
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +36,7 @@ from langgraph.store.base import (
     TTLConfig,
 )
 
+from retain.clock import Clock, as_clock
 from retain.core.ranking import (
     Doc,
     FindKeyword,
@@ -113,6 +113,9 @@ class SQLiteStore(CheckedCalls, RetainStore):
         busy_timeout_ms: How long SQLite waits for another connection's write lock.
         lock_retries: How many times a write transaction is retried (with backoff) after
             the busy timeout ran out, before :class:`~retain.errors.StoreLockedError`.
+        clock: What the store reads the time from (TTLs, timestamps, history):
+            :class:`retain.clock.SystemClock` by default; tests pass a
+            :class:`retain.clock.ManualClock`.
 
     Raises:
         StoreCorruptedError: ``path`` is not a SQLite database (the file is left as is).
@@ -134,9 +137,11 @@ class SQLiteStore(CheckedCalls, RetainStore):
         ttl: TTLConfig | None = None,
         busy_timeout_ms: int = 30_000,
         lock_retries: int = 3,
+        clock: Clock | Callable[[], float] | None = None,
     ) -> None:
         if busy_timeout_ms < 0 or lock_retries < 0:
             raise ConfigurationError("busy_timeout_ms and lock_retries must be >= 0.")
+        self._clock = as_clock(clock)
         self.path = str(path)
         self._lock = threading.RLock()
         self._busy_timeout_ms = busy_timeout_ms
@@ -308,7 +313,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
         """Apply the puts and deletes of one batch in one transaction, with bulk statements."""
         if write_replayed(self, {p.prefix for p in puts}):  # an earlier attempt wrote it
             return
-        now = time.time()
+        now = self._clock.now()
         prov = json.dumps(current_provenance(), default=str)
         conn = self._conn
 
@@ -429,7 +434,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             marks = ",".join("?" * len(with_ttl))
             self._conn.execute(
                 f"UPDATE retain_items SET expires_at = ? + ttl_minutes * 60 WHERE id IN ({marks})",
-                (time.time(), *with_ttl),
+                (self._clock.now(), *with_ttl),
             )
 
     def _get(self, op: GetOp) -> Item | None:
@@ -437,7 +442,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             "SELECT prefix, key, value, created_at, updated_at, id FROM retain_items WHERE prefix "
             "= ? "
             "AND key = ? AND (expires_at IS NULL OR expires_at > ?)",
-            (ns_text(op.namespace), op.key, time.time()),
+            (ns_text(op.namespace), op.key, self._clock.now()),
         ).fetchone()
         if row is None:
             return None
@@ -452,7 +457,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             f"SELECT prefix, key, value, created_at, updated_at, id FROM {table} WHERE "
             f"{under_sql()} AND (expires_at IS NULL OR expires_at > ?)"
         )
-        args: list[Any] = [*under_args(prefix), time.time()]
+        args: list[Any] = [*under_args(prefix), self._clock.now()]
         if ids is not None:
             if not ids:
                 return []
@@ -467,7 +472,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             rows = self._conn.execute(
                 f"SELECT id FROM retain_items WHERE {under_sql()} AND (expires_at IS NULL OR "
                 f"expires_at > ?) AND {where}",
-                (*under_args(prefix), time.time(), *args),
+                (*under_args(prefix), self._clock.now(), *args),
             )
             return {r[0] for r in rows}
         return {r[5] for r in self._rows(prefix) if matches_filter(json.loads(r[2]), filter)}
@@ -489,7 +494,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
         """Items past their TTL and not yet swept (usually none; uses a partial index)."""
         rows = self._conn.execute(
             "SELECT id FROM retain_items WHERE expires_at IS NOT NULL AND expires_at <= ?",
-            (time.time(),),
+            (self._clock.now(),),
         ).fetchall()
         return {r[0] for r in rows}
 
@@ -516,7 +521,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             "retain_items i ON i.id = "
             f"f.rowid WHERE retain_items_fts MATCH ? AND {under_sql('i.prefix')} AND "
             "(i.expires_at IS NULL OR i.expires_at > ?) ORDER BY r DESC LIMIT ?",
-            (match, *under_args(prefix), time.time(), limit if allowed is None else -1),
+            (match, *under_args(prefix), self._clock.now(), limit if allowed is None else -1),
         ).fetchall()
         ranked = [(r[0], float(r[1])) for r in rows if allowed is None or r[0] in allowed]
         return ranked[:limit]
@@ -553,7 +558,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         rows = self._conn.execute(
             "SELECT DISTINCT prefix FROM retain_items WHERE expires_at IS NULL OR expires_at > ?",
-            (time.time(),),
+            (self._clock.now(),),
         ).fetchall()
         namespaces = [ns_tuple(r[0]) for r in rows]
         if op.match_conditions:
@@ -574,7 +579,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
         a = args
         with self._lock, store_errors(self.path):
             if not a.query:
-                now = datetime.now(timezone.utc)
+                now = datetime.fromtimestamp(self._clock.now(), timezone.utc)
                 return current_page(
                     lambda n, start: self._search(
                         SearchOp(a.prefix, a.filter, n, start, None, False)
@@ -618,7 +623,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             vectors=self.embeddings is not None,
             want=offset + limit,
             settings=settings,
-            now=time.time(),
+            now=self._clock.now(),
             as_of=as_of,
             include_superseded=include_superseded,
             memo=self._ranking_memo(),
@@ -663,7 +668,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
         if self._stats_version != version:
             self._stats.clear()
             self._stats_version = version
-        now = time.time()
+        now = self._clock.now()
         live = "(i.expires_at IS NULL OR i.expires_at > ?)"
         key = (prefix, "")
         if key not in self._stats:
@@ -706,7 +711,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             f"SELECT c.value, {side.format(op='<', order='DESC')}, "
             f"{side.format(op='>', order='ASC')} FROM json_each(?1) AS c JOIN retain_items AS i ON "
             "i.id = c.value",
-            (json.dumps(list(ids)), time.time(), window),
+            (json.dumps(list(ids)), self._clock.now(), window),
         ).fetchall()
         out: dict[int, tuple[tuple[int, int], ...]] = {}
         for item_id, before, after in rows:
@@ -852,7 +857,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
                 r[0]
                 for r in conn.execute(
                     "SELECT id FROM retain_items WHERE expires_at IS NOT NULL AND expires_at <= ?",
-                    (time.time(),),
+                    (self._clock.now(),),
                 ).fetchall()
             ]
             if ids:
