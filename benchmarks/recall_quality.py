@@ -18,17 +18,19 @@ Data: a LoCoMo-format JSON file, by default ``../shared/data/locomo-dev.json`` n
 checkout (CC BY-NC 4.0: read by path, never copied into the project).
 
 Run:  .venv/bin/python benchmarks/recall_quality.py [--data PATH] [--backends sqlite pg]
-          [--ablations] [--embed-cache .bench-cache/locomo-minilm.npz]
+          [--ablations] [--latency 10000] [--embed-cache ~/.cache/retain/locomo-minilm.npz]
 (needs the `bench` extra for bm25s/PyStemmer and the `dev` extra for PostgreSQL)
 
-``--embed-cache`` keeps the MiniLM vectors of every text in a file, so that later runs
-spend no time embedding (use it while developing; the index time it prints then excludes
-the model).
+``--embed-cache`` keeps the MiniLM vectors of every text in a file (keyed by the texts'
+sha256, so the file holds no text; keep it outside the project), so that later runs spend
+no time embedding (use it while developing; the index time it prints then excludes the
+model).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -90,7 +92,9 @@ def load(path: Path, limit: int | None) -> list[Conversation]:
 
 
 class CachedEmbeddings(Embeddings):
-    """MiniLM with a text -> vector cache (optionally kept in a file between runs)."""
+    """MiniLM with a text -> vector cache, optionally kept in a file between runs. The
+    file holds sha256 digests of the texts, never the texts (the data's licence keeps it
+    out of the project)."""
 
     def __init__(self, path: Path | None) -> None:
         from retain.embeddings import LocalMiniLM
@@ -102,23 +106,30 @@ class CachedEmbeddings(Embeddings):
         self.model_seconds = 0.0
         if path is not None and path.exists():
             loaded = np.load(path, allow_pickle=False)
-            self.cache = dict(zip(loaded["texts"].tolist(), loaded["vectors"], strict=True))
+            self.cache = dict(zip(loaded["digests"].tolist(), loaded["vectors"], strict=True))
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def save(self) -> None:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        texts = list(self.cache)
-        np.savez(self.path, texts=np.array(texts), vectors=np.stack([self.cache[t] for t in texts]))
+        keys = list(self.cache)
+        np.savez(self.path, digests=np.array(keys), vectors=np.stack([self.cache[k] for k in keys]))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        keys = [self._key(t) for t in texts]
+        pairs = zip(keys, texts, strict=True)
+        missing = list(dict.fromkeys((k, t) for k, t in pairs if k not in self.cache))
         if missing:
             started = time.perf_counter()
-            vectors = self.model.embed_documents(missing)
+            vectors = self.model.embed_documents([t for _, t in missing])
             self.model_seconds += time.perf_counter() - started
-            self.cache.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
-        return [self.cache[t].tolist() for t in texts]
+            found = np.asarray(vectors, dtype=np.float32)
+            self.cache.update(zip((k for k, _ in missing), found, strict=True))
+        return [self.cache[k].tolist() for k in keys]
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
