@@ -530,23 +530,24 @@ class SQLiteStore(CheckedCalls, RetainStore):
         prefix = tuple(op.namespace_prefix)
         if op.query:
             # LangGraph's search returns every item, superseded facts included
-            items = self._ranked(
+            page = self._ranked(
                 prefix, op.query, op.filter, op.limit, op.offset, "hybrid", Ranking(), None, True
             )
+            chosen = [row for row, _ in page]
+            items = [self._item(row, score, search=True) for row, score in page]
             if len(items) < op.limit and self.embeddings is not None:
                 # items without vectors come last, unscored (LangGraph's search does the same)
-                seen = {(tuple(i.namespace), i.key) for i in items}
+                seen = {row[5] for row in chosen}
                 rest = [
                     r
                     for r in self._rows(prefix)
                     if r[5] not in self._cache
-                    and (ns_tuple(r[0]), r[1]) not in seen
+                    and r[5] not in seen
                     and (not op.filter or matches_filter(json.loads(r[2]), op.filter))
-                ]
-                items += [self._item(r, None, search=True) for r in rest[: op.limit - len(items)]]
-            if op.refresh_ttl:
-                keys = [(ns_text(i.namespace), i.key) for i in items]
-                self._refresh([r[5] for r in self._rows(prefix) if (r[0], r[1]) in keys], True)
+                ][: op.limit - len(items)]
+                chosen += rest
+                items += [self._item(r, None, search=True) for r in rest]
+            self._refresh([r[5] for r in chosen], op.refresh_ttl)
             return items
         listed = self._rows(prefix)
         if op.filter:
@@ -590,7 +591,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
                     a.limit,
                     a.offset,
                 )
-            return self._ranked(
+            page = self._ranked(
                 a.prefix,
                 a.query,
                 a.filter,
@@ -601,6 +602,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
                 a.as_of,
                 a.include_superseded,
             )
+            return [self._item(row, score, search=True) for row, score in page]
 
     def _ranked(
         self,
@@ -613,8 +615,9 @@ class SQLiteStore(CheckedCalls, RetainStore):
         settings: Ranking,
         as_of: datetime | None = None,
         include_superseded: bool = False,
-    ) -> list[SearchItem]:
-        """Drive :func:`retain.core.ranking.recall_flow` against this database."""
+    ) -> list[tuple[Any, float]]:
+        """Drive :func:`retain.core.ranking.recall_flow` against this database: the page's
+        rows with their scores."""
         allowed = self._filtered_ids(prefix, filter) if filter else None
         rows: dict[int, Any] = {}
         flow = recall_flow(
@@ -645,7 +648,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
 
         scored = answered(flow, answer)
         page = [s for s in scored if s.id in rows][offset : offset + limit]
-        return [self._item(rows[s.id], s.score, search=True) for s in page]
+        return [(rows[s.id], s.score) for s in page]
 
     def _ranking_memo(self) -> dict[tuple[int, float], Doc]:
         if len(self._docs) > 50_000:  # bounded: about 20 MB of split texts
