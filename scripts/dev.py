@@ -97,8 +97,29 @@ def install_llama_cpp(pip: list[str]) -> None:
     run([*pip, "--no-cache-dir", LLAMA_CPP], env=env, doing="compiling llama.cpp (about 6 min)")
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """The inspector's browser tests drive Debian's ``chromium`` package (a browser download
+    cannot work offline). Install it with apt when missing; the tests fail without it."""
+    if CHROMIUM.exists():
+        say(f"browser for the inspector tests: {CHROMIUM}")
+        return
+    apt = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    if os.geteuid() != 0:
+        apt = ["sudo", "-n", *apt]
+    say("installing Debian's chromium for the browser tests (about 1 minute)")
+    try:
+        run(apt, doing="installing chromium")
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        run([*apt[: apt.index("install")], "update"], doing="refreshing apt's package lists")
+        run(apt, doing="installing chromium")
+
+
 def cmd_test(args: list[str]) -> int:
     ensure_venv(TEST_EXTRAS)
+    ensure_chromium()
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONDONTWRITEBYTECODE": "1"}
     paths = [
         p for p in ("src", "tests", "benchmarks", "scripts", "examples") if (ROOT / p).is_dir()
