@@ -37,3 +37,14 @@ def test_recall_queries_carry_no_role_labels() -> None:
         [HumanMessage("I went hiking"), AIMessage("Which trail?"), HumanMessage("The Eiger")]
     )
     assert queries == ("I went hiking\nWhich trail?\nThe Eiger",)  # one query per call
+
+
+def test_a_keyword_match_keeps_to_its_namespace_prefix() -> None:
+    from retain.stores.sqlite_sql import fts_match, ns_terms
+
+    users, u1 = ns_terms("users.u1").split()
+    assert ns_terms("users") == users
+    assert fts_match(["tea"], ("users", "u1")) == f'ns : "{u1}" AND body : ("tea")'
+    assert fts_match(["tea"], ("users",)) == f'ns : "{users}" AND body : ("tea")'
+    assert fts_match(["tea"], ()) == 'body : ("tea")'
+    assert fts_match([], ("users",)) is None

@@ -47,8 +47,14 @@ async def caller(
     return await service_of(request).authenticate(secret)
 
 
+async def _service(request: Request) -> Service:
+    # async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a
+    # thread hop per request for an attribute read
+    return service_of(request)
+
+
 Key = Annotated[ApiKey, Depends(caller)]
-Svc = Annotated[Service, Depends(service_of)]
+Svc = Annotated[Service, Depends(_service)]
 NamespaceQ = Annotated[
     str,
     Query(

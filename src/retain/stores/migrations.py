@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from retain.stores.sqlite_sql import ns_terms
+
 __all__ = [
     "SQLITE_MIGRATIONS",
     "ForeignDatabaseError",
@@ -99,6 +101,32 @@ def _prefixed(conn: sqlite3.Connection) -> None:
 @migration(5, "index of items by namespace and id (recall's neighbours)")
 def _prefix_id(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX retain_items_prefix_id ON retain_items(prefix, id)")
+
+
+@migration(6, "namespace tokens in the keyword index (a search reads its namespace's postings)")
+def _fts_namespaces(conn: sqlite3.Connection) -> None:
+    """Rebuild the keyword index with an ``ns`` column (:func:`~retain.stores.sqlite_sql.
+    ns_terms`): before, every keyword search and count read the postings of every
+    namespace in the file, so one tenant's search slowed down with everyone's data."""
+    conn.execute("ALTER TABLE retain_items_fts RENAME TO retain_items_fts_old")
+    conn.execute(
+        "CREATE VIRTUAL TABLE retain_items_fts USING fts5(body, ns, tokenize='porter unicode61')"
+    )
+    last = -1
+    while True:  # in chunks: a large file's text need not fit in memory at once
+        rows = conn.execute(
+            "SELECT f.rowid, f.body, i.prefix FROM retain_items_fts_old f JOIN retain_items i "
+            "ON i.id = f.rowid WHERE f.rowid > ? ORDER BY f.rowid LIMIT 5000",
+            (last,),
+        ).fetchall()
+        if not rows:
+            break
+        conn.executemany(
+            "INSERT INTO retain_items_fts(rowid, body, ns) VALUES (?, ?, ?)",
+            [(rowid, body, ns_terms(prefix)) for rowid, body, prefix in rows],
+        )
+        last = rows[-1][0]
+    conn.execute("DROP TABLE retain_items_fts_old")
 
 
 def foreign_schema(conn: sqlite3.Connection) -> list[str]:

@@ -68,7 +68,8 @@ from retain.stores.hooks import purge_jobs, run_write_hooks, write_replayed
 from retain.stores.sqlite_conn import connect, store_errors, write_transaction
 from retain.stores.sqlite_sql import (
     equality_filter_sql,
-    fts_query,
+    fts_match,
+    ns_terms,
     ns_text,
     ns_tuple,
     under_args,
@@ -158,6 +159,9 @@ class SQLiteStore(CheckedCalls, RetainStore):
         self._cache = VectorCache(self._dims)
         self._cache_version: int | None = None  # PRAGMA data_version when loaded
         self._docs: dict[tuple[int, float], Doc] = {}  # rows split for ranking
+        # rows decoded for ranking, by (id, updated_at): a namespace's rows are read again
+        # by every recall in it, and decoding their JSON was a fifth of a recall's time
+        self._decoded: dict[tuple[int, float], tuple[str, float, dict[str, Any]]] = {}
         self._writes = 0  # this connection's writes (data_version counts only others')
         self._stats: dict[tuple[tuple[str, ...], str], int] = {}  # keyword counts
         self._stats_version: tuple[int, int] | None = None
@@ -335,7 +339,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             updates: list[tuple[Any, ...]] = []
             deletes: list[tuple[int]] = []
             replaced: list[tuple[int]] = []
-            keywords: list[tuple[int, str]] = []
+            keywords: list[tuple[int, str, str]] = []
             vector_rows: list[tuple[int, str, bytes]] = []
             versions: list[tuple[str, str, str, str | None]] = []
             changed: list[tuple[str, int, list[Vector]]] = []  # for the vector cache
@@ -365,7 +369,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
                     else ""
                 )
                 if text:
-                    keywords.append((item_id, text))
+                    keywords.append((item_id, text, ns_terms(put.prefix)))
                 vector_rows += [(item_id, path, vec.tobytes()) for path, vec in put.vectors]
                 changed.append((put.prefix, item_id, [vec for _, vec in put.vectors]))
                 versions.append((put.prefix, op.key, "put", put.value))
@@ -385,7 +389,9 @@ class SQLiteStore(CheckedCalls, RetainStore):
                 "ttl_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 inserts,
             )
-            conn.executemany("INSERT INTO retain_items_fts(rowid, body) VALUES (?, ?)", keywords)
+            conn.executemany(
+                "INSERT INTO retain_items_fts(rowid, body, ns) VALUES (?, ?, ?)", keywords
+            )
             conn.executemany(
                 "INSERT INTO retain_vectors(item_id, field, embedding) VALUES (?, ?, ?)",
                 vector_rows,
@@ -513,11 +519,11 @@ class SQLiteStore(CheckedCalls, RetainStore):
         self, prefix: tuple[str, ...], terms: Sequence[str], allowed: set[int] | None, limit: int
     ) -> list[tuple[int, float]]:
         """``(item id, BM25 relevance)`` of the items matching any of ``terms``, best first."""
-        match = fts_query(terms)
+        match = fts_match(terms, prefix)
         if match is None:
             return []
         rows = self._conn.execute(
-            "SELECT f.rowid, -bm25(retain_items_fts) AS r FROM retain_items_fts f JOIN "
+            "SELECT f.rowid, -bm25(retain_items_fts, 1.0, 0.0) AS r FROM retain_items_fts f JOIN "
             "retain_items i ON i.id = "
             f"f.rowid WHERE retain_items_fts MATCH ? AND {under_sql('i.prefix')} AND "
             "(i.expires_at IS NULL OR i.expires_at > ?) ORDER BY r DESC LIMIT ?",
@@ -656,11 +662,19 @@ class SQLiteStore(CheckedCalls, RetainStore):
         return self._docs
 
     def _ranking_row(self, row: Sequence[Any]) -> tuple[str, float, dict[str, Any]]:
+        """``(text, updated_at, value)`` of a row for the ranking (read-only: memoised)."""
+        memo_key = (int(row[5]), float(row[4]))
+        found = self._decoded.get(memo_key)
+        if found is not None:
+            return found
         value = json.loads(row[2])
         texts = [value.get(f) for f in self._simple_fields]
         if not (texts and all(isinstance(t, str) for t in texts)):
             texts = [t for _, t in index_texts(value, self._fields, None)]
-        return " ".join(texts), float(row[4]), value
+        if len(self._decoded) > 20_000:  # bounded like the split texts
+            self._decoded.clear()
+        found = self._decoded[memo_key] = (" ".join(texts), float(row[4]), value)
+        return found
 
     def _keyword_stats(
         self, prefix: tuple[str, ...], terms: Sequence[str]
@@ -685,7 +699,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
         for term in terms:
             key = (prefix, term)
             if key not in self._stats:
-                match = fts_query([term])
+                match = fts_match([term], prefix)
                 self._stats[key] = int(
                     self._conn.execute(
                         "SELECT count(*) FROM retain_items_fts f JOIN retain_items i ON i.id = "

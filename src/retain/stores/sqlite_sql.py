@@ -4,6 +4,7 @@ filters evaluated by SQLite, and FTS5 queries. Pure functions."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 __all__ = [
     "SEP",
     "equality_filter_sql",
+    "fts_match",
     "fts_query",
+    "ns_terms",
     "ns_text",
     "ns_tuple",
     "under_args",
@@ -87,3 +90,37 @@ def fts_query(terms: Sequence[str]) -> str | None:
     """
     quoted = [t.replace('"', '""') for t in terms if t]
     return " OR ".join(f'"{t}"' for t in quoted) if quoted else None
+
+
+def ns_terms(prefix: str) -> str:
+    """The keyword index's ``ns`` column for an item in namespace ``prefix`` (its
+    :func:`ns_text`): one token per enclosing namespace, itself included, so a search can
+    keep to a namespace prefix without reading other namespaces' postings.
+
+    Example:
+        >>> ns_terms("users.u1").split() == [ns_terms("users"), ns_terms("users.u1").split()[1]]
+        True
+    """
+    labels = prefix.split(SEP) if prefix else []
+    return " ".join(_ns_token(SEP.join(labels[: i + 1])) for i in range(len(labels)))
+
+
+def _ns_token(namespace: str) -> str:
+    # hex digits and letters only: one token for FTS5's unicode61 tokenizer
+    return "ns" + hashlib.blake2b(namespace.encode(), digest_size=8).hexdigest()
+
+
+def fts_match(terms: Sequence[str], prefix: Sequence[str]) -> str | None:
+    """An FTS5 ``MATCH`` expression for items under ``prefix`` whose text has any of
+    ``terms``; ``None`` without terms. The namespace token only narrows what FTS5 reads:
+    callers still check the prefix exactly (:func:`under_sql`).
+
+    Example:
+        >>> fts_match(["tea"], ())
+        'body : ("tea")'
+    """
+    words = fts_query(terms)
+    if words is None:
+        return None
+    body = f"body : ({words})"
+    return f'ns : "{_ns_token(ns_text(prefix))}" AND {body}' if prefix else body
