@@ -127,7 +127,9 @@ def test_sign_in_browse_search_and_scores(ui_server: RunningServer, browser_page
     score = float(first.locator(".score").inner_text())
     vector = float(first.locator(".vector").inner_text())
     keyword = float(first.locator(".keyword").inner_text())
-    assert score > 0 and 0 < vector <= 1 and 0 < keyword <= 1
+    assert score > 0
+    assert 0 < vector <= 1
+    assert 0 < keyword <= 1
     second = float(rows.nth(1).locator(".score").inner_text())
     assert score >= second
     expect(page.locator("main")).not_to_contain_text("diary")
@@ -309,7 +311,8 @@ def test_export_and_purge_with_confirmation(
     records = [json.loads(line) for line in saved.read_text().splitlines()]
     texts = json.dumps(records)
     assert {"tea", "car", "xss", "n1"} <= {r.get("key") for r in records}
-    assert "diary" not in texts and "u2" not in texts
+    assert "diary" not in texts
+    assert "u2" not in texts
 
     page.get_by_role("button", name="Erase users.u1…").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("users.u1")
@@ -360,7 +363,8 @@ def test_a_users_key_cannot_reach_another_users_pages(
         answer = page.goto(server.url + path)
         assert answer.status == 404, path
         body = page.content()
-        assert "secret" not in body and "diary" not in body, path
+        assert "secret" not in body, path
+        assert "diary" not in body, path
     for path, form in [
         ("/ui/memory/edit", {"ns": "users.u2.memories", "key": "diary", "value": "{}"}),
         ("/ui/memory/restore", {"ns": "users.u2.memories", "key": "diary", "version": "1"}),
@@ -373,9 +377,11 @@ def test_a_users_key_cannot_reach_another_users_pages(
             server.url + path, form=form, headers={"Origin": server.url}, max_redirects=0
         )
         assert answer.status == 404, path
-        assert "secret" not in answer.text() and "diary" not in answer.text(), path
+        assert "secret" not in answer.text(), path
+        assert "diary" not in answer.text(), path
     page.goto(f"{server.url}/ui/jobs")
-    assert "secret" not in page.content() and f"#{job['id']}" not in page.content()
+    assert "secret" not in page.content()
+    assert f"#{job['id']}" not in page.content()
     page.goto(f"{server.url}/ui/namespaces")
     assert "u2" not in page.locator("main").inner_text()
     with server.client() as admin:
