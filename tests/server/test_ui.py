@@ -108,7 +108,17 @@ def test_sign_in_browse_search_and_scores(ui_server: RunningServer, browser_page
     assert secret not in page.content()
     screenshot(page, "namespaces")
 
-    tree.get_by_role("link", name="memories").click()
+    # keyboard only: the skip link first, then Tab to the namespace and Enter
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    target = tree.get_by_role("link", name="memories")
+    for _ in range(40):
+        if target.evaluate("e => e === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    else:
+        raise AssertionError("the namespace link cannot be reached with Tab")
+    page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_contain_text("users.u1.memories")
     rows = page.locator("table.results tbody tr")
     expect(rows).to_have_count(3)
