@@ -304,6 +304,11 @@ def test_retry_a_dead_job(make_server: Callable[..., RunningServer], browser_pag
     screenshot(page, "job")
     page.goto(f"{server.url}/ui/memories?ns=users.u1.memories")
     expect(page.locator("table.results")).to_contain_text("User likes green tea")
+    page.locator(".memory-link").first.click()  # its provenance names the job that formed it
+    provenance = page.get_by_role("region", name="Provenance")
+    expect(provenance).to_contain_text("job_id (job)")
+    provenance.locator(f'a[href="/ui/jobs/{job_id}"]').click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Job #{job_id}")
 
 
 def test_export_and_purge_with_confirmation(
