@@ -105,6 +105,8 @@ def test_sign_in_browse_search_and_scores(ui_server: RunningServer, browser_page
     expect(tree.locator("li", has_text="notes").last).to_contain_text("1 memory")
     expect(page.locator("main")).to_contain_text("4 memories")
     expect(tree).not_to_contain_text("u2")
+    expect(tree.get_by_role("link", name="users", exact=True)).to_have_count(0)  # out of reach
+    expect(tree.get_by_role("link", name="u1", exact=True)).to_be_visible()
     assert secret not in page.content()
     screenshot(page, "namespaces")
 

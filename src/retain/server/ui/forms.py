@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,14 @@ class TreeNode:
     own: int = 0
     last_activity: str = ""
     children: list[TreeNode] = field(default_factory=list)
+    readable: bool = True
+    """Whether the viewer's key reaches this prefix (else it is shown without a link)."""
+
+    def walk(self) -> Iterator[TreeNode]:
+        """This node and every node below it."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
 
     @property
     def dotted(self) -> str:

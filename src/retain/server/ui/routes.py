@@ -211,10 +211,14 @@ async def logout() -> Response:
 @router.get("/namespaces", response_class=HTMLResponse)
 async def namespaces(request: Request, key: Key, service: Svc) -> HTMLResponse:
     rows = await service.summary(key, ())
+    tree = namespace_tree(rows)
+    for top in tree:
+        for node in top.walk():
+            node.readable = key.allows(node.path)  # "users" above "users.u1": no link
     return render(
         request,
         "namespaces.html",
-        tree=namespace_tree(rows),
+        tree=tree,
         total=sum(int(r["items"]) for r in rows),
     )
 
