@@ -30,7 +30,8 @@ without the permission answers **403**. Errors have one shape:
 `{"error": {"type", "message", "hint"}}`. Namespaces in query strings are labels joined
 by `.` (`users.u1.memories`); in JSON bodies, lists of labels.
 
-The MCP server (streamable HTTP) is at `/mcp/`, with the same keys.
+The MCP server (streamable HTTP) is at `/mcp/`, with the same keys; the web inspector
+(sign in with a key) at `/ui`.
 """
 
 
@@ -43,13 +44,14 @@ def create_app(
     profile_schema: Any = UserProfile,
     worker: bool = True,
     mcp: bool = True,
+    ui: bool = True,
     host: str = "127.0.0.1",
     poll_interval: float = 1.0,
     retry: RetryPolicy | None = None,
 ) -> FastAPI:
     """The HTTP application over ``store``: REST API at ``/v1``, OpenAPI at
-    ``/openapi.json`` (interactive docs at ``/docs``), MCP at ``/mcp/``, health at
-    ``/healthz`` and ``/readyz``.
+    ``/openapi.json`` (interactive docs at ``/docs``), MCP at ``/mcp/``, the inspector at
+    ``/ui``, health at ``/healthz`` and ``/readyz``.
 
     Args:
         store: A retain store; ``retain.stores.open_store(url)`` opens one from a URL.
@@ -61,6 +63,8 @@ def create_app(
         profile_schema: The schema of ``/v1/profiles``.
         worker: Run a background worker in this process (with a model).
         mcp: Mount the MCP server (streamable HTTP) at ``/mcp/``.
+        ui: Serve the inspector's pages at ``/ui`` (docs/inspector.md); every answer
+            also carries ``Server-Timing: app;dur=<ms>``.
         host: The host the server binds (MCP's DNS-rebinding protection allows it).
         poll_interval: How often the worker looks for due jobs (seconds, at most).
         retry: Attempts and backoff of conversation jobs.
@@ -129,6 +133,10 @@ def create_app(
     app.include_router(admin_routes)
     app.include_router(run_routes)
     app.include_router(health)
+    if ui:
+        from retain.server.ui import install_ui
+
+        install_ui(app)
     if mcp_server is not None:
         app.mount("/mcp", mcp_server.streamable_http_app(streamable_http_path="/", host=host))
     return app

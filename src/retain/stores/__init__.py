@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from retain.core.ranking import Ranking
 from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS
 from retain.errors import ConfigurationError
-from retain.stores.base import RetainStore, Version, current_provenance, provenance
+from retain.stores.base import (
+    RankedItem,
+    RetainStore,
+    Version,
+    current_provenance,
+    provenance,
+)
 from retain.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PATH",
     "PostgresStore",
+    "RankedItem",
     "Ranking",
     "RetainStore",
     "SQLiteStore",

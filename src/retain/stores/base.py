@@ -24,6 +24,7 @@ from retain.errors import ConfigurationError, InvalidInputError
 from retain.stores.validation import check_instant, check_namespace, check_page
 
 __all__ = [
+    "RankedItem",
     "RecallArgs",
     "RecallMode",
     "RetainStore",
@@ -81,6 +82,34 @@ class Version:
     value: dict[str, Any] | None
     at: datetime
     provenance: dict[str, Any] = field(default_factory=dict)
+
+
+class RankedItem(SearchItem):
+    """A recalled memory with the parts of its score: what :meth:`RetainStore.recall` (and
+    a ranked ``search``) returns, so a caller can show why it ranked.
+
+    ``vector`` is the memory's normalised vector similarity and ``keyword`` its normalised
+    BM25 keyword relevance, both 0-1 (:class:`retain.core.ranking.Scored`); ``score`` mixes
+    them with the other signals (neighbours, names, dates, recency, importance).
+    """
+
+    __slots__ = ("keyword", "vector")
+
+    def __init__(
+        self,
+        namespace: tuple[str, ...],
+        key: str,
+        value: dict[str, Any],
+        created_at: datetime,
+        updated_at: datetime,
+        score: float | None = None,
+        *,
+        vector: float = 0.0,
+        keyword: float = 0.0,
+    ) -> None:
+        super().__init__(namespace, key, value, created_at, updated_at, score=score)
+        self.vector = vector
+        self.keyword = keyword
 
 
 def _compare(value: Any, condition: Any) -> bool:

@@ -21,12 +21,13 @@ from retain.core.ranking import (
     Load,
     Ranking,
     RecallRequest,
+    Scored,
     drive,
     recall_flow,
 )
 from retain.core.temporal import holds
 from retain.errors import EmbeddingDimensionError
-from retain.stores.base import RecallMode, index_texts, namespace_matches
+from retain.stores.base import RankedItem, RecallMode, index_texts, namespace_matches
 from retain.stores.pg_driver import Sql, Steps
 from retain.stores.pg_schema import filter_sql, under_params, under_sql
 
@@ -79,8 +80,19 @@ class PgReads:
     _LIVE = "(i.expires_at IS NULL OR i.expires_at > %(now)s)"
 
     @staticmethod
-    def _item(row: Sequence[Any], score: float | None = None, search: bool = False) -> Any:
+    def _item(row: Sequence[Any], score: float | Scored | None = None, search: bool = False) -> Any:
         prefix, key, value, created, updated = row[:5]
+        if isinstance(score, Scored):  # ranked: keep the parts of the score
+            return RankedItem(
+                ns_tuple(prefix),
+                key,
+                value,
+                created,
+                updated,
+                score.score,
+                vector=score.vector,
+                keyword=score.keyword,
+            )
         if search:
             return SearchItem(ns_tuple(prefix), key, value, created, updated, score=score)
         return Item(
@@ -424,9 +436,7 @@ class PgReads:
 
         scored = yield from drive(flow, answer)
         page = [s for s in scored if s.id in rows][offset : offset + limit]
-        return [self._item(rows[s.id], s.score, search=True) for s in page], [
-            rows[s.id] for s in page
-        ]
+        return [self._item(rows[s.id], s, search=True) for s in page], [rows[s.id] for s in page]
 
     def _now(self) -> datetime:
         """The store clock's time (:class:`retain.clock.Clock`), as an aware datetime."""

@@ -45,12 +45,14 @@ from retain.core.ranking import (
     Load,
     Ranking,
     RecallRequest,
+    Scored,
     answered,
     recall_flow,
 )
 from retain.core.temporal import holds
 from retain.errors import ConfigurationError, EmbeddingDimensionError, InvalidInputError
 from retain.stores.base import (
+    RankedItem,
     RecallArgs,
     RecallMode,
     RetainStore,
@@ -416,9 +418,13 @@ class SQLiteStore(CheckedCalls, RetainStore):
 
     # -- reads -------------------------------------------------------------------------------
 
-    def _item(self, row: Sequence[Any], score: float | None = None, search: bool = False) -> Any:
+    def _item(
+        self, row: Sequence[Any], score: float | Scored | None = None, search: bool = False
+    ) -> Any:
         prefix, key, value, created, updated = row[:5]
         args = (ns_tuple(prefix), key, json.loads(value), utc(created), utc(updated))
+        if isinstance(score, Scored):  # ranked: keep the parts of the score
+            return RankedItem(*args, score.score, vector=score.vector, keyword=score.keyword)
         if search:
             return SearchItem(*args, score=score)
         return Item(
@@ -621,9 +627,9 @@ class SQLiteStore(CheckedCalls, RetainStore):
         settings: Ranking,
         as_of: datetime | None = None,
         include_superseded: bool = False,
-    ) -> list[tuple[Any, float]]:
+    ) -> list[tuple[Any, Scored]]:
         """Drive :func:`retain.core.ranking.recall_flow` against this database: the page's
-        rows with their scores."""
+        rows with their scores (and the parts of each)."""
         allowed = self._filtered_ids(prefix, filter) if filter else None
         rows: dict[int, Any] = {}
         flow = recall_flow(
@@ -654,7 +660,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
 
         scored = answered(flow, answer)
         page = [s for s in scored if s.id in rows][offset : offset + limit]
-        return [(rows[s.id], s.score) for s in page]
+        return [(rows[s.id], s) for s in page]
 
     def _ranking_memo(self) -> dict[tuple[int, float], Doc]:
         if len(self._docs) > 50_000:  # bounded: about 20 MB of split texts
