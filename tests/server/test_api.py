@@ -244,3 +244,42 @@ def test_a_remote_reflection_executor_submits_to_the_server(
             },
         )
         assert elsewhere.status_code == 404
+
+
+def test_search_returns_current_facts_with_as_of_and_superseded_ones_on_request(
+    server: RunningServer,
+) -> None:
+    tea = {
+        "content": "User drinks green tea every morning",
+        "said_at": "2026-01-01T00:00:00+00:00",
+        "valid_to": "2026-03-01T00:00:00+00:00",
+        "superseded_by": "coffee",
+    }
+    coffee = {
+        "content": "User drinks coffee every morning now",
+        "said_at": "2026-03-01T00:00:00+00:00",
+    }
+    with server.client() as http:
+        for key, value in [("tea", tea), ("coffee", coffee)]:
+            put = http.post("/v1/memories", json={"namespace": NS, "key": key, "value": value})
+            assert put.status_code == 200, put.text
+
+        def keys(**extra: object) -> list[str]:
+            body = {"prefix": NS, "query": "what does the user drink every morning", **extra}
+            found = http.post("/v1/memories/search", json=body)
+            assert found.status_code == 200, found.text
+            return sorted(i["key"] for i in found.json())
+
+        assert keys() == ["coffee"]
+        assert keys(include_superseded=True) == ["coffee", "tea"]
+        assert keys(as_of="2026-02-01T00:00:00Z") == ["tea"]
+        listed = http.post(
+            "/v1/memories/search", json={"prefix": NS, "as_of": "2026-02-01T00:00:00Z"}
+        ).json()
+        assert [i["key"] for i in listed] == ["tea"]
+        everything = http.post("/v1/memories/search", json={"prefix": NS}).json()
+        assert sorted(i["key"] for i in everything) == ["coffee", "tea"]  # a plain listing
+        naive = http.post(
+            "/v1/memories/search", json={"prefix": NS, "query": "x", "as_of": "2026-02-01T00:00"}
+        )
+        assert (naive.status_code, error_of(naive)["type"]) == (422, "InvalidInputError")

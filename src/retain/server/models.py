@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from langgraph.store.base import Item, SearchItem
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from retain.queue import Job
 from retain.stores import Version
@@ -110,6 +117,14 @@ class SearchIn(_Strict):
     mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
     recency_weight: float = Field(0.0, ge=0, le=1)
     importance_weight: float = Field(0.0, ge=0, le=1)
+    as_of: AwareDatetime | None = Field(
+        None,
+        description="Facts valid at this time (docs/temporal.md); with or without a query.",
+        examples=["2026-01-31T00:00:00Z"],
+    )
+    include_superseded: bool = Field(
+        False, description="With a query: keep facts a later one superseded (ended)."
+    )
 
 
 class VersionOut(BaseModel):

@@ -122,14 +122,18 @@ async def list_memories(
 @router.post("/memories/search", response_model=list[MemoryOut], tags=["memories"])
 async def search_memories(body: SearchIn, key: Key, service: Svc) -> list[dict[str, Any]]:
     """Recall with retain's ranking (keywords and meaning, fused; recency and importance
-    weights), or a filtered listing without a query."""
+    weights; current facts unless ``as_of`` or ``include_superseded``), or a filtered
+    listing without a query (every item, or with ``as_of`` the facts valid then)."""
     options: dict[str, Any] = {"filter": body.filter, "limit": body.limit, "offset": body.offset}
     if body.query is not None:
         options.update(
             mode=body.mode,
             recency_weight=body.recency_weight,
             importance_weight=body.importance_weight,
+            include_superseded=body.include_superseded,
         )
+    if body.as_of is not None:
+        options["as_of"] = body.as_of
     found = await service.search(key, body.prefix, query=body.query, **options)
     return [item_out(i) for i in found]
 

@@ -291,7 +291,7 @@ class Service:
     ) -> list[SearchItem]:
         """Recall with the library's ranking (``query``), or list (no query)."""
         ns = self._prefix(key, "read", prefix)
-        if query is None:
+        if query is None and "as_of" not in options:
             return await self.store.asearch(ns, **options)
         return await self.store.arecall(ns, query=query, **options)
 
