@@ -32,7 +32,7 @@ from langgraph.store.base import BaseStore
 from retain.background.durable import DurableRunner
 from retain.background.local import InMemoryRunner
 from retain.background.remote import RemoteRunner
-from retain.background.runner import Runner
+from retain.background.runner import Runner, Submission
 from retain.clock import Clock, SystemClock
 from retain.errors import ConfigurationError, ExecutorShutdownError, InvalidInputError
 from retain.graph_context import current_config, current_store, detached_config
@@ -243,12 +243,14 @@ class ReflectionExecutor:
         copied = detached_config(config)
         chosen = key if key is not None else self._key(copied, thread_id)
         return self._runner.submit(
-            chosen,
-            payload,
-            copied,
-            delay=float(after_seconds),
-            idempotency_key=idempotency_key,
-            store=None if self.store is not None else current_store(),
+            Submission(
+                chosen,
+                payload,
+                copied,
+                delay=float(after_seconds),
+                idempotency_key=idempotency_key,
+                store=None if self.store is not None else current_store(),
+            )
         )
 
     def trigger(self, *, key_prefix: str | None = None) -> int:
