@@ -8,22 +8,31 @@ import contextvars
 import dataclasses
 import json
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from langgraph.store.base import BaseStore, IndexConfig, Item, MatchCondition, SearchItem
+from langgraph.store.base import (
+    BaseStore,
+    IndexConfig,
+    Item,
+    ListNamespacesOp,
+    MatchCondition,
+    SearchItem,
+    SearchOp,
+)
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
-from retain.core.ranking import Ranking
+from retain.core.ranking import Doc, Ranking, RecallFlow, recall_flow
 from retain.core.temporal import as_utc
 from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS, resolve_embeddings
 from retain.errors import ConfigurationError, InvalidInputError
 from retain.stores.validation import check_instant, check_namespace, check_page
 
 __all__ = [
+    "SEP",
     "RecallArgs",
     "RecallMode",
     "RetainStore",
@@ -34,11 +43,27 @@ __all__ = [
     "index_texts",
     "matches_filter",
     "namespace_matches",
+    "namespace_page",
+    "ns_text",
+    "ns_tuple",
     "parse_index",
     "provenance",
     "recall_args",
+    "search_args",
     "value_strings",
 ]
+
+SEP = "."
+"""How a namespace is stored as one text: its labels joined by ``"."``."""
+
+
+def ns_text(namespace: Sequence[str]) -> str:
+    return SEP.join(namespace)
+
+
+def ns_tuple(prefix: str) -> tuple[str, ...]:
+    return tuple(prefix.split(SEP))
+
 
 RecallMode = Literal["hybrid", "vector", "keyword"]
 
@@ -205,6 +230,21 @@ def namespace_matches(condition: MatchCondition, namespace: tuple[str, ...]) -> 
     return all(p == "*" or p == n for p, n in zip(path, part, strict=True))
 
 
+def namespace_page(prefixes: Iterable[str], op: ListNamespacesOp) -> list[tuple[str, ...]]:
+    """LangGraph's ``list_namespaces`` answer from the stored namespace texts of the live
+    items: those matching ``op``'s conditions, cut at ``max_depth``, sorted, one page."""
+    namespaces = [ns_tuple(p) for p in prefixes]
+    if op.match_conditions:
+        namespaces = [
+            ns for ns in namespaces if all(namespace_matches(c, ns) for c in op.match_conditions)
+        ]
+    if op.max_depth is not None:
+        namespaces = sorted({ns[: op.max_depth] for ns in namespaces})
+    else:
+        namespaces = sorted(namespaces)
+    return namespaces[op.offset : op.offset + op.limit]
+
+
 @dataclass(frozen=True)
 class RecallArgs:
     """The checked arguments of one :meth:`RetainStore.recall` (see :func:`recall_args`)."""
@@ -218,6 +258,40 @@ class RecallArgs:
     settings: Ranking
     as_of: datetime | None
     include_superseded: bool
+
+    def ranking(
+        self, *, vectors: bool, now: float, memo: dict[tuple[int, float], Doc]
+    ) -> RecallFlow:
+        """:func:`retain.core.ranking.recall_flow` for this recall (with a query), its
+        page's worth of results wanted."""
+        assert self.query is not None
+        return recall_flow(
+            self.query,
+            mode=self.mode,
+            vectors=vectors,
+            want=self.offset + self.limit,
+            settings=self.settings,
+            now=now,
+            as_of=self.as_of,
+            include_superseded=self.include_superseded,
+            memo=memo,
+        )
+
+
+def search_args(op: SearchOp) -> RecallArgs:
+    """A LangGraph ``search`` with a query as a recall: hybrid ranking with the default
+    settings, every item (superseded facts included), as LangGraph's own search returns."""
+    return RecallArgs(
+        tuple(op.namespace_prefix),
+        op.query,
+        op.filter,
+        op.limit,
+        op.offset,
+        "hybrid",
+        Ranking(),
+        None,
+        True,
+    )
 
 
 def recall_args(

@@ -19,28 +19,23 @@ from retain.core.ranking import (
     FindVector,
     KeywordStats,
     Load,
-    Ranking,
     RecallRequest,
     drive,
-    recall_flow,
 )
 from retain.core.temporal import holds
 from retain.errors import EmbeddingDimensionError
-from retain.stores.base import RecallMode, index_texts, namespace_matches
+from retain.stores.base import (
+    RecallArgs,
+    index_texts,
+    namespace_page,
+    ns_text,
+    ns_tuple,
+    search_args,
+)
 from retain.stores.pg_driver import Sql, Steps
 from retain.stores.pg_schema import filter_sql, under_params, under_sql
 
-__all__ = ["SEP", "PgReads", "ns_text", "ns_tuple"]
-
-SEP = "."
-
-
-def ns_text(namespace: Sequence[str]) -> str:
-    return SEP.join(namespace)
-
-
-def ns_tuple(prefix: str) -> tuple[str, ...]:
-    return tuple(prefix.split(SEP))
+__all__ = ["PgReads"]
 
 
 def _similarity(distance: Any) -> float:
@@ -295,18 +290,7 @@ class PgReads:
             items = [self._item(r, None, search=True) for r in listed]
             return items, _refreshable(listed, refresh)
         # LangGraph's search returns every item, superseded facts included
-        items, rows = yield from self._ranked(
-            prefix,
-            op.query,
-            q,
-            op.filter,
-            op.limit,
-            op.offset,
-            "hybrid",
-            Ranking(),
-            now,
-            include_superseded=True,
-        )
+        items, rows = yield from self._ranked(search_args(op), q, now)
         if len(items) < op.limit:  # items without vectors come last, unscored
             rest = yield from self._listed(
                 prefix,
@@ -326,34 +310,13 @@ class PgReads:
         rows = yield Sql(
             f"SELECT DISTINCT i.prefix FROM retain_items i WHERE {self._LIVE}", {"now": now}
         )
-        namespaces = [ns_tuple(r[0]) for r in rows]
-        if op.match_conditions:
-            namespaces = [
-                ns
-                for ns in namespaces
-                if all(namespace_matches(c, ns) for c in op.match_conditions)
-            ]
-        if op.max_depth is not None:
-            namespaces = sorted({ns[: op.max_depth] for ns in namespaces})
-        else:
-            namespaces = sorted(namespaces)
-        return namespaces[op.offset : op.offset + op.limit]
+        return namespace_page((r[0] for r in rows), op)
 
-    def _recall_rows(
-        self,
-        prefix: str,
-        query: str | None,
-        q: Any,
-        filter: dict[str, Any] | None,
-        limit: int,
-        offset: int,
-        mode: RecallMode,
-        settings: Ranking,
-        as_of: datetime | None = None,
-        include_superseded: bool = False,
-    ) -> Steps[list[SearchItem]]:
+    def _recall_rows(self, args: RecallArgs, q: Any) -> Steps[list[SearchItem]]:
+        """A checked recall's page (``q``: the query's vector, if it is ranked by one)."""
         now = self._now()
-        if not query:
+        prefix, filter, limit, offset = ns_text(args.prefix), args.filter, args.limit, args.offset
+        if not args.query:
             # the facts that hold, read a chunk at a time (as stores.base.current_page)
             chunk, start = max(2 * (offset + limit), 100), 0
             kept: list[tuple[Any, ...]] = []
@@ -362,46 +325,26 @@ class PgReads:
                 kept += [
                     r
                     for r in listed
-                    if holds(r[2], now=now, as_of=as_of, include_superseded=include_superseded)
+                    if holds(
+                        r[2], now=now, as_of=args.as_of, include_superseded=args.include_superseded
+                    )
                 ]
                 if len(listed) < chunk:
                     break
                 start += chunk
             return [self._item(r, None, search=True) for r in kept[offset : offset + limit]]
-        items, _ = yield from self._ranked(
-            prefix, query, q, filter, limit, offset, mode, settings, now, as_of, include_superseded
-        )
+        items, _ = yield from self._ranked(args, q, now)
         return items
 
     def _ranked(
-        self,
-        prefix: str,
-        query: str,
-        q: Any,
-        filter: dict[str, Any] | None,
-        limit: int,
-        offset: int,
-        mode: RecallMode,
-        settings: Ranking,
-        now: datetime,
-        as_of: datetime | None = None,
-        include_superseded: bool = False,
+        self, args: RecallArgs, q: Any, now: datetime
     ) -> Steps[tuple[list[SearchItem], list[tuple[Any, ...]]]]:
-        """Drive :func:`retain.core.ranking.recall_flow` with SQL steps; returns the page
-        and its rows."""
+        """Drive :func:`retain.core.ranking.recall_flow` with SQL steps (``q``: the query's
+        vector, if it is ranked by one); returns the page and its rows."""
+        prefix, filter = ns_text(args.prefix), args.filter
         rows: dict[int, tuple[Any, ...]] = {}
         known: dict[int, tuple[Any, ...]] = {}
-        flow = recall_flow(
-            query,
-            mode=mode,
-            vectors=q is not None,
-            want=offset + limit,
-            settings=settings,
-            now=now.timestamp(),
-            as_of=as_of,
-            include_superseded=include_superseded,
-            memo=self._ranking_memo(),
-        )
+        flow = args.ranking(vectors=q is not None, now=now.timestamp(), memo=self._ranking_memo())
 
         def answer(request: RecallRequest) -> Steps[Any]:
             if isinstance(request, FindVector):
@@ -423,7 +366,7 @@ class PgReads:
             return (yield from self._neighbours(request.ids, request.window, filter, now))
 
         scored = yield from drive(flow, answer)
-        page = [s for s in scored if s.id in rows][offset : offset + limit]
+        page = [s for s in scored if s.id in rows][args.offset : args.offset + args.limit]
         return [self._item(rows[s.id], s.score, search=True) for s in page], [
             rows[s.id] for s in page
         ]

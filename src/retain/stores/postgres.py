@@ -53,6 +53,8 @@ from retain.stores.base import (
     current_provenance,
     export_records,
     index_texts,
+    ns_text,
+    ns_tuple,
     parse_index,
     value_strings,
 )
@@ -77,7 +79,7 @@ try:
     import psycopg
 
     from retain.stores.pg_driver import Copy, PgConnections, Sql, Steps, classify, redact
-    from retain.stores.pg_reads import PgReads, ns_text, ns_tuple
+    from retain.stores.pg_reads import PgReads
 except ImportError as e:  # pragma: no cover - exercised in a test with the package hidden
     raise MissingDependencyError("PostgresStore", e.name or "psycopg", "postgres") from e
 
@@ -440,28 +442,14 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
             return True
         return False
 
-    def _recall_steps(self, args: RecallArgs, q: Any) -> Steps[list[SearchItem]]:
-        return self._recall_rows(
-            ns_text(args.prefix),
-            args.query,
-            q,
-            args.filter,
-            args.limit,
-            args.offset,
-            args.mode,
-            args.settings,
-            args.as_of,
-            args.include_superseded,
-        )
-
     def _recall(self, args: RecallArgs) -> list[SearchItem]:
         q = self.embeddings.embed_query(args.query) if self._wants_vector(args) else None
-        return self._db.drive(self._recall_steps(args, q))
+        return self._db.drive(self._recall_rows(args, q))
 
     async def _arecall(self, args: RecallArgs) -> list[SearchItem]:
         """Native async, on the async pool."""
         q = await self.embeddings.aembed_query(args.query) if self._wants_vector(args) else None
-        return await self._db.adrive(self._recall_steps(args, q))
+        return await self._db.adrive(self._recall_rows(args, q))
 
     def _history(self, namespace: tuple[str, ...], key: str) -> Steps[list[Version]]:
         rows = yield Sql(
