@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import is_dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -46,7 +46,8 @@ from retain.llm.driver import ModelRunner
 from retain.llm.resolve import resolve_model
 from retain.llm.structured import resolve_style
 from retain.namespaces import NamespaceTemplate
-from retain.store_access import StoreAccess, StoreAdapter, adrive_store_flow, drive_store_flow
+from retain.store_access import StoreAccess, StoreAdapter, store_flow_steps
+from retain.twins import Steps, arun, awaiting, blocking, call, run
 
 __all__ = [
     "MemoryPhase",
@@ -250,23 +251,17 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         )
         return flow, config
 
-    def process(
+    def process_steps(
         self, input: Any, config: RunnableConfig | None = None, *, run_id: str | None = None
-    ) -> StoreResult:
+    ) -> Steps[StoreResult]:
         """Like :meth:`invoke`, returning the full :class:`~retain.core.store_flow.StoreResult`."""
         flow, config = self._prepare(input, config)
         access = StoreAccess(self.store, source=SOURCE, run_id=run_id)
-        result: StoreResult = drive_store_flow(flow, self._runner, access, config)
+        result: StoreResult = yield from store_flow_steps(flow, self._runner, access, config)
         return result
 
-    async def aprocess(
-        self, input: Any, config: RunnableConfig | None = None, *, run_id: str | None = None
-    ) -> StoreResult:
-        """Async :meth:`process`."""
-        flow, config = self._prepare(input, config)
-        access = StoreAccess(self.store, source=SOURCE, run_id=run_id)
-        result: StoreResult = await adrive_store_flow(flow, self._runner, access, config)
-        return result
+    process = blocking(process_steps)
+    aprocess = awaiting(process_steps)
 
     def invoke(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
@@ -298,7 +293,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
 
     # -- reading and writing the namespace -------------------------------------------------
 
-    def search(
+    def search_steps(
         self,
         *,
         query: str | None = None,
@@ -307,7 +302,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         offset: int = 0,
         refresh_ttl: bool | None = None,
         config: RunnableConfig | None = None,
-    ) -> list[SearchItem]:
+    ) -> Steps[list[SearchItem]]:
         """Search this manager's namespace: ``recall`` with the store's own ranking on
         retain's stores, ``search`` on other stores
         (:class:`~retain.store_access.StoreAdapter`).
@@ -315,7 +310,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         With nothing stored and a ``default``, returns the default item.
         """
         config = _current_config(config)
-        results = StoreAdapter(self.store).search(
+        results = yield from StoreAdapter(self.store).search_steps(
             self.namespace(config),
             query=query,
             filter=filter,
@@ -325,27 +320,8 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         )
         return self._or_default(results, offset, config)
 
-    async def asearch(
-        self,
-        *,
-        query: str | None = None,
-        filter: dict[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        refresh_ttl: bool | None = None,
-        config: RunnableConfig | None = None,
-    ) -> list[SearchItem]:
-        """Async :meth:`search`."""
-        config = _current_config(config)
-        results = await StoreAdapter(self.store).asearch(
-            self.namespace(config),
-            query=query,
-            filter=filter,
-            limit=limit,
-            offset=offset,
-            refresh_ttl=refresh_ttl,
-        )
-        return self._or_default(results, offset, config)
+    search = blocking(search_steps)
+    asearch = awaiting(search_steps)
 
     def _or_default(
         self, results: list[SearchItem], offset: int, config: RunnableConfig
@@ -355,25 +331,20 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
             return [default] if default is not None else []
         return list(results)
 
-    def get(
+    def get_steps(
         self, key: str, *, refresh_ttl: bool | None = None, config: RunnableConfig | None = None
-    ) -> Item | None:
+    ) -> Steps[Item | None]:
         """One memory by key; ``"default"`` falls back to the configured default."""
         config = _current_config(config)
-        item = self.store.get(self.namespace(config), key, refresh_ttl=refresh_ttl)
+        item = yield from call(
+            self.store, "get", self.namespace(config), key, refresh_ttl=refresh_ttl
+        )
         if item is None and key == "default":
             return self._default_item(config)
-        return item
+        return cast("Item | None", item)
 
-    async def aget(
-        self, key: str, *, refresh_ttl: bool | None = None, config: RunnableConfig | None = None
-    ) -> Item | None:
-        """Async :meth:`get`."""
-        config = _current_config(config)
-        item = await self.store.aget(self.namespace(config), key, refresh_ttl=refresh_ttl)
-        if item is None and key == "default":
-            return self._default_item(config)
-        return item
+    get = blocking(get_steps)
+    aget = awaiting(get_steps)
 
     def _value(self, content: Any) -> dict[str, Any]:
         try:
@@ -382,29 +353,39 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
             raise InvalidInputError(f"The memory {e}.") from None
         return {"kind": kind.name, "content": kind.dump(normalized)}
 
+    def write_steps(
+        self,
+        key: str,
+        content: Any = None,
+        *,
+        delete: bool = False,
+        config: RunnableConfig | None = None,
+    ) -> Steps[None]:
+        """Store ``content`` (a schema instance, dict or string) under ``key``, or delete
+        the memory ``key``."""
+        config = _current_config(config)
+        value = None if delete else self._value(content)
+        with StoreAdapter(self.store).recording({"source": SOURCE}):
+            if value is None:
+                yield from call(self.store, "delete", self.namespace(config), key)
+            else:
+                yield from call(self.store, "put", self.namespace(config), key, value)
+
     def put(self, key: str, content: Any, *, config: RunnableConfig | None = None) -> None:
         """Store ``content`` (a schema instance, dict or string) under ``key``."""
-        config = _current_config(config)
-        with StoreAdapter(self.store).recording({"source": SOURCE}):
-            self.store.put(self.namespace(config), key, self._value(content))
+        run(self.write_steps(key, content, config=config))
 
     async def aput(self, key: str, content: Any, *, config: RunnableConfig | None = None) -> None:
         """Async :meth:`put`."""
-        config = _current_config(config)
-        with StoreAdapter(self.store).recording({"source": SOURCE}):
-            await self.store.aput(self.namespace(config), key, self._value(content))
+        await arun(self.write_steps(key, content, config=config))
 
     def delete(self, key: str, *, config: RunnableConfig | None = None) -> None:
         """Delete the memory ``key``."""
-        config = _current_config(config)
-        with StoreAdapter(self.store).recording({"source": SOURCE}):
-            self.store.delete(self.namespace(config), key)
+        run(self.write_steps(key, delete=True, config=config))
 
     async def adelete(self, key: str, *, config: RunnableConfig | None = None) -> None:
         """Async :meth:`delete`."""
-        config = _current_config(config)
-        with StoreAdapter(self.store).recording({"source": SOURCE}):
-            await self.store.adelete(self.namespace(config), key)
+        await arun(self.write_steps(key, delete=True, config=config))
 
 
 def create_memory_store_manager(

@@ -151,14 +151,18 @@ def test_missing_namespace_variable_raises_configuration_error(store: BaseStore)
     assert store.search(("memories",)) == []
 
 
-def test_history_records_tool_writes_with_provenance(tmp_path: Any) -> None:
+@pytest.mark.parametrize("call_mode", ["sync", "async"])
+def test_history_records_tool_writes_with_provenance(tmp_path: Any, call_mode: str) -> None:
     from retain.stores import SQLiteStore
 
     store = SQLiteStore(tmp_path / "m.db")
     tool = create_manage_memory_tool(namespace=NS, store=store)
     config = {"configurable": {"thread_id": "thread-7"}}
-    key = tool.invoke({"content": "User likes tea"}, config).removeprefix("created memory ")
-    tool.invoke({"action": "update", "id": key, "content": "User likes green tea"}, config)
+    created = call(tool, {"content": "User likes tea"}, call_mode, config)
+    key = created.removeprefix("created memory ")
+    call(
+        tool, {"action": "update", "id": key, "content": "User likes green tea"}, call_mode, config
+    )
     versions = store.history(NS, key)
     assert [v.value for v in versions] == [
         {"content": "User likes tea"},

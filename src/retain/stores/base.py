@@ -8,11 +8,11 @@ import contextvars
 import dataclasses
 import json
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 from langgraph.store.base import (
     BaseStore,
@@ -66,6 +66,9 @@ def ns_tuple(prefix: str) -> tuple[str, ...]:
 
 
 RecallMode = Literal["hybrid", "vector", "keyword"]
+
+T = TypeVar("T")
+Y = TypeVar("Y")
 
 _PROVENANCE: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
     "retain_provenance", default=None
@@ -345,20 +348,21 @@ def recall_args(
 
 
 def current_page(
-    fetch: Callable[[int, int], list[SearchItem]],
-    keep: Callable[[Mapping[str, Any]], bool],
+    read: Callable[[int, int], Generator[Y, Any, Sequence[T]]],
+    keep: Callable[[T], bool],
     limit: int,
     offset: int,
-) -> list[SearchItem]:
-    """``limit`` items from ``offset`` among those ``keep`` accepts, read from ``fetch``
-    (``(limit, offset) -> items`` in a stable order) a chunk at a time: recall without a
-    query, which lists the namespace, leaves out the facts that do not hold."""
+) -> Generator[Y, Any, list[T]]:
+    """``limit`` entries from ``offset`` among those ``keep`` accepts, read a chunk at a
+    time with the steps ``read(limit, offset)`` (entries in a stable order): recall
+    without a query, which lists the namespace, leaves out the facts that do not hold.
+    The steps are the caller's (:mod:`retain.twins` calls, SQL steps)."""
     chunk = max(2 * (offset + limit), 100)
-    kept: list[SearchItem] = []
+    kept: list[T] = []
     start = 0
     while len(kept) < offset + limit:
-        found = fetch(chunk, start)
-        kept += [item for item in found if keep(item.value)]
+        found = yield from read(chunk, start)
+        kept += [entry for entry in found if keep(entry)]
         if len(found) < chunk:
             break
         start += chunk

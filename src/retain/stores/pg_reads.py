@@ -26,6 +26,7 @@ from retain.core.temporal import holds
 from retain.errors import EmbeddingDimensionError
 from retain.stores.base import (
     RecallArgs,
+    current_page,
     index_texts,
     namespace_page,
     ns_text,
@@ -316,23 +317,16 @@ class PgReads:
         """A checked recall's page (``q``: the query's vector, if it is ranked by one)."""
         now = self._now()
         prefix, filter, limit, offset = ns_text(args.prefix), args.filter, args.limit, args.offset
-        if not args.query:
-            # the facts that hold, read a chunk at a time (as stores.base.current_page)
-            chunk, start = max(2 * (offset + limit), 100), 0
-            kept: list[tuple[Any, ...]] = []
-            while len(kept) < offset + limit:
-                listed = yield from self._listed(prefix, filter, chunk, start, now)
-                kept += [
-                    r
-                    for r in listed
-                    if holds(
-                        r[2], now=now, as_of=args.as_of, include_superseded=args.include_superseded
-                    )
-                ]
-                if len(listed) < chunk:
-                    break
-                start += chunk
-            return [self._item(r, None, search=True) for r in kept[offset : offset + limit]]
+        if not args.query:  # the facts that hold, listed a chunk at a time
+            kept = yield from current_page(
+                lambda n, start: self._listed(prefix, filter, n, start, now),
+                lambda r: holds(
+                    r[2], now=now, as_of=args.as_of, include_superseded=args.include_superseded
+                ),
+                limit,
+                offset,
+            )
+            return [self._item(r, None, search=True) for r in kept]
         items, _ = yield from self._ranked(args, q, now)
         return items
 

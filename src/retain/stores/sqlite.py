@@ -82,6 +82,7 @@ from retain.stores.validation import (
     check_op,
     check_ttl_config,
 )
+from retain.twins import call, run
 
 __all__ = ["SQLiteStore"]
 
@@ -566,15 +567,20 @@ class SQLiteStore(CheckedCalls, RetainStore):
         with self._lock, store_errors(self.path):
             if not a.query:
                 now = datetime.fromtimestamp(self._clock.now(), timezone.utc)
-                return current_page(
-                    lambda n, start: self._search(
-                        SearchOp(a.prefix, a.filter, n, start, None, False)
-                    ),
-                    lambda value: holds(
-                        value, now=now, as_of=a.as_of, include_superseded=a.include_superseded
-                    ),
-                    a.limit,
-                    a.offset,
+                return run(
+                    current_page(
+                        lambda n, start: call(
+                            self, "_search", SearchOp(a.prefix, a.filter, n, start, None, False)
+                        ),
+                        lambda item: holds(
+                            item.value,
+                            now=now,
+                            as_of=a.as_of,
+                            include_superseded=a.include_superseded,
+                        ),
+                        a.limit,
+                        a.offset,
+                    )
                 )
             page = self._ranked(a)
             return [self._item(row, score, search=True) for row, score in page]
