@@ -46,6 +46,7 @@ from retain.llm.driver import ModelRunner
 from retain.llm.resolve import resolve_model
 from retain.llm.structured import resolve_style
 from retain.namespaces import NamespaceTemplate
+from retain.runnables import takes_arguments_of
 from retain.store_access import StoreAccess, StoreAdapter, store_flow_steps
 from retain.twins import Steps, arun, awaiting, blocking, call, run
 
@@ -388,24 +389,8 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         await arun(self.write_steps(key, delete=True, config=config))
 
 
-def create_memory_store_manager(
-    model: str | BaseChatModel | Runnable[Any, Any],
-    /,
-    *,
-    schemas: Sequence[Any] | None = None,
-    instructions: str = DEFAULT_INSTRUCTIONS,
-    default: Any = None,
-    default_factory: Callable[[RunnableConfig], Any] | None = None,
-    enable_inserts: bool = True,
-    enable_deletes: bool = False,
-    query_model: str | BaseChatModel | Runnable[Any, Any] | None = None,
-    query_limit: int = 5,
-    namespace: str | Sequence[str] | NamespaceTemplate = ("memories", "{langgraph_user_id}"),
-    store: BaseStore | None = None,
-    phases: Sequence[MemoryPhase] | None = None,
-    structured_output: Literal["auto", "tool_calling", "json_schema"] = "auto",
-    max_repairs: int = 2,
-) -> MemoryStoreManager:
+@takes_arguments_of(MemoryStoreManager)
+def create_memory_store_manager(*args: Any, **kwargs: Any) -> MemoryStoreManager:
     """Create a memory manager that keeps its memories in a LangGraph ``BaseStore``.
 
     Args:
@@ -470,22 +455,7 @@ def create_memory_store_manager(
         >>> old[0]["content"]["content"], old[0]["superseded_by"] == key
         ('User prefers dark mode', True)
     """
-    return MemoryStoreManager(
-        model,
-        schemas=schemas,
-        instructions=instructions,
-        default=default,
-        default_factory=default_factory,
-        enable_inserts=enable_inserts,
-        enable_deletes=enable_deletes,
-        query_model=query_model,
-        query_limit=query_limit,
-        namespace=namespace,
-        store=store,
-        phases=phases,
-        structured_output=structured_output,
-        max_repairs=max_repairs,
-    )
+    return MemoryStoreManager(*args, **kwargs)
 
 
 create_memory_store_enricher = create_memory_store_manager
