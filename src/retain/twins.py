@@ -27,7 +27,7 @@ from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["Call", "Steps", "arun", "awaiting", "blocking", "call", "run"]
+__all__ = ["Call", "Steps", "arun", "awaiting", "blocking", "call", "not_blocking", "run"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -109,5 +109,16 @@ def awaiting(steps: Callable[P, Steps[R]]) -> Callable[P, Coroutine[Any, Any, R]
     @functools.wraps(steps)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         return await arun(steps(*args, **kwargs))
+
+    return wrapper
+
+
+def not_blocking(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """The async twin of ``func``, a function that never blocks (it hands work on): it
+    calls ``func`` directly."""
+
+    @functools.wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        return func(*args, **kwargs)
 
     return wrapper
