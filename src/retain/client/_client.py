@@ -16,6 +16,7 @@ import httpx
 
 from retain.client import _calls
 from retain.client._calls import Call, error_from
+from retain.closing import Closing
 from retain.errors import ConfigurationError, ServerUnavailableError
 
 __all__ = ["AsyncRetainClient", "RetainClient"]
@@ -163,7 +164,7 @@ def _body(response: httpx.Response, call: Call) -> Any:
     return call.parse(response.json())
 
 
-class RetainClient(_Api):
+class RetainClient(_Api, Closing):
     """A sync client of ``retain serve``.
 
     Args:
@@ -229,12 +230,6 @@ class RetainClient(_Api):
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> RetainClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"RetainClient({self.url!r})"

@@ -139,12 +139,7 @@ class PgReads:
         """``(item id, cosine similarity)`` best first (max over an item's fields), and the
         item rows the ranking query already read (by id; the ANN path reads none)."""
         params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit}
-        params["q"] = np.asarray(q, dtype=np.float32).reshape(-1)
-        if params["q"].shape != (self._dims,):
-            raise EmbeddingDimensionError(
-                f"The embedding model returned a query vector of {params['q'].size} dims; the "
-                f"index says {self._dims}."
-            )
+        params["q"] = self._vector(np.asarray(q).reshape(-1), "a query vector")
         if self._ann and not flt:
             params["t"] = self.ann_threshold
             count = yield Sql(
@@ -364,6 +359,17 @@ class PgReads:
         return [self._item(rows[s.id], s.score, search=True) for s in page], [
             rows[s.id] for s in page
         ]
+
+    def _vector(self, values: Any, what: str) -> Any:
+        """The model's ``values`` as a float32 vector, or :class:`EmbeddingDimensionError`
+        when its size is not the index's (``what``: the vector, in the message)."""
+        vec = np.asarray(values, dtype=np.float32)
+        if vec.shape != (self._dims,):
+            raise EmbeddingDimensionError(
+                f"The embedding model returned {what} of {vec.size} dims; the index says "
+                f"{self._dims}. Fix 'dims' in the index or the model."
+            )
+        return vec
 
     def _now(self) -> datetime:
         """The store clock's time (:class:`retain.clock.Clock`), as an aware datetime."""
