@@ -285,6 +285,16 @@ def _checker(original: str) -> Any:
     return check
 
 
+def _filled(template: str, prompt: PromptSpec, sessions: str, **more: str) -> str:
+    """A reflection template filled in: the prompt, how to update it, the sessions."""
+    return template.format(
+        prompt=prompt.text,
+        update_instructions=prompt.update_instructions,
+        trajectories=sessions,
+        **more,
+    )
+
+
 def _reflect(
     spec: OptimizerSpec,
     conversation: list[BaseMessage],
@@ -342,12 +352,7 @@ def _ask_once(
 def _gradient(
     spec: OptimizerSpec, prompt: PromptSpec, sessions: str
 ) -> CoreFlow[OptimizationResult]:
-    text = spec.gradient_prompt.format(
-        prompt=prompt.text,
-        update_instructions=prompt.update_instructions,
-        trajectories=sessions,
-        feedback="",
-    )
+    text = _filled(spec.gradient_prompt, prompt, sessions, feedback="")
     recommendation, calls = yield from _reflect(
         spec,
         [HumanMessage(text)],
@@ -374,11 +379,7 @@ def _gradient(
 def _metaprompt(
     spec: OptimizerSpec, prompt: PromptSpec, sessions: str
 ) -> CoreFlow[OptimizationResult]:
-    text = spec.metaprompt.format(
-        prompt=prompt.text,
-        update_instructions=prompt.update_instructions,
-        trajectories=sessions,
-    ) + _variables_note(prompt.text)
+    text = _filled(spec.metaprompt, prompt, sessions) + _variables_note(prompt.text)
     out, calls = yield from _reflect(
         spec,
         [HumanMessage(text)],
