@@ -56,3 +56,20 @@ def test_the_checked_calls_work_and_keep_basestores_signatures(store: SQLiteStor
         )
     with pytest.raises(TypeError):
         store.get()  # type: ignore[call-arg]
+
+
+def test_recall_args_take_recalls_defaults_and_refuse_unknown_arguments(
+    store: SQLiteStore,
+) -> None:
+    from datetime import timedelta
+
+    from retain.stores.base import recall_args
+
+    args = recall_args(("users",))
+    assert (args.limit, args.offset, args.mode, args.include_superseded) == (10, 0, "hybrid", False)
+    assert args.settings.recency_half_life_s == timedelta(days=30).total_seconds()
+    store.put(("users", "u1"), "k", {"content": "User likes tea"})
+    found = asyncio.run(store.arecall(("users",), query="tea", limit=1))
+    assert [i.key for i in found] == [i.key for i in store.recall(("users",), query="tea", limit=1)]
+    with pytest.raises(TypeError):
+        asyncio.run(store.arecall(("users",), bogus=1))

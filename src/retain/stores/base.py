@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
+import inspect
 import json
 from abc import abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 from langgraph.store.base import (
     BaseStore,
@@ -297,53 +299,47 @@ def search_args(op: SearchOp) -> RecallArgs:
     )
 
 
-def recall_args(
-    namespace_prefix: Any,
-    *,
-    query: str | None = None,
-    filter: dict[str, Any] | None = None,
-    limit: int = 10,
-    offset: int = 0,
-    mode: str = "hybrid",
-    recency_weight: float = 0.0,
-    recency_half_life: timedelta = timedelta(days=30),
-    importance_weight: float = 0.0,
-    importance_field: str = "importance",
-    ranking: Ranking | None = None,
-    as_of: datetime | None = None,
-    include_superseded: bool = False,
-) -> RecallArgs:
-    """The arguments of :meth:`RetainStore.recall` checked: the prefix, the ranking
-    settings (``ranking`` with the weights given here applied) and ``as_of`` in UTC, or a
-    typed error."""
-    if not isinstance(include_superseded, bool):
+@functools.cache
+def _recall_signature() -> inspect.Signature:
+    return inspect.signature(RetainStore.recall)
+
+
+def recall_args(namespace_prefix: Any, /, **given: Any) -> RecallArgs:
+    """The arguments of :meth:`RetainStore.recall` (its defaults for those not ``given``;
+    an unknown one is a ``TypeError``) checked: the prefix, the ranking settings
+    (``ranking`` with the weights given here applied) and ``as_of`` in UTC, or a typed
+    error."""
+    bound = _recall_signature().bind(None, namespace_prefix, **given)
+    bound.apply_defaults()
+    v = bound.arguments
+    if not isinstance(v["include_superseded"], bool):
         raise InvalidInputError(
-            f"include_superseded must be True or False; got {include_superseded!r}."
+            f"include_superseded must be True or False; got {v['include_superseded']!r}."
         )
-    at = None if as_of is None else as_utc(as_of, argument="as_of")
-    if mode not in ("hybrid", "vector", "keyword"):
-        raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {mode!r}.")
-    check_page(limit, offset, min_limit=1)
-    if not isinstance(recency_half_life, timedelta):
+    at = None if v["as_of"] is None else as_utc(v["as_of"], argument="as_of")
+    if v["mode"] not in ("hybrid", "vector", "keyword"):
+        raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {v['mode']!r}.")
+    check_page(v["limit"], v["offset"], min_limit=1)
+    if not isinstance(v["recency_half_life"], timedelta):
         raise InvalidInputError("recency_half_life must be a datetime.timedelta.")
     prefix = check_namespace(namespace_prefix, prefix=True)
     settings = dataclasses.replace(
-        ranking or Ranking(),
-        recency_weight=recency_weight,
-        recency_half_life_s=recency_half_life.total_seconds(),
-        importance_weight=importance_weight,
-        importance_field=importance_field,
+        v["ranking"] or Ranking(),
+        recency_weight=v["recency_weight"],
+        recency_half_life_s=v["recency_half_life"].total_seconds(),
+        importance_weight=v["importance_weight"],
+        importance_field=v["importance_field"],
     )
     return RecallArgs(
         prefix,
-        query,
-        filter,
-        limit,
-        offset,
-        cast(RecallMode, mode),
+        v["query"],
+        v["filter"],
+        v["limit"],
+        v["offset"],
+        v["mode"],
         settings,
         at,
-        include_superseded,
+        v["include_superseded"],
     )
 
 
