@@ -14,13 +14,14 @@ flow's requests with it. Each sync method and its async twin share one body
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.store.base import BaseStore, PutOp, SearchItem, SearchOp
 
+from retain.clock import Clock, as_clock
 from retain.core.requests import ModelRequest
 from retain.core.store_flow import Recall, StoreFlow, Write
 from retain.core.temporal import holds
@@ -64,12 +65,16 @@ class StoreAdapter:
         (False, [])
     """
 
-    __slots__ = ("is_retain", "store")
+    __slots__ = ("_clock", "is_retain", "store")
 
-    def __init__(self, store: BaseStore) -> None:
+    def __init__(
+        self, store: BaseStore, *, clock: Clock | Callable[[], float] | None = None
+    ) -> None:
         self.store = store
         self.is_retain = isinstance(store, RetainStore)
         """Whether the store is one of retain's (recall, history, provenance)."""
+        self._clock = as_clock(clock)
+        """When "now" is, for the facts that hold on other stores (default: the system clock)."""
 
     def search_steps(
         self,
@@ -95,7 +100,7 @@ class StoreAdapter:
                 offset=offset,
             )
             return found
-        now = datetime.now(timezone.utc)
+        now = datetime.fromtimestamp(self._clock.now(), timezone.utc)
         return (
             yield from current_page(
                 lambda n, start: call(
@@ -152,8 +157,15 @@ class StoreAdapter:
 class StoreAccess:
     """Carries out a store flow's :class:`Recall` and :class:`Write` requests on one store."""
 
-    def __init__(self, store: BaseStore, *, source: str, run_id: str | None = None) -> None:
-        self.adapter = StoreAdapter(store)
+    def __init__(
+        self,
+        store: BaseStore,
+        *,
+        source: str,
+        run_id: str | None = None,
+        clock: Clock | Callable[[], float] | None = None,
+    ) -> None:
+        self.adapter = StoreAdapter(store, clock=clock)
         self.run_id = run_id
         self.source = source
 

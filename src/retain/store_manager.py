@@ -28,6 +28,7 @@ from langgraph.store.base import BaseStore, Item, SearchItem
 from pydantic import BaseModel
 from typing_extensions import NotRequired
 
+from retain.clock import Clock, as_clock
 from retain.core.extraction import ExtractionSpec
 from retain.core.messages import normalize_messages
 from retain.core.prompts import DEFAULT_INSTRUCTIONS
@@ -106,6 +107,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         phases: Sequence[MemoryPhase] | None = None,
         structured_output: Literal["auto", "tool_calling", "json_schema"] = "auto",
         max_repairs: int = 2,
+        clock: Clock | Callable[[], float] | None = None,
     ) -> None:
         if isinstance(query_limit, bool) or not isinstance(query_limit, int) or query_limit < 1:
             raise ConfigurationError(f"query_limit must be an integer >= 1; got {query_limit!r}.")
@@ -163,6 +165,14 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         if self.query_model is not None:
             models["query"] = self.query_model
         self._runner = ModelRunner(models)
+        self._clock = as_clock(clock)
+
+    def _now(self) -> datetime:
+        """Now on this manager's clock (the default ``said_at``; "now" for other stores)."""
+        return datetime.fromtimestamp(self._clock.now(), timezone.utc)
+
+    def _adapter(self) -> StoreAdapter:
+        return StoreAdapter(self.store, clock=self._clock)
 
     # -- configuration -----------------------------------------------------------------
 
@@ -221,7 +231,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         default = self._default(config)
         if default is None:
             return None
-        now = datetime.now(timezone.utc)
+        now = self._now()
         value = {"kind": default[0], "content": default[1]}
         return SearchItem(self.namespace(config), "default", value, now, now)
 
@@ -240,7 +250,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
             said = input.get("said_at")
         else:
             messages, max_steps, said = normalize_messages(input), 1, None
-        said_at = datetime.now(timezone.utc) if said is None else as_utc(said, argument="said_at")
+        said_at = self._now() if said is None else as_utc(said, argument="said_at")
         flow = manage_store_memories(
             self.spec,
             messages,
@@ -257,7 +267,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
     ) -> Steps[StoreResult]:
         """Like :meth:`invoke`, returning the full :class:`~retain.core.store_flow.StoreResult`."""
         flow, config = self._prepare(input, config)
-        access = StoreAccess(self.store, source=SOURCE, run_id=run_id)
+        access = StoreAccess(self.store, source=SOURCE, run_id=run_id, clock=self._clock)
         result: StoreResult = yield from store_flow_steps(flow, self._runner, access, config)
         return result
 
@@ -311,7 +321,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         With nothing stored and a ``default``, returns the default item.
         """
         config = _current_config(config)
-        results = yield from StoreAdapter(self.store).search_steps(
+        results = yield from self._adapter().search_steps(
             self.namespace(config),
             query=query,
             filter=filter,
@@ -366,7 +376,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         the memory ``key``."""
         config = _current_config(config)
         value = None if delete else self._value(content)
-        with StoreAdapter(self.store).recording({"source": SOURCE}):
+        with self._adapter().recording({"source": SOURCE}):
             if value is None:
                 yield from call(self.store, "delete", self.namespace(config), key)
             else:
@@ -414,6 +424,10 @@ def create_memory_store_manager(*args: Any, **kwargs: Any) -> MemoryStoreManager
         phases: Extra consolidation passes, each one more model call.
         structured_output: ``"auto"``, ``"tool_calling"`` or ``"json_schema"``.
         max_repairs: Repair attempts for invalid model answers before ``ModelOutputError``.
+        clock: The time (a :class:`~retain.clock.Clock` or a ``() -> seconds`` function;
+            default the system clock): the default ``said_at``, and "now" when deciding
+            which facts hold on a store other than retain's. Tests pass a
+            :class:`~retain.clock.ManualClock`.
 
     Returns:
         A Runnable: ``invoke``/``ainvoke`` take ``{"messages": [...]}`` (or a message list;
