@@ -22,6 +22,7 @@ from langchain_core.tools import StructuredTool, ToolException
 from langgraph.store.base import BaseStore, SearchItem
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from retain.clock import Clock
 from retain.errors import ConfigurationError
 from retain.graph_context import resolve_store
 from retain.namespaces import NamespaceTemplate
@@ -99,7 +100,9 @@ def _verbs(actions: Sequence[str]) -> str:
 
 
 def _target(
-    namespace: str | Sequence[str] | NamespaceTemplate, store: BaseStore | None
+    namespace: str | Sequence[str] | NamespaceTemplate,
+    store: BaseStore | None,
+    clock: Clock | Callable[[], float] | None = None,
 ) -> Callable[[RunnableConfig | None], tuple[StoreAdapter, tuple[str, ...]]]:
     """Where a tool call reads and writes: its namespace (a missing template variable raises
     ``ConfigurationError``) and ``store``, or the running graph's store when ``None``."""
@@ -107,7 +110,7 @@ def _target(
 
     def target(config: RunnableConfig | None) -> tuple[StoreAdapter, tuple[str, ...]]:
         ns = namespacer(config or None)
-        return StoreAdapter(resolve_store(store)), ns
+        return StoreAdapter(resolve_store(store), clock=clock), ns
 
     return target
 
@@ -260,6 +263,7 @@ def create_search_memory_tool(
     store: BaseStore | None = None,
     response_format: Literal["content", "content_and_artifact"] = "content",
     name: str = "search_memory",
+    clock: Clock | Callable[[], float] | None = None,
 ) -> StructuredTool:
     """A tool with which an agent searches the memories in ``namespace`` (and below it).
 
@@ -268,7 +272,8 @@ def create_search_memory_tool(
     ``created_at``, ``updated_at``, ``score``); with
     ``response_format="content_and_artifact"`` the items themselves are the artifact. On
     retain's stores the search is the store's own ``recall`` ranking (the same as
-    ``store.recall(namespace, query=...)``); on other stores it is the store's ``search``.
+    ``store.recall(namespace, query=...)``); on other stores it is the store's ``search``,
+    without the facts that ended by now on ``clock`` (default the system clock).
 
     Example:
         >>> import json
@@ -280,7 +285,7 @@ def create_search_memory_tool(
         >>> [m["value"] for m in json.loads(tool.invoke({"query": "pie"}))]
         [{'content': 'User likes cherry pie'}]
     """
-    target = _target(namespace, store)
+    target = _target(namespace, store, clock)
 
     class SearchArgs(BaseModel):
         model_config = ConfigDict(extra="forbid", title=name)
