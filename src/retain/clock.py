@@ -37,27 +37,6 @@ class Clock(Protocol):
         ...
 
 
-class SystemClock:
-    """Wall-clock time (``time.time``); waits use the condition's own timeout."""
-
-    def now(self) -> float:
-        return time.time()
-
-    def wait(self, condition: threading.Condition, deadline: float | None) -> None:
-        if deadline is None:
-            condition.wait()
-            return
-        remaining = deadline - time.time()
-        if remaining > 0:
-            condition.wait(remaining)
-
-    def __call__(self) -> float:
-        return time.time()
-
-    def forget(self, condition: threading.Condition) -> None:
-        """Nothing to forget: waits end by themselves."""
-
-
 class _FunctionClock:
     """A bare ``() -> seconds`` function as a clock; waits last the difference in real
     time (re-checked when woken)."""
@@ -78,6 +57,16 @@ class _FunctionClock:
         remaining = deadline - self.now()
         if remaining > 0:
             condition.wait(remaining)
+
+
+class SystemClock(_FunctionClock):
+    """Wall-clock time (``time.time``); waits use the condition's own timeout."""
+
+    def __init__(self) -> None:
+        super().__init__(time.time)
+
+    def forget(self, condition: threading.Condition) -> None:
+        """Nothing to forget: waits end by themselves."""
 
 
 def as_clock(clock: Clock | Callable[[], float] | None) -> Clock:

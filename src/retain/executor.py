@@ -32,8 +32,9 @@ from langgraph.store.base import BaseStore
 from retain.background.durable import DurableRunner
 from retain.background.local import InMemoryRunner
 from retain.background.remote import RemoteRunner
-from retain.background.runner import Runner
+from retain.background.runner import Runner, Submission
 from retain.clock import Clock, SystemClock
+from retain.closing import Closing
 from retain.errors import ConfigurationError, ExecutorShutdownError, InvalidInputError
 from retain.graph_context import current_config, current_store, detached_config
 from retain.queue.base import Job, JobQueue, RetryPolicy
@@ -68,7 +69,7 @@ def debounce_key(
     )
 
 
-class ReflectionExecutor:
+class ReflectionExecutor(Closing):
     """Runs a reflector (a store manager, any Runnable or function) in the background.
 
     Args:
@@ -243,12 +244,14 @@ class ReflectionExecutor:
         copied = detached_config(config)
         chosen = key if key is not None else self._key(copied, thread_id)
         return self._runner.submit(
-            chosen,
-            payload,
-            copied,
-            delay=float(after_seconds),
-            idempotency_key=idempotency_key,
-            store=None if self.store is not None else current_store(),
+            Submission(
+                chosen,
+                payload,
+                copied,
+                delay=float(after_seconds),
+                idempotency_key=idempotency_key,
+                store=None if self.store is not None else current_store(),
+            )
         )
 
     def trigger(self, *, key_prefix: str | None = None) -> int:
@@ -313,12 +316,6 @@ class ReflectionExecutor:
         if self._owned_queue is not None and not self._closed:
             self._owned_queue.close()
         self._closed = True
-
-    def __enter__(self) -> ReflectionExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"ReflectionExecutor({self.reflector!r}, mode={self._runner.mode!r})"

@@ -29,6 +29,7 @@ from retain.errors import ConfigurationError, InvalidInputError
 from retain.llm.driver import ModelRunner, adrive, drive
 from retain.llm.resolve import resolve_model
 from retain.llm.structured import resolve_style
+from retain.runnables import ChainRunnable, takes_arguments_of
 
 __all__ = ["MemoryManager", "MemoryState", "create_memory_enricher", "create_memory_manager"]
 
@@ -62,10 +63,11 @@ def _parse_input(value: Any) -> tuple[list[BaseMessage], Any, int]:
     )
 
 
-class MemoryManager(Runnable[MemoryState | Sequence[Any], list[ExtractedMemory]]):
+class MemoryManager(ChainRunnable[MemoryState | Sequence[Any], list[ExtractedMemory]]):
     """Extracts, updates and deletes memories from conversations.
 
-    Build it with :func:`create_memory_manager`.
+    Build it with :func:`create_memory_manager`. ``invoke`` extracts memories from a
+    message list or ``{"messages", "existing", "max_steps"}``.
     """
 
     def __init__(
@@ -124,20 +126,6 @@ class MemoryManager(Runnable[MemoryState | Sequence[Any], list[ExtractedMemory]]
     async def _ainvoke(self, input: Any, config: RunnableConfig) -> list[ExtractedMemory]:
         return (await self.aextract(input, config)).memories
 
-    def invoke(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> list[ExtractedMemory]:
-        """Extract memories from a message list or ``{"messages", "existing", "max_steps"}``."""
-        func: Any = self._invoke
-        return self._call_with_config(func, input, config, run_type="chain")
-
-    async def ainvoke(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> list[ExtractedMemory]:
-        """Async :meth:`invoke`."""
-        func: Any = self._ainvoke
-        return await self._acall_with_config(func, input, config, run_type="chain")
-
     async def __call__(
         self, messages: Any, existing: Sequence[Any] | None = None
     ) -> list[ExtractedMemory]:
@@ -148,18 +136,8 @@ class MemoryManager(Runnable[MemoryState | Sequence[Any], list[ExtractedMemory]]
         return await self.ainvoke(state)
 
 
-def create_memory_manager(
-    model: str | BaseChatModel | Runnable[Any, Any],
-    /,
-    *,
-    schemas: Sequence[Any] = (Memory,),
-    instructions: str = DEFAULT_INSTRUCTIONS,
-    enable_inserts: bool = True,
-    enable_updates: bool = True,
-    enable_deletes: bool = False,
-    structured_output: Literal["auto", "tool_calling", "json_schema"] = "auto",
-    max_repairs: int = 2,
-) -> MemoryManager:
+@takes_arguments_of(MemoryManager)
+def create_memory_manager(*args: Any, **kwargs: Any) -> MemoryManager:
     """Create a memory manager: conversation + existing memories -> updated memories.
 
     Args:
@@ -198,16 +176,7 @@ def create_memory_manager(
         >>> memories[0][1].content
         'User prefers dark mode in all apps'
     """
-    return MemoryManager(
-        model,
-        schemas=schemas,
-        instructions=instructions,
-        enable_inserts=enable_inserts,
-        enable_updates=enable_updates,
-        enable_deletes=enable_deletes,
-        structured_output=structured_output,
-        max_repairs=max_repairs,
-    )
+    return MemoryManager(*args, **kwargs)
 
 
 create_memory_enricher = create_memory_manager

@@ -36,6 +36,7 @@ from retain.errors import InvalidInputError
 from retain.llm.driver import ModelRunner, adrive, drive
 from retain.llm.resolve import resolve_model
 from retain.llm.structured import resolve_style
+from retain.runnables import ChainRunnable, takes_arguments_of
 
 __all__ = [
     "MultiPromptOptimizer",
@@ -68,10 +69,10 @@ class _Base:
         self,
         model: ModelArg,
         *,
-        kind: OptimizerKind,
-        config: Mapping[str, Any] | None,
-        structured_output: StyleArg,
-        max_repairs: int,
+        kind: OptimizerKind = "gradient",
+        config: Mapping[str, Any] | None = None,
+        structured_output: StyleArg = "auto",
+        max_repairs: int = 2,
     ) -> None:
         self.model = resolve_model(model)
         self.kind = kind
@@ -85,9 +86,10 @@ class _Base:
         self._runner = ModelRunner({"main": self.model})
 
 
-class PromptOptimizer(_Base, Runnable[OptimizerInput, str]):
+class PromptOptimizer(_Base, ChainRunnable[OptimizerInput, str]):
     """Improves one prompt from trajectories and feedback. Build it with
-    :func:`create_prompt_optimizer`."""
+    :func:`create_prompt_optimizer`. ``invoke`` optimizes ``{"trajectories": [...],
+    "prompt": str | Prompt}`` and returns the prompt text."""
 
     def flow(self, input: Any) -> CoreFlow[OptimizationResult]:
         """The pure optimization flow for ``input`` (for custom drivers and tests)."""
@@ -110,24 +112,16 @@ class PromptOptimizer(_Base, Runnable[OptimizerInput, str]):
     async def _ainvoke(self, input: Any, config: RunnableConfig) -> str:
         return (await self.aoptimize(input, config)).prompt
 
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> str:
-        """Optimize ``{"trajectories": [...], "prompt": str | Prompt}``; return the prompt text."""
-        func: Any = self._invoke
-        return self._call_with_config(func, input, config, run_type="chain")
-
-    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> str:
-        """Async :meth:`invoke`."""
-        func: Any = self._ainvoke
-        return await self._acall_with_config(func, input, config, run_type="chain")
-
     async def __call__(self, trajectories: Any, prompt: str | Prompt) -> str:
         """``await optimizer(trajectories, prompt)`` is ``await optimizer.ainvoke({...})``."""
         return await self.ainvoke({"trajectories": trajectories, "prompt": prompt})
 
 
-class MultiPromptOptimizer(_Base, Runnable[MultiPromptOptimizerInput, list[Prompt]]):
+class MultiPromptOptimizer(_Base, ChainRunnable[MultiPromptOptimizerInput, list[Prompt]]):
     """Improves the prompts of a multi-step system. Build it with
-    :func:`create_multi_prompt_optimizer`."""
+    :func:`create_multi_prompt_optimizer`. ``invoke`` optimizes ``{"trajectories": [...],
+    "prompts": [Prompt, ...]}`` and returns the prompts; ``ainvoke`` optimizes the chosen
+    prompts concurrently."""
 
     def _parse(self, input: Any) -> tuple[list[Trajectory] | str, list[PromptSpec]]:
         trajectories, prompts = _input(input, "prompts")
@@ -164,34 +158,13 @@ class MultiPromptOptimizer(_Base, Runnable[MultiPromptOptimizerInput, list[Promp
             prompts, {str(p.name): r.prompt for p, r in zip(chosen, results, strict=True)}
         )
 
-    def invoke(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> list[Prompt]:
-        """Optimize ``{"trajectories": [...], "prompts": [Prompt, ...]}``; return the prompts."""
-        func: Any = self._invoke
-        return self._call_with_config(func, input, config, run_type="chain")
-
-    async def ainvoke(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> list[Prompt]:
-        """Async :meth:`invoke` (the chosen prompts are optimized concurrently)."""
-        func: Any = self._ainvoke
-        return await self._acall_with_config(func, input, config, run_type="chain")
-
     async def __call__(self, trajectories: Any, prompts: Sequence[Prompt]) -> list[Prompt]:
         """``await optimizer(trajectories, prompts)`` is ``await optimizer.ainvoke({...})``."""
         return await self.ainvoke({"trajectories": trajectories, "prompts": prompts})
 
 
-def create_prompt_optimizer(
-    model: ModelArg,
-    /,
-    *,
-    kind: OptimizerKind = "gradient",
-    config: Mapping[str, Any] | None = None,
-    structured_output: StyleArg = "auto",
-    max_repairs: int = 2,
-) -> PromptOptimizer:
+@takes_arguments_of(PromptOptimizer)
+def create_prompt_optimizer(*args: Any, **kwargs: Any) -> PromptOptimizer:
     """Create a prompt optimizer: trajectories + feedback + a prompt -> a better prompt.
 
     Args:
@@ -230,24 +203,11 @@ def create_prompt_optimizer(
         ...                   "prompt": "You are a coding assistant"})
         'Always include an example.'
     """
-    return PromptOptimizer(
-        model,
-        kind=kind,
-        config=config,
-        structured_output=structured_output,
-        max_repairs=max_repairs,
-    )
+    return PromptOptimizer(*args, **kwargs)
 
 
-def create_multi_prompt_optimizer(
-    model: ModelArg,
-    /,
-    *,
-    kind: OptimizerKind = "gradient",
-    config: Mapping[str, Any] | None = None,
-    structured_output: StyleArg = "auto",
-    max_repairs: int = 2,
-) -> MultiPromptOptimizer:
+@takes_arguments_of(MultiPromptOptimizer)
+def create_multi_prompt_optimizer(*args: Any, **kwargs: Any) -> MultiPromptOptimizer:
     """Create an optimizer for the prompts of a multi-step system (a team of agents, a chain).
 
     One model call decides which prompts the trajectories show need to change (using each
@@ -276,10 +236,4 @@ def create_multi_prompt_optimizer(
         >>> updated[0] is prompts[0]
         True
     """
-    return MultiPromptOptimizer(
-        model,
-        kind=kind,
-        config=config,
-        structured_output=structured_output,
-        max_repairs=max_repairs,
-    )
+    return MultiPromptOptimizer(*args, **kwargs)

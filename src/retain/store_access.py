@@ -7,25 +7,28 @@ default ranking, writes are recorded in the item's history with their provenance
 ``search(namespace, query=...)`` (similarity when it has an index), plain writes and no
 history. The store manager, the memory tools, the profile store and the learning machine
 all read and write through it; :class:`StoreAccess` and the two drivers carry out a store
-flow's requests with it.
+flow's requests with it. Each sync method and its async twin share one body
+(:mod:`retain.twins`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.store.base import BaseStore, PutOp, SearchItem, SearchOp
 
+from retain.clock import Clock, as_clock
 from retain.core.requests import ModelRequest
 from retain.core.store_flow import Recall, StoreFlow, Write
 from retain.core.temporal import holds
 from retain.llm.driver import ModelRunner
 from retain.stores import RetainStore, Version, provenance
 from retain.stores.base import current_page
+from retain.twins import Steps, awaiting, blocking, call
 
 __all__ = [
     "StoreAccess",
@@ -33,6 +36,7 @@ __all__ = [
     "adrive_store_flow",
     "drive_store_flow",
     "provenance_from",
+    "store_flow_steps",
 ]
 
 
@@ -61,14 +65,18 @@ class StoreAdapter:
         (False, [])
     """
 
-    __slots__ = ("is_retain", "store")
+    __slots__ = ("_clock", "is_retain", "store")
 
-    def __init__(self, store: BaseStore) -> None:
+    def __init__(
+        self, store: BaseStore, *, clock: Clock | Callable[[], float] | None = None
+    ) -> None:
         self.store = store
         self.is_retain = isinstance(store, RetainStore)
         """Whether the store is one of retain's (recall, history, provenance)."""
+        self._clock = as_clock(clock)
+        """When "now" is, for the facts that hold on other stores (default: the system clock)."""
 
-    def search(
+    def search_steps(
         self,
         namespace: tuple[str, ...],
         *,
@@ -77,85 +85,58 @@ class StoreAdapter:
         limit: int = 10,
         offset: int = 0,
         refresh_ttl: bool | None = None,
-    ) -> list[SearchItem]:
+    ) -> Steps[list[SearchItem]]:
         """The current items under ``namespace`` (superseded facts left out), best first
         for ``query``: ``recall`` with the store's default ranking on retain's stores,
         ``search`` on any other store."""
         if query and isinstance(self.store, RetainStore):
-            return self.store.recall(
-                namespace, query=query, filter=filter, limit=limit, offset=offset
-            )
-        now = datetime.now(timezone.utc)
-        return current_page(
-            lambda n, start: self.store.search(
+            found: list[SearchItem] = yield from call(
+                self.store,
+                "recall",
                 namespace,
-                query=query or None,
+                query=query,
                 filter=filter,
-                limit=n,
-                offset=start,
-                refresh_ttl=refresh_ttl,
-            ),
-            lambda value: holds(value, now=now),
-            limit,
-            offset,
+                limit=limit,
+                offset=offset,
+            )
+            return found
+        now = datetime.fromtimestamp(self._clock.now(), timezone.utc)
+        return (
+            yield from current_page(
+                lambda n, start: call(
+                    self.store,
+                    "search",
+                    namespace,
+                    query=query or None,
+                    filter=filter,
+                    limit=n,
+                    offset=start,
+                    refresh_ttl=refresh_ttl,
+                ),
+                lambda item: holds(item.value, now=now),
+                limit,
+                offset,
+            )
         )
 
-    async def asearch(
-        self,
-        namespace: tuple[str, ...],
-        *,
-        query: str | None = None,
-        filter: dict[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        refresh_ttl: bool | None = None,
-    ) -> list[SearchItem]:
-        """Async :meth:`search`."""
-        if query and isinstance(self.store, RetainStore):
-            return await self.store.arecall(
-                namespace, query=query, filter=filter, limit=limit, offset=offset
-            )
-        now = datetime.now(timezone.utc)
-        kept: list[SearchItem] = []
-        start, chunk = 0, max(2 * (offset + limit), 100)
-        while len(kept) < offset + limit:  # as stores.base.current_page, awaited
-            found = await self.store.asearch(
-                namespace,
-                query=query or None,
-                filter=filter,
-                limit=chunk,
-                offset=start,
-                refresh_ttl=refresh_ttl,
-            )
-            kept += [item for item in found if holds(item.value, now=now)]
-            if len(found) < chunk:
-                break
-            start += chunk
-        return kept[offset : offset + limit]
+    search = blocking(search_steps)
+    asearch = awaiting(search_steps)
 
-    def _many(
-        self, namespace: tuple[str, ...], queries: Sequence[str], limit: int
-    ) -> list[SearchOp]:
-        return [SearchOp(namespace, query=q, limit=limit) for q in queries]
-
-    def search_many(
+    def search_many_steps(
         self, namespace: tuple[str, ...], queries: Sequence[str], *, limit: int
-    ) -> list[list[SearchItem]]:
+    ) -> Steps[list[list[SearchItem]]]:
         """One result list per query, in one store call: no query lists the namespace,
         one query is :meth:`search`, several are one ``batch`` of searches."""
         if len(queries) <= 1:
-            return [self.search(namespace, query=next(iter(queries), None), limit=limit)]
-        found = self.store.batch(self._many(namespace, queries, limit))
+            query = next(iter(queries), None)
+            return [(yield from self.search_steps(namespace, query=query, limit=limit))]
+        found = yield from call(
+            self.store, "batch", [SearchOp(namespace, query=q, limit=limit) for q in queries]
+        )
         return [cast(list[SearchItem], items) for items in found]
 
-    async def asearch_many(
-        self, namespace: tuple[str, ...], queries: Sequence[str], *, limit: int
-    ) -> list[list[SearchItem]]:
-        """Async :meth:`search_many`."""
-        if len(queries) <= 1:
-            return [await self.asearch(namespace, query=next(iter(queries), None), limit=limit)]
-        found = await self.store.abatch(self._many(namespace, queries, limit))
-        return [cast(list[SearchItem], items) for items in found]
+    search_many = blocking(search_many_steps)
+    asearch_many = awaiting(search_many_steps)
 
     @contextlib.contextmanager
     def recording(self, fields: Mapping[str, Any]) -> Iterator[None]:
@@ -176,32 +157,28 @@ class StoreAdapter:
 class StoreAccess:
     """Carries out a store flow's :class:`Recall` and :class:`Write` requests on one store."""
 
-    def __init__(self, store: BaseStore, *, source: str, run_id: str | None = None) -> None:
-        self.adapter = StoreAdapter(store)
+    def __init__(
+        self,
+        store: BaseStore,
+        *,
+        source: str,
+        run_id: str | None = None,
+        clock: Clock | Callable[[], float] | None = None,
+    ) -> None:
+        self.adapter = StoreAdapter(store, clock=clock)
         self.run_id = run_id
         self.source = source
 
-    def recall(self, request: Recall) -> list[list[SearchItem]]:
-        return self.adapter.search_many(request.namespace, request.queries, limit=request.limit)
-
-    async def arecall(self, request: Recall) -> list[list[SearchItem]]:
-        return await self.adapter.asearch_many(
+    def recall(self, request: Recall) -> Steps[list[list[SearchItem]]]:
+        return self.adapter.search_many_steps(
             request.namespace, request.queries, limit=request.limit
         )
 
-    @staticmethod
-    def _ops(request: Write) -> list[PutOp]:
+    def write(self, request: Write, config: RunnableConfig | None) -> Steps[None]:
         ops = [PutOp(ns, key, value) for ns, key, value in request.puts]
         ops += [PutOp(ns, key, None) for ns, key in request.deletes]
-        return ops
-
-    def write(self, request: Write, config: RunnableConfig | None) -> None:
         with self.adapter.recording(self._provenance(config)):
-            self.adapter.store.batch(self._ops(request))
-
-    async def awrite(self, request: Write, config: RunnableConfig | None) -> None:
-        with self.adapter.recording(self._provenance(config)):
-            await self.adapter.store.abatch(self._ops(request))
+            yield from call(self.adapter.store, "batch", ops)
 
     def _provenance(self, config: RunnableConfig | None) -> dict[str, Any]:
         fields = provenance_from(config, self.source)
@@ -210,41 +187,28 @@ class StoreAccess:
         return fields
 
 
-def drive_store_flow(
+def store_flow_steps(
     flow: StoreFlow, runner: ModelRunner, access: StoreAccess, config: RunnableConfig | None
-) -> Any:
-    """Run a store flow with synchronous model and store calls."""
+) -> Steps[Any]:
+    """Run a store flow: its model requests on ``runner``, its recalls and writes through
+    ``access``."""
     try:
         request = next(flow)
         while True:
             reply: Any
             if isinstance(request, ModelRequest):
-                reply = runner.invoke(request, config)
+                reply = yield from call(runner, "invoke", request, config)
             elif isinstance(request, Recall):
-                reply = access.recall(request)
+                reply = yield from access.recall(request)
             else:
-                access.write(request, config)
+                yield from access.write(request, config)
                 reply = None
             request = flow.send(reply)
     except StopIteration as stop:
         return stop.value
 
 
-async def adrive_store_flow(
-    flow: StoreFlow, runner: ModelRunner, access: StoreAccess, config: RunnableConfig | None
-) -> Any:
-    """Run a store flow with asynchronous model and store calls."""
-    try:
-        request = next(flow)
-        while True:
-            reply: Any
-            if isinstance(request, ModelRequest):
-                reply = await runner.ainvoke(request, config)
-            elif isinstance(request, Recall):
-                reply = await access.arecall(request)
-            else:
-                await access.awrite(request, config)
-                reply = None
-            request = flow.send(reply)
-    except StopIteration as stop:
-        return stop.value
+drive_store_flow = blocking(store_flow_steps)
+"""Run a store flow with synchronous model and store calls."""
+adrive_store_flow = awaiting(store_flow_steps)
+"""Run a store flow with asynchronous model and store calls."""

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import is_dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -28,6 +28,7 @@ from langgraph.store.base import BaseStore, Item, SearchItem
 from pydantic import BaseModel
 from typing_extensions import NotRequired
 
+from retain.clock import Clock, as_clock
 from retain.core.extraction import ExtractionSpec
 from retain.core.messages import normalize_messages
 from retain.core.prompts import DEFAULT_INSTRUCTIONS
@@ -46,7 +47,9 @@ from retain.llm.driver import ModelRunner
 from retain.llm.resolve import resolve_model
 from retain.llm.structured import resolve_style
 from retain.namespaces import NamespaceTemplate
-from retain.store_access import StoreAccess, StoreAdapter, adrive_store_flow, drive_store_flow
+from retain.runnables import takes_arguments_of
+from retain.store_access import StoreAccess, StoreAdapter, store_flow_steps
+from retain.twins import Steps, arun, awaiting, blocking, call, run
 
 __all__ = [
     "MemoryPhase",
@@ -104,6 +107,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         phases: Sequence[MemoryPhase] | None = None,
         structured_output: Literal["auto", "tool_calling", "json_schema"] = "auto",
         max_repairs: int = 2,
+        clock: Clock | Callable[[], float] | None = None,
     ) -> None:
         if isinstance(query_limit, bool) or not isinstance(query_limit, int) or query_limit < 1:
             raise ConfigurationError(f"query_limit must be an integer >= 1; got {query_limit!r}.")
@@ -161,6 +165,14 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         if self.query_model is not None:
             models["query"] = self.query_model
         self._runner = ModelRunner(models)
+        self._clock = as_clock(clock)
+
+    def _now(self) -> datetime:
+        """Now on this manager's clock (the default ``said_at``; "now" for other stores)."""
+        return datetime.fromtimestamp(self._clock.now(), timezone.utc)
+
+    def _adapter(self) -> StoreAdapter:
+        return StoreAdapter(self.store, clock=self._clock)
 
     # -- configuration -----------------------------------------------------------------
 
@@ -219,7 +231,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         default = self._default(config)
         if default is None:
             return None
-        now = datetime.now(timezone.utc)
+        now = self._now()
         value = {"kind": default[0], "content": default[1]}
         return SearchItem(self.namespace(config), "default", value, now, now)
 
@@ -238,7 +250,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
             said = input.get("said_at")
         else:
             messages, max_steps, said = normalize_messages(input), 1, None
-        said_at = datetime.now(timezone.utc) if said is None else as_utc(said, argument="said_at")
+        said_at = self._now() if said is None else as_utc(said, argument="said_at")
         flow = manage_store_memories(
             self.spec,
             messages,
@@ -250,23 +262,17 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         )
         return flow, config
 
-    def process(
+    def process_steps(
         self, input: Any, config: RunnableConfig | None = None, *, run_id: str | None = None
-    ) -> StoreResult:
+    ) -> Steps[StoreResult]:
         """Like :meth:`invoke`, returning the full :class:`~retain.core.store_flow.StoreResult`."""
         flow, config = self._prepare(input, config)
-        access = StoreAccess(self.store, source=SOURCE, run_id=run_id)
-        result: StoreResult = drive_store_flow(flow, self._runner, access, config)
+        access = StoreAccess(self.store, source=SOURCE, run_id=run_id, clock=self._clock)
+        result: StoreResult = yield from store_flow_steps(flow, self._runner, access, config)
         return result
 
-    async def aprocess(
-        self, input: Any, config: RunnableConfig | None = None, *, run_id: str | None = None
-    ) -> StoreResult:
-        """Async :meth:`process`."""
-        flow, config = self._prepare(input, config)
-        access = StoreAccess(self.store, source=SOURCE, run_id=run_id)
-        result: StoreResult = await adrive_store_flow(flow, self._runner, access, config)
-        return result
+    process = blocking(process_steps)
+    aprocess = awaiting(process_steps)
 
     def invoke(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
@@ -298,7 +304,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
 
     # -- reading and writing the namespace -------------------------------------------------
 
-    def search(
+    def search_steps(
         self,
         *,
         query: str | None = None,
@@ -307,7 +313,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         offset: int = 0,
         refresh_ttl: bool | None = None,
         config: RunnableConfig | None = None,
-    ) -> list[SearchItem]:
+    ) -> Steps[list[SearchItem]]:
         """Search this manager's namespace: ``recall`` with the store's own ranking on
         retain's stores, ``search`` on other stores
         (:class:`~retain.store_access.StoreAdapter`).
@@ -315,7 +321,7 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         With nothing stored and a ``default``, returns the default item.
         """
         config = _current_config(config)
-        results = StoreAdapter(self.store).search(
+        results = yield from self._adapter().search_steps(
             self.namespace(config),
             query=query,
             filter=filter,
@@ -325,27 +331,8 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
         )
         return self._or_default(results, offset, config)
 
-    async def asearch(
-        self,
-        *,
-        query: str | None = None,
-        filter: dict[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        refresh_ttl: bool | None = None,
-        config: RunnableConfig | None = None,
-    ) -> list[SearchItem]:
-        """Async :meth:`search`."""
-        config = _current_config(config)
-        results = await StoreAdapter(self.store).asearch(
-            self.namespace(config),
-            query=query,
-            filter=filter,
-            limit=limit,
-            offset=offset,
-            refresh_ttl=refresh_ttl,
-        )
-        return self._or_default(results, offset, config)
+    search = blocking(search_steps)
+    asearch = awaiting(search_steps)
 
     def _or_default(
         self, results: list[SearchItem], offset: int, config: RunnableConfig
@@ -355,25 +342,20 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
             return [default] if default is not None else []
         return list(results)
 
-    def get(
+    def get_steps(
         self, key: str, *, refresh_ttl: bool | None = None, config: RunnableConfig | None = None
-    ) -> Item | None:
+    ) -> Steps[Item | None]:
         """One memory by key; ``"default"`` falls back to the configured default."""
         config = _current_config(config)
-        item = self.store.get(self.namespace(config), key, refresh_ttl=refresh_ttl)
+        item = yield from call(
+            self.store, "get", self.namespace(config), key, refresh_ttl=refresh_ttl
+        )
         if item is None and key == "default":
             return self._default_item(config)
-        return item
+        return cast("Item | None", item)
 
-    async def aget(
-        self, key: str, *, refresh_ttl: bool | None = None, config: RunnableConfig | None = None
-    ) -> Item | None:
-        """Async :meth:`get`."""
-        config = _current_config(config)
-        item = await self.store.aget(self.namespace(config), key, refresh_ttl=refresh_ttl)
-        if item is None and key == "default":
-            return self._default_item(config)
-        return item
+    get = blocking(get_steps)
+    aget = awaiting(get_steps)
 
     def _value(self, content: Any) -> dict[str, Any]:
         try:
@@ -382,49 +364,43 @@ class MemoryStoreManager(Runnable[MemoryStoreManagerInput | Sequence[Any], list[
             raise InvalidInputError(f"The memory {e}.") from None
         return {"kind": kind.name, "content": kind.dump(normalized)}
 
+    def write_steps(
+        self,
+        key: str,
+        content: Any = None,
+        *,
+        delete: bool = False,
+        config: RunnableConfig | None = None,
+    ) -> Steps[None]:
+        """Store ``content`` (a schema instance, dict or string) under ``key``, or delete
+        the memory ``key``."""
+        config = _current_config(config)
+        value = None if delete else self._value(content)
+        with self._adapter().recording({"source": SOURCE}):
+            if value is None:
+                yield from call(self.store, "delete", self.namespace(config), key)
+            else:
+                yield from call(self.store, "put", self.namespace(config), key, value)
+
     def put(self, key: str, content: Any, *, config: RunnableConfig | None = None) -> None:
         """Store ``content`` (a schema instance, dict or string) under ``key``."""
-        config = _current_config(config)
-        with StoreAdapter(self.store).recording({"source": SOURCE}):
-            self.store.put(self.namespace(config), key, self._value(content))
+        run(self.write_steps(key, content, config=config))
 
     async def aput(self, key: str, content: Any, *, config: RunnableConfig | None = None) -> None:
         """Async :meth:`put`."""
-        config = _current_config(config)
-        with StoreAdapter(self.store).recording({"source": SOURCE}):
-            await self.store.aput(self.namespace(config), key, self._value(content))
+        await arun(self.write_steps(key, content, config=config))
 
     def delete(self, key: str, *, config: RunnableConfig | None = None) -> None:
         """Delete the memory ``key``."""
-        config = _current_config(config)
-        with StoreAdapter(self.store).recording({"source": SOURCE}):
-            self.store.delete(self.namespace(config), key)
+        run(self.write_steps(key, delete=True, config=config))
 
     async def adelete(self, key: str, *, config: RunnableConfig | None = None) -> None:
         """Async :meth:`delete`."""
-        config = _current_config(config)
-        with StoreAdapter(self.store).recording({"source": SOURCE}):
-            await self.store.adelete(self.namespace(config), key)
+        await arun(self.write_steps(key, delete=True, config=config))
 
 
-def create_memory_store_manager(
-    model: str | BaseChatModel | Runnable[Any, Any],
-    /,
-    *,
-    schemas: Sequence[Any] | None = None,
-    instructions: str = DEFAULT_INSTRUCTIONS,
-    default: Any = None,
-    default_factory: Callable[[RunnableConfig], Any] | None = None,
-    enable_inserts: bool = True,
-    enable_deletes: bool = False,
-    query_model: str | BaseChatModel | Runnable[Any, Any] | None = None,
-    query_limit: int = 5,
-    namespace: str | Sequence[str] | NamespaceTemplate = ("memories", "{langgraph_user_id}"),
-    store: BaseStore | None = None,
-    phases: Sequence[MemoryPhase] | None = None,
-    structured_output: Literal["auto", "tool_calling", "json_schema"] = "auto",
-    max_repairs: int = 2,
-) -> MemoryStoreManager:
+@takes_arguments_of(MemoryStoreManager)
+def create_memory_store_manager(*args: Any, **kwargs: Any) -> MemoryStoreManager:
     """Create a memory manager that keeps its memories in a LangGraph ``BaseStore``.
 
     Args:
@@ -448,6 +424,10 @@ def create_memory_store_manager(
         phases: Extra consolidation passes, each one more model call.
         structured_output: ``"auto"``, ``"tool_calling"`` or ``"json_schema"``.
         max_repairs: Repair attempts for invalid model answers before ``ModelOutputError``.
+        clock: The time (a :class:`~retain.clock.Clock` or a ``() -> seconds`` function;
+            default the system clock): the default ``said_at``, and "now" when deciding
+            which facts hold on a store other than retain's. Tests pass a
+            :class:`~retain.clock.ManualClock`.
 
     Returns:
         A Runnable: ``invoke``/``ainvoke`` take ``{"messages": [...]}`` (or a message list;
@@ -489,22 +469,7 @@ def create_memory_store_manager(
         >>> old[0]["content"]["content"], old[0]["superseded_by"] == key
         ('User prefers dark mode', True)
     """
-    return MemoryStoreManager(
-        model,
-        schemas=schemas,
-        instructions=instructions,
-        default=default,
-        default_factory=default_factory,
-        enable_inserts=enable_inserts,
-        enable_deletes=enable_deletes,
-        query_model=query_model,
-        query_limit=query_limit,
-        namespace=namespace,
-        store=store,
-        phases=phases,
-        structured_output=structured_output,
-        max_repairs=max_repairs,
-    )
+    return MemoryStoreManager(*args, **kwargs)
 
 
 create_memory_store_enricher = create_memory_store_manager

@@ -22,10 +22,12 @@ from langchain_core.tools import StructuredTool, ToolException
 from langgraph.store.base import BaseStore, SearchItem
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from retain.clock import Clock
 from retain.errors import ConfigurationError
 from retain.graph_context import resolve_store
 from retain.namespaces import NamespaceTemplate
 from retain.store_access import StoreAdapter, provenance_from
+from retain.twins import Steps, awaiting, blocking, call
 
 __all__ = ["create_manage_memory_tool", "create_search_memory_tool"]
 
@@ -98,7 +100,9 @@ def _verbs(actions: Sequence[str]) -> str:
 
 
 def _target(
-    namespace: str | Sequence[str] | NamespaceTemplate, store: BaseStore | None
+    namespace: str | Sequence[str] | NamespaceTemplate,
+    store: BaseStore | None,
+    clock: Clock | Callable[[], float] | None = None,
 ) -> Callable[[RunnableConfig | None], tuple[StoreAdapter, tuple[str, ...]]]:
     """Where a tool call reads and writes: its namespace (a missing template variable raises
     ``ConfigurationError``) and ``store``, or the running graph's store when ``None``."""
@@ -106,7 +110,7 @@ def _target(
 
     def target(config: RunnableConfig | None) -> tuple[StoreAdapter, tuple[str, ...]]:
         ns = namespacer(config or None)
-        return StoreAdapter(resolve_store(store)), ns
+        return StoreAdapter(resolve_store(store), clock=clock), ns
 
     return target
 
@@ -219,36 +223,17 @@ def create_manage_memory_tool(
         id: str | None = None,
         *,
         config: RunnableConfig = NO_CONFIG,
-    ) -> str:
+    ) -> Steps[str]:
         action, key, value = plan(content, action, id)
         adapter, ns = target(config)
         store = adapter.store
-        if action != "create" and store.get(ns, key) is None:
+        if action != "create" and (yield from call(store, "get", ns, key)) is None:
             raise missing(key)
         with adapter.recording(provenance_from(config, name)):
             if value is None:
-                store.delete(ns, key)
+                yield from call(store, "delete", ns, key)
             else:
-                store.put(ns, key, value)
-        return done(action, key)
-
-    async def amanage_memory(
-        content: Any = None,
-        action: str = default_action,
-        id: str | None = None,
-        *,
-        config: RunnableConfig = NO_CONFIG,
-    ) -> str:
-        action, key, value = plan(content, action, id)
-        adapter, ns = target(config)
-        store = adapter.store
-        if action != "create" and await store.aget(ns, key) is None:
-            raise missing(key)
-        with adapter.recording(provenance_from(config, name)):
-            if value is None:
-                await store.adelete(ns, key)
-            else:
-                await store.aput(ns, key, value)
+                yield from call(store, "put", ns, key, value)
         return done(action, key)
 
     description = (
@@ -260,8 +245,8 @@ def create_manage_memory_tool(
         name=name,
         description=description,
         args_schema=args_schema,
-        func=manage_memory,
-        coroutine=amanage_memory,
+        func=blocking(manage_memory),
+        coroutine=awaiting(manage_memory),
         handle_tool_error=True,
         handle_validation_error=_validation_message(name),
     )
@@ -278,6 +263,7 @@ def create_search_memory_tool(
     store: BaseStore | None = None,
     response_format: Literal["content", "content_and_artifact"] = "content",
     name: str = "search_memory",
+    clock: Clock | Callable[[], float] | None = None,
 ) -> StructuredTool:
     """A tool with which an agent searches the memories in ``namespace`` (and below it).
 
@@ -286,7 +272,8 @@ def create_search_memory_tool(
     ``created_at``, ``updated_at``, ``score``); with
     ``response_format="content_and_artifact"`` the items themselves are the artifact. On
     retain's stores the search is the store's own ``recall`` ranking (the same as
-    ``store.recall(namespace, query=...)``); on other stores it is the store's ``search``.
+    ``store.recall(namespace, query=...)``); on other stores it is the store's ``search``,
+    without the facts that ended by now on ``clock`` (default the system clock).
 
     Example:
         >>> import json
@@ -298,7 +285,7 @@ def create_search_memory_tool(
         >>> [m["value"] for m in json.loads(tool.invoke({"query": "pie"}))]
         [{'content': 'User likes cherry pie'}]
     """
-    target = _target(namespace, store)
+    target = _target(namespace, store, clock)
 
     class SearchArgs(BaseModel):
         model_config = ConfigDict(extra="forbid", title=name)
@@ -321,22 +308,14 @@ def create_search_memory_tool(
         filter: dict[str, Any] | None = None,
         *,
         config: RunnableConfig = NO_CONFIG,
-    ) -> Any:
+    ) -> Steps[Any]:
         adapter, ns = target(config)
-        items = adapter.search(ns, query=query, filter=filter, limit=limit, offset=offset)
-        return output(items)
-
-    async def asearch_memory(
-        query: str,
-        limit: int = 10,
-        offset: int = 0,
-        filter: dict[str, Any] | None = None,
-        *,
-        config: RunnableConfig = NO_CONFIG,
-    ) -> Any:
-        adapter, ns = target(config)
-        items = await adapter.asearch(ns, query=query, filter=filter, limit=limit, offset=offset)
-        return output(items)
+        items = yield from adapter.search_steps(
+            ns, query=query, filter=filter, limit=limit, offset=offset
+        )
+        if response_format == "content_and_artifact":
+            return _dumps(items), items
+        return _dumps(items)
 
     description = (
         "Search your long-term memories for information relevant to your current context. "
@@ -346,8 +325,8 @@ def create_search_memory_tool(
         name=name,
         description=description,
         args_schema=SearchArgs,
-        func=search_memory,
-        coroutine=asearch_memory,
+        func=blocking(search_memory),
+        coroutine=awaiting(search_memory),
         response_format=response_format,
         handle_tool_error=True,
         handle_validation_error=_validation_message(name),

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -274,3 +275,32 @@ def test_close_leaves_a_queue_passed_in_open(store: RetainStore, clock: ManualCl
     assert executor.failed_jobs() == []  # the caller's queue: still readable
     assert queue.counts()["done"] == 1
     queue.close()
+
+
+def test_a_running_jobs_lease_is_renewed_on_the_executors_clock(
+    store: RetainStore, clock: ManualClock
+) -> None:
+    started, finish = threading.Event(), threading.Event()
+
+    def slow(payload: Any) -> str:
+        started.set()
+        assert finish.wait(timeout=10)
+        return "done"
+
+    executor = ReflectionExecutor(
+        slow, store=store, durable=True, clock=clock, lease_seconds=30.0, max_workers=1
+    )
+    _EXECUTORS.append(executor)
+    assert executor.queue is not None
+    future = executor.submit({"n": 1})
+    assert started.wait(timeout=10)
+    [job] = executor.queue.jobs("running")
+    assert job.leased_until == clock.now() + 30.0
+    # the scheduler and the lease heartbeat both wait on the manual clock: no real time passes
+    assert clock.wait_for_waiters(2)
+    clock.advance(11.0)  # past a third of the lease: the heartbeat renews it
+    renewed = executor.queue.get(job.id)
+    assert renewed is not None
+    assert renewed.leased_until == clock.now() + 30.0
+    finish.set()
+    assert future.result(timeout=10) == "done"

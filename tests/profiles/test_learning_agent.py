@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 from langchain_core.messages import HumanMessage, ToolMessage
@@ -240,4 +241,21 @@ def test_entrypoint_with_checkpointer(store: BaseStore) -> None:
     assert "Be brief.\n\n<user_profile>\nName: Alice Chen" in chat_model.calls[-1].system
     machine.flush()  # the second turn's update runs in the background
     assert len(extractor.calls) == 2
+    machine.shutdown()
+
+
+def test_memories_are_stamped_with_the_machines_clock(store: BaseStore) -> None:
+    clock = ManualClock(start=datetime(2031, 5, 1, tzinfo=timezone.utc).timestamp())
+
+    def reply(call: FakeCall) -> Any:
+        if "I have two cats" in call.prompt:
+            return [insert("User has two cats")]
+        return [done()]
+
+    machine = LearningMachine(
+        FakeChatModel(reply), store=store, user_profile=False, user_memory=True, clock=clock
+    )
+    machine.learn([("user", "I have two cats")], cfg("alice", "A"))
+    [item] = store.search(("users", "alice", "memories"))
+    assert item.value["said_at"].startswith("2031-05-01")  # the manual clock's day, not today
     machine.shutdown()

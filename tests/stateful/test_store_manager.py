@@ -343,3 +343,27 @@ def test_bad_input_and_configuration(store: BaseStore) -> None:
         with pytest.raises(ConfigurationError, match="max_repairs"):
             create_memory_store_manager(model, phases=[{}], max_repairs=bad)  # type: ignore[arg-type]
     assert model.calls == []
+
+
+def test_said_at_and_the_facts_that_hold_follow_the_managers_clock() -> None:
+    from datetime import datetime, timezone
+
+    from retain.clock import ManualClock
+    from retain.store_access import StoreAdapter
+
+    start = datetime(2031, 5, 1, tzinfo=timezone.utc)
+    clock = ManualClock(start=start.timestamp())
+    store = InMemoryStore()
+    manager = create_memory_store_manager(
+        FakeChatModel([[insert("User likes tea")]]), namespace=("m",), store=store, clock=clock
+    )
+    [written] = manager.invoke({"messages": [("user", "I like tea")]})
+    assert written["value"]["said_at"].startswith("2031-05-01")  # the clock's day, not today
+    rome = {"content": "User is in Rome"}
+    store.put(("m",), "rome", {"kind": "Memory", "content": rome, "valid_to": "2031-05-03"})
+    adapter = StoreAdapter(store, clock=clock)
+    assert "rome" in [i.key for i in manager.search()]  # ends in two days on this clock
+    assert "rome" in [i.key for i in adapter.search(("m",))]
+    clock.advance(3 * 86400)
+    assert "rome" not in [i.key for i in manager.search()]
+    assert "rome" not in [i.key for i in adapter.search(("m",))]

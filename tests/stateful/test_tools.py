@@ -151,14 +151,18 @@ def test_missing_namespace_variable_raises_configuration_error(store: BaseStore)
     assert store.search(("memories",)) == []
 
 
-def test_history_records_tool_writes_with_provenance(tmp_path: Any) -> None:
+@pytest.mark.parametrize("call_mode", ["sync", "async"])
+def test_history_records_tool_writes_with_provenance(tmp_path: Any, call_mode: str) -> None:
     from retain.stores import SQLiteStore
 
     store = SQLiteStore(tmp_path / "m.db")
     tool = create_manage_memory_tool(namespace=NS, store=store)
     config = {"configurable": {"thread_id": "thread-7"}}
-    key = tool.invoke({"content": "User likes tea"}, config).removeprefix("created memory ")
-    tool.invoke({"action": "update", "id": key, "content": "User likes green tea"}, config)
+    created = call(tool, {"content": "User likes tea"}, call_mode, config)
+    key = created.removeprefix("created memory ")
+    call(
+        tool, {"action": "update", "id": key, "content": "User likes green tea"}, call_mode, config
+    )
     versions = store.history(NS, key)
     assert [v.value for v in versions] == [
         {"content": "User likes tea"},
@@ -258,3 +262,19 @@ def test_func_called_directly_without_a_config_like_crewai(store: BaseStore) -> 
     assert manage.func(content="Hannah likes Demon Slayer", action="create").startswith("created")
     found = json.loads(search.func(query="Demon Slayer"))
     assert [m["value"]["content"] for m in found] == ["Hannah likes Demon Slayer"]
+
+
+def test_search_tool_leaves_out_facts_ended_by_its_clocks_now() -> None:
+    from datetime import datetime, timezone
+
+    from langgraph.store.memory import InMemoryStore
+
+    from retain.clock import ManualClock
+
+    clock = ManualClock(start=datetime(2031, 5, 1, tzinfo=timezone.utc).timestamp())
+    store = InMemoryStore()
+    store.put(NS, "rome", {"content": "User is in Rome", "valid_to": "2031-05-03"})
+    search = create_search_memory_tool(namespace=NS, store=store, clock=clock)
+    assert [m["key"] for m in json.loads(search.invoke({"query": "Rome"}))] == ["rome"]
+    clock.advance(3 * 86400)
+    assert json.loads(search.invoke({"query": "Rome"})) == []

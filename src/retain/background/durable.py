@@ -14,7 +14,8 @@ from typing import Any
 
 from langgraph.store.base import BaseStore
 
-from retain.background.threads import Submission, ThreadRunner
+from retain.background.runner import Submission
+from retain.background.threads import ThreadRunner
 from retain.clock import Clock
 from retain.errors import ExecutorShutdownError, QueueError
 from retain.queue.base import Job, JobQueue
@@ -135,6 +136,7 @@ class DurableRunner(ThreadRunner[_Claimed]):
             self.reflector,
             store=self.store,
             lease_seconds=self._lease_seconds,
+            clock=self._clock,
         )
         if outcome.status == "retry":
             if work.future is not None:  # pending again until the retry runs

@@ -13,9 +13,9 @@ from typing import Any
 
 from langgraph.store.base import BaseStore
 
-from retain.background.runner import logger
+from retain.background.runner import Submission, logger
 from retain.background.schedule import DebounceSchedule
-from retain.background.threads import Submission, ThreadRunner
+from retain.background.threads import ThreadRunner
 from retain.clock import Clock
 from retain.reflector import Reflector, run_reflector
 

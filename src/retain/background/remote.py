@@ -25,9 +25,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from typing import Any
 
-from langgraph.store.base import BaseStore
-
-from retain.background.runner import register_for_exit
+from retain.background.runner import Submission, register_for_exit
 from retain.errors import ExecutorShutdownError
 from retain.queue.codec import portable_config, to_json
 
@@ -81,26 +79,18 @@ class RemoteRunner:
         self._thread.start()
         register_for_exit(self)
 
-    def submit(
-        self,
-        key: Hashable | None,
-        payload: Any,
-        config: dict[str, Any],
-        *,
-        delay: float,
-        idempotency_key: str | None = None,
-        store: BaseStore | None = None,
-    ) -> Future[Any]:
-        """One run request for the server (which keeps and debounces it; ``store`` and
-        ``idempotency_key`` are the server's business and unused here)."""
+    def submit(self, sub: Submission) -> Future[Any]:
+        """One run request for the server (which keeps and debounces it; ``sub.store`` and
+        ``sub.idempotency_key`` are the server's business and unused here)."""
+        key = sub.key if sub.key is not None else uuid.uuid4()
         request = {
-            "thread_id": remote_thread_id(self.namespace, key if key is not None else uuid.uuid4()),
+            "thread_id": remote_thread_id(self.namespace, key),
             "assistant_id": self.name,
-            "input": to_json(payload, "payload"),
-            "config": portable_config(config),
+            "input": to_json(sub.payload, "payload"),
+            "config": portable_config(sub.config),
             "multitask_strategy": "rollback",
             "if_not_exists": "create",
-            "after_seconds": delay or None,
+            "after_seconds": sub.delay or None,
         }
         future: Future[Any] = Future()
         with self._cond:

@@ -20,15 +20,32 @@ import logging
 import weakref
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from langgraph.store.base import BaseStore
 
-__all__ = ["Runner", "live_runners", "register_for_exit"]
+__all__ = ["Runner", "Submission", "live_runners", "register_for_exit"]
 
 logger = logging.getLogger("retain.executor")
 
 _RUNNERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One :meth:`retain.ReflectionExecutor.submit` call, as a runner receives it.
+
+    ``key``: pending work with the same key is replaced (``None``: never debounced);
+    ``delay``: seconds until it runs; ``store``: the store to hand the reflector when the
+    runner has none (the running graph's)."""
+
+    key: Hashable | None
+    payload: Any
+    config: dict[str, Any]
+    delay: float
+    idempotency_key: str | None = None
+    store: BaseStore | None = None
 
 
 class Runner(Protocol):
@@ -37,19 +54,9 @@ class Runner(Protocol):
     mode: str
     """``"in-memory"``, ``"durable"`` or ``"remote"``."""
 
-    def submit(
-        self,
-        key: Hashable | None,
-        payload: Any,
-        config: dict[str, Any],
-        *,
-        delay: float,
-        idempotency_key: str | None = None,
-        store: BaseStore | None = None,
-    ) -> Future[Any]:
-        """Schedule one run in ``delay`` seconds; a pending run with the same ``key`` is
-        replaced (``None``: never debounced). ``store``: the store to hand the reflector
-        when the runner has none (the running graph's)."""
+    def submit(self, sub: Submission) -> Future[Any]:
+        """Schedule one run in ``sub.delay`` seconds, replacing a pending run with the same
+        ``sub.key``."""
         ...
 
     def trigger(self, match: Callable[[Hashable], bool], key_prefix: str | None) -> int:

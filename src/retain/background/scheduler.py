@@ -22,6 +22,7 @@ from langgraph.store.base import BaseStore
 from retain.errors import InvalidInputError
 from retain.executor import ReflectionExecutor
 from retain.reflector import Reflector
+from retain.twins import not_blocking
 
 __all__ = ["MemoryScheduler"]
 
@@ -106,20 +107,10 @@ class MemoryScheduler:
         prefix = _key(user_id, thread_id) if thread_id is not None else _user_prefix(user_id)
         return self.executor.trigger(key_prefix=prefix)
 
-    async def aenqueue(
-        self,
-        user_id: str,
-        thread_id: str,
-        messages: Sequence[Any],
-        *,
-        delay: float | None = None,
-    ) -> Future[Any]:
-        """:meth:`enqueue` for async code (it does not block on the work)."""
-        return self.enqueue(user_id, thread_id, messages, delay=delay)
-
-    async def atrigger(self, *, user_id: str | None = None, thread_id: str | None = None) -> int:
-        """:meth:`trigger` for async code."""
-        return self.trigger(user_id=user_id, thread_id=thread_id)
+    aenqueue = not_blocking(enqueue)
+    """:meth:`enqueue` for async code (it does not block on the work)."""
+    atrigger = not_blocking(trigger)
+    """:meth:`trigger` for async code."""
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """See :meth:`retain.ReflectionExecutor.shutdown`."""

@@ -15,31 +15,18 @@ import collections
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from langgraph.store.base import BaseStore
 
-from retain.background.runner import logger, register_for_exit
+from retain.background.runner import Submission, logger, register_for_exit
 from retain.clock import Clock
 from retain.errors import ExecutorShutdownError
 from retain.reflector import Reflector
 
-__all__ = ["Submission", "ThreadRunner"]
+__all__ = ["ThreadRunner"]
 
 W = TypeVar("W")
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One :meth:`ThreadRunner.submit` call, as its ``_add`` hook receives it."""
-
-    key: Hashable | None
-    payload: Any
-    config: dict[str, Any]
-    delay: float
-    idempotency_key: str | None
-    store: BaseStore | None
 
 
 class ThreadRunner(Generic[W]):
@@ -105,25 +92,14 @@ class ThreadRunner(Generic[W]):
 
     # -- the runner protocol ---------------------------------------------------------------
 
-    def submit(
-        self,
-        key: Hashable | None,
-        payload: Any,
-        config: dict[str, Any],
-        *,
-        delay: float,
-        idempotency_key: str | None = None,
-        store: BaseStore | None = None,
-    ) -> Future[Any]:
-        """Schedule one run; ``key=None`` is never debounced."""
+    def submit(self, sub: Submission) -> Future[Any]:
+        """Schedule one run; ``sub.key=None`` is never debounced."""
         with self._cond:
             if self._closed:
                 raise ExecutorShutdownError(
                     "This ReflectionExecutor was shut down; create a new one to submit work."
                 )
-            future, wake = self._add(
-                Submission(key, payload, config, delay, idempotency_key, store)
-            )
+            future, wake = self._add(sub)
             if wake:
                 self._cond.notify_all()
         return future

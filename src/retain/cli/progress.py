@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import KW_ONLY, dataclass
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -20,6 +21,7 @@ __all__ = ["Progress", "wait_for"]
 _FRAMES = "|/-\\"
 
 
+@dataclass(eq=False)
 class Progress:
     """``with Progress(out, "loading model"):`` shows ``label`` with the seconds elapsed.
 
@@ -32,29 +34,22 @@ class Progress:
         'done: counting'
     """
 
-    def __init__(
-        self,
-        out: TextIO,
-        label: str,
-        *,
-        interval: float = 0.1,
-        heartbeat: float = 15.0,
-        clock: Callable[[], float] = time.monotonic,
-        quiet: bool = False,
-    ) -> None:
-        self.out = out
-        self.label = label
-        self.interval = interval
-        self.heartbeat = heartbeat
-        self.clock = clock
-        self.quiet = quiet
-        self.started = clock()
+    out: TextIO
+    label: str
+    _: KW_ONLY
+    interval: float = 0.1
+    heartbeat: float = 15.0
+    clock: Callable[[], float] = time.monotonic
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
         self.ended: float | None = None
         self._note = ""
         self._stage: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        isatty = getattr(out, "isatty", None)
+        isatty = getattr(self.out, "isatty", None)
         self.live = bool(callable(isatty) and isatty())
 
     @property

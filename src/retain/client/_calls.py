@@ -1,6 +1,7 @@
 """The pure core of retain's clients: each API call as a :class:`Call` (what to send, how
 to read the answer), and the one translation of error answers into retain's errors. The
-sync and async clients only send calls and apply ``parse``."""
+sync and async clients only send calls and apply ``parse``: each client method is the
+function of the same name here, sent (:func:`retain.client._client.sends`)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ def put(
     index: Any = None,
     ttl: float | None = None,
 ) -> Call:
+    """Store a memory (``key=None``: a new UUID); returns the stored item."""
     body: dict[str, Any] = {"namespace": list(namespace), "key": key, "value": dict(value)}
     if index is not None:
         body["index"] = index
@@ -81,6 +83,7 @@ def put(
 
 
 def get(namespace: Sequence[str], key: str) -> Call:
+    """One item; :class:`~retain.errors.NotFoundError` if absent or out of scope."""
     return Call("GET", "/v1/memories/item", {"namespace": ns_query(namespace), "key": key})
 
 
@@ -88,8 +91,25 @@ def delete(namespace: Sequence[str], key: str) -> Call:
     return Call("DELETE", "/v1/memories/item", {"namespace": ns_query(namespace), "key": key})
 
 
-def search(prefix: Sequence[str], query: str | None, options: Mapping[str, Any]) -> Call:
-    body = {"prefix": list(prefix), "query": query, **options}
+def search(
+    prefix: Sequence[str],
+    query: str | None = None,
+    *,
+    filter: Mapping[str, Any] | None = None,
+    limit: int = 10,
+    offset: int = 0,
+    **options: Any,
+) -> Call:
+    """Recall under ``prefix`` (``mode``, ``recency_weight``, ``importance_weight`` as
+    in :meth:`retain.stores.RetainStore.recall`), or list without a query."""
+    body = {
+        "prefix": list(prefix),
+        "query": query,
+        "filter": dict(filter) if filter else None,
+        "limit": limit,
+        "offset": offset,
+        **options,
+    }
     return Call("POST", "/v1/memories/search", json=body)
 
 
@@ -112,11 +132,16 @@ def export(prefix: Sequence[str]) -> Call:
 
 
 def purge(prefix: Sequence[str]) -> Call:
+    """Delete everything under ``prefix``; returns how many items (admin)."""
     return Call("POST", "/v1/purge", json={"prefix": list(prefix)}, parse=lambda b: b["purged"])
 
 
 def namespaces(
-    prefix: Sequence[str] | None, max_depth: int | None, limit: int, offset: int
+    prefix: Sequence[str] | None = None,
+    *,
+    max_depth: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> Call:
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if prefix:
@@ -126,7 +151,7 @@ def namespaces(
     return Call("GET", "/v1/namespaces", params, parse=lambda b: [tuple(ns) for ns in b])
 
 
-def stats(prefix: Sequence[str]) -> Call:
+def stats(prefix: Sequence[str] = ()) -> Call:
     return Call("GET", "/v1/stats", {"prefix": ns_query(prefix)})
 
 
@@ -135,6 +160,7 @@ def reembed() -> Call:
 
 
 def profile(user_id: str) -> Call:
+    """The user's profile as a dict, or ``None`` before anything is known."""
     return Call("GET", f"/v1/profiles/{user_id}", parse=lambda b: b["profile"])
 
 
@@ -145,10 +171,12 @@ def update_profile(user_id: str, fields: Mapping[str, Any]) -> Call:
 def submit(
     namespace: Sequence[str],
     messages: Sequence[Mapping[str, str]],
-    thread_id: str | None,
-    delay: float,
-    idempotency_key: str | None,
+    *,
+    thread_id: str | None = None,
+    delay: float = 0.0,
+    idempotency_key: str | None = None,
 ) -> Call:
+    """Queue a conversation for background memory formation; returns the job."""
     body = {
         "namespace": list(namespace),
         "messages": [dict(m) for m in messages],
@@ -163,20 +191,25 @@ def job(job_id: int) -> Call:
     return Call("GET", f"/v1/jobs/{int(job_id)}")
 
 
-def jobs(state: str | None, limit: int) -> Call:
+def jobs(state: str | None = None, *, limit: int = 100) -> Call:
     params: dict[str, Any] = {"limit": limit}
     if state:
         params["state"] = state
     return Call("GET", "/v1/jobs", params)
 
 
-def retry(job_id: int) -> Call:
+def retry_job(job_id: int) -> Call:
     return Call("POST", f"/v1/jobs/{int(job_id)}/retry")
 
 
 def create_key(
-    name: str, prefixes: Sequence[Sequence[str]], permissions: Sequence[str], subject: str | None
+    name: str,
+    *,
+    prefixes: Sequence[Sequence[str]],
+    permissions: Sequence[str] = ("read", "write"),
+    subject: str | None = None,
 ) -> Call:
+    """A new key (admin); its ``secret`` is in the answer, once."""
     body = {
         "name": name,
         "prefixes": [list(p) for p in prefixes],
@@ -194,5 +227,6 @@ def revoke_key(key_id: str) -> Call:
     return Call("DELETE", f"/v1/keys/{key_id}")
 
 
-def batch(encoded_ops: list[dict[str, Any]]) -> Call:
+def batch_json(encoded_ops: list[dict[str, Any]]) -> Call:
+    """Store ops as JSON (see :mod:`retain.server.ops`); what ``RemoteStore`` uses."""
     return Call("POST", "/v1/batch", json={"ops": encoded_ops}, parse=lambda b: b["results"])

@@ -7,18 +7,21 @@ async client an awaitable of it. Answers are the API's JSON (dicts and lists).
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Concatenate, ParamSpec
 
 import httpx
 
 from retain.client import _calls
 from retain.client._calls import Call, error_from
+from retain.closing import Closing
 from retain.errors import ConfigurationError, ServerUnavailableError
 
 __all__ = ["AsyncRetainClient", "RetainClient"]
+
+P = ParamSpec("P")
 
 
 def _unreachable(url: str, error: Exception) -> ServerUnavailableError:
@@ -28,125 +31,53 @@ def _unreachable(url: str, error: Exception) -> ServerUnavailableError:
     )
 
 
+def _sends(build: Callable[P, Call]) -> Callable[Concatenate[_Api, P], Any]:
+    """The client method sending the call ``build`` makes: its parameters and docstring."""
+
+    def method(self: _Api, /, *args: P.args, **kwargs: P.kwargs) -> Any:
+        return self._run(build(*args, **kwargs))
+
+    method.__name__ = method.__qualname__ = build.__name__
+    method.__doc__ = build.__doc__
+    signature = inspect.signature(build)
+    me = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[me, *signature.parameters.values()], return_annotation=Any
+    )
+    return method
+
+
 class _Api:
-    """The calls both clients make; ``_run`` is each client's driver."""
+    """The calls both clients make (each one function of :mod:`._calls`, sent); ``_run``
+    is each client's driver: the sync client returns the answer, the async client an
+    awaitable of it."""
 
     url: str
 
     def _run(self, call: Call) -> Any:
         raise NotImplementedError
 
-    def put(
-        self,
-        namespace: Sequence[str],
-        key: str | None,
-        value: Mapping[str, Any],
-        *,
-        index: Any = None,
-        ttl: float | None = None,
-    ) -> Any:
-        """Store a memory (``key=None``: a new UUID); returns the stored item."""
-        return self._run(_calls.put(namespace, key, value, index=index, ttl=ttl))
-
-    def get(self, namespace: Sequence[str], key: str) -> Any:
-        """One item; :class:`~retain.errors.NotFoundError` if absent or out of scope."""
-        return self._run(_calls.get(namespace, key))
-
-    def delete(self, namespace: Sequence[str], key: str) -> Any:
-        return self._run(_calls.delete(namespace, key))
-
-    def search(
-        self,
-        prefix: Sequence[str],
-        query: str | None = None,
-        *,
-        filter: Mapping[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        **options: Any,
-    ) -> Any:
-        """Recall under ``prefix`` (``mode``, ``recency_weight``, ``importance_weight`` as
-        in :meth:`retain.stores.RetainStore.recall`), or list without a query."""
-        body = {"filter": dict(filter) if filter else None, "limit": limit, "offset": offset}
-        return self._run(_calls.search(prefix, query, {**body, **options}))
-
-    def history(self, namespace: Sequence[str], key: str) -> Any:
-        return self._run(_calls.history(namespace, key))
-
-    def as_of(self, namespace: Sequence[str], key: str, at: datetime) -> Any:
-        return self._run(_calls.as_of(namespace, key, at))
-
-    def restore(self, namespace: Sequence[str], key: str, version: int) -> Any:
-        return self._run(_calls.restore(namespace, key, version))
-
-    def purge(self, prefix: Sequence[str]) -> Any:
-        """Delete everything under ``prefix``; returns how many items (admin)."""
-        return self._run(_calls.purge(prefix))
-
-    def namespaces(
-        self,
-        prefix: Sequence[str] | None = None,
-        *,
-        max_depth: int | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> Any:
-        return self._run(_calls.namespaces(prefix, max_depth, limit, offset))
-
-    def stats(self, prefix: Sequence[str] = ()) -> Any:
-        return self._run(_calls.stats(prefix))
-
-    def reembed(self) -> Any:
-        return self._run(_calls.reembed())
-
-    def profile(self, user_id: str) -> Any:
-        """The user's profile as a dict, or ``None`` before anything is known."""
-        return self._run(_calls.profile(user_id))
-
-    def update_profile(self, user_id: str, fields: Mapping[str, Any]) -> Any:
-        return self._run(_calls.update_profile(user_id, fields))
-
-    def submit(
-        self,
-        namespace: Sequence[str],
-        messages: Sequence[Mapping[str, str]],
-        *,
-        thread_id: str | None = None,
-        delay: float = 0.0,
-        idempotency_key: str | None = None,
-    ) -> Any:
-        """Queue a conversation for background memory formation; returns the job."""
-        return self._run(_calls.submit(namespace, messages, thread_id, delay, idempotency_key))
-
-    def job(self, job_id: int) -> Any:
-        return self._run(_calls.job(job_id))
-
-    def jobs(self, state: str | None = None, *, limit: int = 100) -> Any:
-        return self._run(_calls.jobs(state, limit))
-
-    def retry_job(self, job_id: int) -> Any:
-        return self._run(_calls.retry(job_id))
-
-    def create_key(
-        self,
-        name: str,
-        *,
-        prefixes: Sequence[Sequence[str]],
-        permissions: Sequence[str] = ("read", "write"),
-        subject: str | None = None,
-    ) -> Any:
-        """A new key (admin); its ``secret`` is in the answer, once."""
-        return self._run(_calls.create_key(name, prefixes, permissions, subject))
-
-    def list_keys(self) -> Any:
-        return self._run(_calls.list_keys())
-
-    def revoke_key(self, key_id: str) -> Any:
-        return self._run(_calls.revoke_key(key_id))
-
-    def batch_json(self, encoded_ops: list[dict[str, Any]]) -> Any:
-        """Store ops as JSON (see :mod:`retain.server.ops`); what ``RemoteStore`` uses."""
-        return self._run(_calls.batch(encoded_ops))
+    put = _sends(_calls.put)
+    get = _sends(_calls.get)
+    delete = _sends(_calls.delete)
+    search = _sends(_calls.search)
+    history = _sends(_calls.history)
+    as_of = _sends(_calls.as_of)
+    restore = _sends(_calls.restore)
+    purge = _sends(_calls.purge)
+    namespaces = _sends(_calls.namespaces)
+    stats = _sends(_calls.stats)
+    reembed = _sends(_calls.reembed)
+    profile = _sends(_calls.profile)
+    update_profile = _sends(_calls.update_profile)
+    submit = _sends(_calls.submit)
+    job = _sends(_calls.job)
+    jobs = _sends(_calls.jobs)
+    retry_job = _sends(_calls.retry_job)
+    create_key = _sends(_calls.create_key)
+    list_keys = _sends(_calls.list_keys)
+    revoke_key = _sends(_calls.revoke_key)
+    batch_json = _sends(_calls.batch_json)
 
 
 def _headers(api_key: str | None) -> dict[str, str]:
@@ -163,7 +94,7 @@ def _body(response: httpx.Response, call: Call) -> Any:
     return call.parse(response.json())
 
 
-class RetainClient(_Api):
+class RetainClient(_Api, Closing):
     """A sync client of ``retain serve``.
 
     Args:
@@ -229,12 +160,6 @@ class RetainClient(_Api):
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> RetainClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"RetainClient({self.url!r})"

@@ -90,6 +90,36 @@ def _clean_doc(doc: str | None, name: str) -> str:
     return inspect.cleandoc(doc)
 
 
+def _typed_kind(
+    tp: type,
+    params: dict[str, Any],
+    description: str,
+    field_names: frozenset[str] | None,
+    validate: Callable[[Any], Any],
+    dump: Callable[[Any], Any],
+    python_type: type | None,
+) -> MemoryKind:
+    """The kind of a Python type ``tp`` whose content pydantic checks with ``validate``
+    (its errors as :class:`ContentInvalid`) and writes as JSON with ``dump``."""
+
+    def checked(data: Any) -> Any:
+        try:
+            return validate(data)
+        except ValidationError as e:
+            raise ContentInvalid(f"{tp.__name__}: {_pydantic_errors(e)}") from None
+
+    return MemoryKind(
+        name=tp.__name__,
+        description=description,
+        parameters=params,
+        source=tp,
+        field_names=field_names,
+        _validate=checked,
+        _dump=lambda content: dict(dump(content)),
+        python_type=python_type,
+    )
+
+
 def _from_pydantic(cls: type[BaseModel]) -> MemoryKind:
     schema = cls.model_json_schema()
     params, description = _strip_schema(schema)
@@ -101,27 +131,13 @@ def _from_pydantic(cls: type[BaseModel]) -> MemoryKind:
             names.add(info.alias)
     allow_extra = cls.model_config.get("extra") == "allow"
 
-    def validate(data: Any) -> Any:
-        try:
-            return cls.model_validate(data)
-        except ValidationError as e:
-            raise ContentInvalid(f"{cls.__name__}: {_pydantic_errors(e)}") from None
-
     def dump(content: Any) -> dict[str, Any]:
         if isinstance(content, BaseModel):
             return content.model_dump(mode="json")
         return dict(content)
 
-    return MemoryKind(
-        name=cls.__name__,
-        description=description,
-        parameters=params,
-        source=cls,
-        field_names=None if allow_extra else frozenset(names),
-        _validate=validate,
-        _dump=dump,
-        python_type=cls,
-    )
+    names_or_any = None if allow_extra else frozenset(names)
+    return _typed_kind(cls, params, description, names_or_any, cls.model_validate, dump, cls)
 
 
 def _from_adapter(tp: type) -> MemoryKind:
@@ -137,25 +153,15 @@ def _from_adapter(tp: type) -> MemoryKind:
             if desc and f.name in props:
                 props[f.name] = {**props[f.name], "description": str(desc)}
 
-    def validate(data: Any) -> Any:
-        try:
-            return adapter.validate_python(data)
-        except ValidationError as e:
-            raise ContentInvalid(f"{tp.__name__}: {_pydantic_errors(e)}") from None
-
-    def dump(content: Any) -> dict[str, Any]:
-        out = adapter.dump_python(content, mode="json")
-        return dict(out)
-
-    return MemoryKind(
-        name=tp.__name__,
-        description=description,
-        parameters=params,
-        source=tp,
-        field_names=frozenset(names),
-        _validate=validate,
-        _dump=dump,
-        python_type=tp if dataclasses.is_dataclass(tp) else None,
+    python_type = tp if dataclasses.is_dataclass(tp) else None
+    return _typed_kind(
+        tp,
+        params,
+        description,
+        frozenset(names),
+        adapter.validate_python,
+        lambda content: adapter.dump_python(content, mode="json"),
+        python_type,
     )
 
 

@@ -135,7 +135,8 @@ class LearningMachine:
             the same thread replaces the pending one.
         max_context_chars: The size bound of the injected blocks (see
             :mod:`retain.profiles.context`).
-        clock: Time source of the executor made here (:class:`~retain.clock.ManualClock`
+        clock: Time source of the executor made here and of the profile and memory writes
+            (their ``said_at``; default the system clock; :class:`~retain.clock.ManualClock`
             in tests).
 
     Example:
@@ -179,6 +180,7 @@ class LearningMachine:
                 store=store,
                 schema=self.profile_config.schema,
                 namespace=self.profile_config.namespace,
+                clock=clock,
             )
         self.memories: MemoryStoreManager | None = None
         if self.memory_config is not None:
@@ -187,11 +189,13 @@ class LearningMachine:
                 instructions=self.memory_config.instructions,
                 namespace=self.memory_config.namespace,
                 store=store,
+                clock=clock,
             )
         self._lock = threading.Lock()
         self._pending: list[Future[Any]] = []
         self._own_executor = executor is None
         self.executor = executor or ReflectionExecutor(self._reflect, store=store, clock=clock)
+        self._clock = clock
 
     # -- modes ---------------------------------------------------------------------------
 
@@ -210,7 +214,7 @@ class LearningMachine:
         if self._agentic(self.memory_config) and self.memory_config is not None:
             ns = self.memory_config.namespace
             tools.append(create_manage_memory_tool(ns, store=self.store))
-            tools.append(create_search_memory_tool(ns, store=self.store))
+            tools.append(create_search_memory_tool(ns, store=self.store, clock=self._clock))
         return tools
 
     def _profile_tool(self, profiles: UserProfileStore) -> BaseTool:
@@ -260,7 +264,7 @@ class LearningMachine:
         memories: list[str] = []
         if self.memory_config is not None and self.memories is not None:
             ns = self.memories.get_namespace(user_config(user_id, config))
-            items = StoreAdapter(self.store).search(
+            items = StoreAdapter(self.store, clock=self._clock).search(
                 ns, query=query, limit=self.memory_config.recall_limit
             )
             memories = [_memory_text(item.value) for item in items]

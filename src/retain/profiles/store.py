@@ -14,13 +14,14 @@ the first wrote.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.store.base import BaseStore
 
+from retain.clock import Clock
 from retain.errors import InvalidInputError
 from retain.namespaces import NamespaceTemplate
 from retain.profiles.schema import ProfileSchema, UserProfile
@@ -61,6 +62,8 @@ class UserProfileStore:
             names and descriptions are appended).
         max_repairs: Repair attempts for an invalid model answer (for example a field the
             schema lacks) before :class:`~retain.errors.ModelOutputError`.
+        clock: The time of the profile's writes (default the system clock; see
+            :func:`~retain.create_memory_store_manager`).
 
     Example:
         >>> from langgraph.store.memory import InMemoryStore
@@ -85,6 +88,7 @@ class UserProfileStore:
         namespace: str | Sequence[str] | NamespaceTemplate = PROFILE_NAMESPACE,
         instructions: str = PROFILE_INSTRUCTIONS,
         max_repairs: int = 2,
+        clock: Clock | Callable[[], float] | None = None,
     ) -> None:
         self.schema = ProfileSchema(schema)
         self.store = store
@@ -99,6 +103,7 @@ class UserProfileStore:
             namespace=namespace,
             store=store,
             max_repairs=max_repairs,
+            clock=clock,
         )
         self._guard = threading.Lock()
         self._locks: dict[tuple[str, ...], threading.Lock] = {}

@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 from retain.clock import Clock, as_clock
@@ -30,10 +30,9 @@ from retain.errors import (
 )
 from retain.queue import machine
 from retain.queue.base import Job, RetryPolicy
-from retain.queue.codec import encode_job
 from retain.queue.effects import AttemptWrites, lease_lost
 from retain.queue.rows import EFFECTS_TABLE_SQL, JOB_COLUMNS, POSTGRES, job_from_row
-from retain.queue.table import SELECT, JobTable
+from retain.queue.table import INSERT, JobTable
 from retain.stores.hooks import pg_write_hook
 from retain.stores.pg_schema import apply_pg_migrations
 
@@ -92,6 +91,9 @@ class PostgresQueue(JobTable):
         queue.complete(leased, result="ok")
     """
 
+    _store_attr = "conn_string"
+    _store_kind = ("PostgreSQL database", "PostgresStore")
+
     def __init__(
         self,
         conn_string: str,
@@ -132,17 +134,6 @@ class PostgresQueue(JobTable):
         )
         self._pool.open()
 
-    @classmethod
-    def for_store(cls, store: Any, **kwargs: Any) -> PostgresQueue:
-        """The queue in ``store``'s own database (a :class:`~retain.stores.PostgresStore`)."""
-        url = getattr(store, "conn_string", None)
-        if not isinstance(url, str):
-            raise ConfigurationError(
-                f"{type(store).__name__} has no PostgreSQL database for a durable queue; use "
-                "a retain PostgresStore or pass PostgresQueue(conn_string) yourself."
-            )
-        return cls(url, **kwargs)
-
     def close(self) -> None:
         """Close the connection pool."""
         self._pool.close()
@@ -174,54 +165,25 @@ class PostgresQueue(JobTable):
 
     # -- producing -------------------------------------------------------------------------
 
-    def enqueue(
-        self,
-        payload: Any,
-        *,
-        config: Mapping[str, Any] | None = None,
-        key: str | None = None,
-        delay: float = 0.0,
-        idempotency_key: str | None = None,
-    ) -> tuple[Job, list[int]]:
-        """Store a job due in ``delay`` seconds; see :meth:`retain.queue.JobQueue.enqueue`."""
-        body, conf = encode_job(payload, config, delay)
-        now = self._clock()
-        superseded = machine.supersede(now=now)
+    def _insert(self, params: dict[str, Any], superseded: machine.Change) -> tuple[Job, list[int]]:
         supersede = POSTGRES.transition(
             "supersede", superseded, rows="queue = %(q)s AND key = %(key)s"
         )
         with self._tx() as conn:
-            if key is not None:  # one enqueue per key at a time, so supersession is exact
+            if params["key"] is not None:  # one enqueue per key at a time: exact supersession
                 conn.execute(
                     "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                    (f"retain_jobs:{self.name}:{key}",),
+                    (f"retain_jobs:{self.name}:{params['key']}",),
                 )
             row = conn.execute(  # one statement: insert, then supersede older ones
-                "WITH new AS (INSERT INTO retain_jobs (queue, key, idempotency_key, payload, "
-                "config, state, run_at, attempts, max_attempts, created_at, updated_at) VALUES "
-                "(%(q)s, %(key)s, %(ik)s, %(body)s, %(conf)s, 'queued', %(run_at)s, 0, "
-                "%(max)s, %(now)s, %(now)s) ON CONFLICT (idempotency_key) DO NOTHING "
+                f"WITH new AS ({INSERT} ON CONFLICT (idempotency_key) DO NOTHING "
                 f"RETURNING {JOB_COLUMNS}), old AS ({supersede} AND EXISTS (SELECT 1 FROM new) "
                 "RETURNING id) "
                 f"SELECT {JOB_COLUMNS}, (SELECT array_agg(id ORDER BY id) FROM old) FROM new",
-                {
-                    "q": self.name,
-                    "key": key,
-                    "ik": idempotency_key,
-                    "body": body,
-                    "conf": conf,
-                    "run_at": now + float(delay),
-                    "max": self.retry_policy.max_attempts,
-                    "now": now,
-                    **POSTGRES.values(superseded),
-                },
+                {**params, **POSTGRES.values(superseded)},
             ).fetchone()
             if row is None:  # a job with this idempotency key exists: it is the answer
-                found = conn.execute(
-                    f"{SELECT} WHERE idempotency_key = %s",
-                    (idempotency_key,),
-                ).fetchone()
-                return job_from_row(found), []  # type: ignore[arg-type]
+                return self._by_idempotency_key(conn, params["ik"]), []  # type: ignore[return-value]
             return job_from_row(row[:-1]), list(row[-1] or [])
 
     @contextlib.contextmanager

@@ -32,10 +32,9 @@ from retain.errors import (
 )
 from retain.queue import machine
 from retain.queue.base import Job, RetryPolicy
-from retain.queue.codec import encode_job
 from retain.queue.effects import AttemptWrites, lease_lost
 from retain.queue.rows import EFFECTS_TABLE_SQL, SQLITE, job_from_row
-from retain.queue.table import SELECT, JobTable
+from retain.queue.table import INSERT, SELECT, JobTable
 from retain.stores.hooks import write_hook
 from retain.stores.sqlite_conn import connect, store_errors, write_transaction
 
@@ -69,6 +68,9 @@ class SQLiteQueue(JobTable):
         >>> queue.complete(leased, result="ok"), queue.counts()["done"]
         (True, 1)
     """
+
+    _store_attr = "path"
+    _store_kind = ("database file", "SQLiteStore")
 
     def __init__(
         self,
@@ -104,17 +106,6 @@ class SQLiteQueue(JobTable):
                     EFFECTS_TABLE_SQL.format(id_type="INTEGER", time_type="REAL")
                 )
             )
-
-    @classmethod
-    def for_store(cls, store: Any, **kwargs: Any) -> SQLiteQueue:
-        """The queue in ``store``'s own database file (a :class:`~retain.stores.SQLiteStore`)."""
-        path = getattr(store, "path", None)
-        if not isinstance(path, str):
-            raise ConfigurationError(
-                f"{type(store).__name__} has no database file for a durable queue; use a "
-                "retain SQLiteStore or pass SQLiteQueue(path) yourself."
-            )
-        return cls(path, **kwargs)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -159,59 +150,29 @@ class SQLiteQueue(JobTable):
 
     # -- producing -------------------------------------------------------------------------
 
-    def enqueue(
-        self,
-        payload: Any,
-        *,
-        config: Mapping[str, Any] | None = None,
-        key: str | None = None,
-        delay: float = 0.0,
-        idempotency_key: str | None = None,
-    ) -> tuple[Job, list[int]]:
-        """Store a job due in ``delay`` seconds; see :meth:`retain.queue.JobQueue.enqueue`."""
-        body, conf = encode_job(payload, config, delay)
-        now = self._clock()
-
+    def _insert(self, params: dict[str, Any], superseded: machine.Change) -> tuple[Job, list[int]]:
         def insert(conn: sqlite3.Connection) -> tuple[Job, list[int]]:
-            if idempotency_key is not None:
-                row = conn.execute(
-                    f"{SELECT} WHERE idempotency_key = ?", (idempotency_key,)
-                ).fetchone()
-                if row is not None:
-                    return job_from_row(row), []
-            superseded: list[int] = []
-            if key is not None:
-                superseded = [
+            if params["ik"] is not None:
+                found = self._by_idempotency_key(conn, params["ik"])
+                if found is not None:
+                    return found, []
+            ids: list[int] = []
+            if params["key"] is not None:
+                ids = [
                     r[0]
                     for r in conn.execute(
                         "SELECT id FROM retain_jobs WHERE queue = ? AND key = ? AND "
                         "state = 'queued' ORDER BY id",
-                        (self.name, key),
+                        (self.name, params["key"]),
                     )
                 ]
-                change = machine.supersede(now=now)
                 conn.execute(
-                    SQLITE.transition("supersede", change, many=True),
-                    {"ids": SQLITE.ids_value(superseded), **SQLITE.values(change)},
+                    SQLITE.transition("supersede", superseded, many=True),
+                    {"ids": SQLITE.ids_value(ids), **SQLITE.values(superseded)},
                 )
-            cursor = conn.execute(
-                "INSERT INTO retain_jobs(queue, key, idempotency_key, payload, config, state, "
-                "run_at, attempts, max_attempts, created_at, updated_at) VALUES "
-                "(?, ?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?)",
-                (
-                    self.name,
-                    key,
-                    idempotency_key,
-                    body,
-                    conf,
-                    now + float(delay),
-                    self.retry_policy.max_attempts,
-                    now,
-                    now,
-                ),
-            )
+            cursor = self._run(conn, INSERT, params)
             assert cursor.lastrowid is not None
-            return self._job(cursor.lastrowid), superseded
+            return self._job(cursor.lastrowid), ids
 
         return self._transaction(insert)
 

@@ -2,10 +2,11 @@
 
 :class:`JobTable` runs every move of :mod:`retain.queue.machine` (claim, complete, fail,
 extend, cancel, retry) and every read (get, jobs, counts, next due) as SQL with named
-parameters, on a DB-API connection a subclass provides. :class:`~retain.queue.SQLiteQueue`
-and :class:`~retain.queue.PostgresQueue` add only what differs: opening the database, their
-transactions, ``enqueue`` (one statement on PostgreSQL), and how a job's writes ride in a
-store's transaction (:meth:`effects_of`).
+parameters, on a DB-API connection a subclass provides, and ``enqueue``'s checks and values.
+:class:`~retain.queue.SQLiteQueue` and :class:`~retain.queue.PostgresQueue` add only what
+differs: opening the database, their transactions, how a new job supersedes the queued ones
+(``_insert``: one statement on PostgreSQL), and how a job's writes ride in a store's
+transaction (:meth:`effects_of`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from retain.errors import InvalidInputError, LeaseLostError
+from typing_extensions import Self
+
+from retain.errors import ConfigurationError, InvalidInputError, LeaseLostError
 from retain.queue import machine
 from retain.queue.base import Job, RetryPolicy
-from retain.queue.codec import encode
+from retain.queue.codec import encode, encode_job
 from retain.queue.machine import JOB_STATES, JobState, check_state
 from retain.queue.rows import JOB_COLUMNS, Dialect, job_from_row
 
@@ -27,18 +30,42 @@ __all__ = ["JobTable"]
 T = TypeVar("T")
 SELECT = f"SELECT {JOB_COLUMNS} FROM retain_jobs"
 """Every column of a job, in :func:`~retain.queue.rows.job_from_row`'s order."""
+INSERT = (
+    "INSERT INTO retain_jobs (queue, key, idempotency_key, payload, config, state, run_at, "
+    "attempts, max_attempts, created_at, updated_at) VALUES (%(q)s, %(key)s, %(ik)s, "
+    "%(body)s, %(conf)s, 'queued', %(run_at)s, 0, %(max)s, %(now)s, %(now)s)"
+)
+"""A new queued job, from the parameters :meth:`JobTable.enqueue` binds."""
 
 
 class JobTable:
     """The operations of a durable queue over ``retain_jobs`` (see the module docstring).
 
-    Subclasses set :attr:`name`, :attr:`retry_policy`, :attr:`dialect` and ``_clock``, and
-    implement :meth:`_transaction`, :meth:`effects_of` and ``enqueue``."""
+    Subclasses set :attr:`name`, :attr:`retry_policy`, :attr:`dialect` and ``_clock``, say
+    where a store keeps its database (``_store_attr``, ``_store_kind``), and implement
+    :meth:`_transaction`, :meth:`_insert` and :meth:`effects_of`."""
 
     name: str
     retry_policy: RetryPolicy
     dialect: Dialect
     _clock: Callable[[], float]
+    _store_attr: ClassVar[str]
+    """The store attribute naming its database, and this queue's first argument."""
+    _store_kind: ClassVar[tuple[str, str]]
+    """What that database is, and the retain store that has one (for the error)."""
+
+    @classmethod
+    def for_store(cls, store: Any, **kwargs: Any) -> Self:
+        """The queue in ``store``'s own database (a retain store of this queue's kind)."""
+        where = getattr(store, cls._store_attr, None)
+        if not isinstance(where, str):
+            database, store_class = cls._store_kind
+            raise ConfigurationError(
+                f"{type(store).__name__} has no {database} for a durable queue; use a retain "
+                f"{store_class} or pass {cls.__name__}({cls._store_attr}) yourself."
+            )
+        make: Callable[..., Self] = cls
+        return make(where, **kwargs)
 
     def _transaction(self, body: Callable[[Any], T]) -> T:
         """``body(connection)`` in one write transaction: all of it or none of it."""
@@ -57,6 +84,12 @@ class JobTable:
 
     def _read(self, sql: str, params: Mapping[str, Any]) -> list[Any]:
         return self._transaction(lambda conn: self._run(conn, sql, params).fetchall())
+
+    def _by_idempotency_key(self, conn: Any, idempotency_key: str | None) -> Job | None:
+        row = self._run(
+            conn, f"{SELECT} WHERE idempotency_key = %(ik)s", {"ik": idempotency_key}
+        ).fetchone()
+        return None if row is None else job_from_row(row)
 
     def _move(
         self,
@@ -84,6 +117,37 @@ class JobTable:
         return [(int(r[0]), str(r[1])) for r in rows]
 
     # -- producing -------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        payload: Any,
+        *,
+        config: Mapping[str, Any] | None = None,
+        key: str | None = None,
+        delay: float = 0.0,
+        idempotency_key: str | None = None,
+    ) -> tuple[Job, list[int]]:
+        """Store a job due in ``delay`` seconds; see :meth:`retain.queue.JobQueue.enqueue`."""
+        body, conf = encode_job(payload, config, delay)
+        now = self._clock()
+        params = {
+            "q": self.name,
+            "key": key,
+            "ik": idempotency_key,
+            "body": body,
+            "conf": conf,
+            "run_at": now + float(delay),
+            "max": self.retry_policy.max_attempts,
+            "now": now,
+        }
+        return self._insert(params, machine.supersede(now=now))
+
+    def _insert(self, params: dict[str, Any], superseded: machine.Change) -> tuple[Job, list[int]]:
+        """Insert the job :data:`INSERT` binds with ``params`` in one transaction, unless
+        one with its idempotency key exists (then that job, ``[]``); with a key, write
+        ``superseded`` to the queued jobs with that key (returning the new job and their
+        ids)."""
+        raise NotImplementedError
 
     def expedite(self, *, key: str | None = None, key_prefix: str | None = None) -> list[int]:
         """Make queued jobs due now (by ``key``, by ``key_prefix``, or all); returns ids."""

@@ -6,24 +6,35 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
+import inspect
 import json
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar
 
-from langgraph.store.base import BaseStore, IndexConfig, Item, MatchCondition, SearchItem
+from langgraph.store.base import (
+    BaseStore,
+    IndexConfig,
+    Item,
+    ListNamespacesOp,
+    MatchCondition,
+    SearchItem,
+    SearchOp,
+)
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
-from retain.core.ranking import Ranking
+from retain.core.ranking import Doc, Ranking, RecallFlow, recall_flow
 from retain.core.temporal import as_utc
 from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS, resolve_embeddings
 from retain.errors import ConfigurationError, InvalidInputError
 from retain.stores.validation import check_instant, check_namespace, check_page
 
 __all__ = [
+    "SEP",
     "RankedItem",
     "RecallArgs",
     "RecallMode",
@@ -35,13 +46,32 @@ __all__ = [
     "index_texts",
     "matches_filter",
     "namespace_matches",
+    "namespace_page",
+    "ns_text",
+    "ns_tuple",
     "parse_index",
     "provenance",
     "recall_args",
+    "search_args",
     "value_strings",
 ]
 
+SEP = "."
+"""How a namespace is stored as one text: its labels joined by ``"."``."""
+
+
+def ns_text(namespace: Sequence[str]) -> str:
+    return SEP.join(namespace)
+
+
+def ns_tuple(prefix: str) -> tuple[str, ...]:
+    return tuple(prefix.split(SEP))
+
+
 RecallMode = Literal["hybrid", "vector", "keyword"]
+
+T = TypeVar("T")
+Y = TypeVar("Y")
 
 _PROVENANCE: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
     "retain_provenance", default=None
@@ -234,6 +264,21 @@ def namespace_matches(condition: MatchCondition, namespace: tuple[str, ...]) -> 
     return all(p == "*" or p == n for p, n in zip(path, part, strict=True))
 
 
+def namespace_page(prefixes: Iterable[str], op: ListNamespacesOp) -> list[tuple[str, ...]]:
+    """LangGraph's ``list_namespaces`` answer from the stored namespace texts of the live
+    items: those matching ``op``'s conditions, cut at ``max_depth``, sorted, one page."""
+    namespaces = [ns_tuple(p) for p in prefixes]
+    if op.match_conditions:
+        namespaces = [
+            ns for ns in namespaces if all(namespace_matches(c, ns) for c in op.match_conditions)
+        ]
+    if op.max_depth is not None:
+        namespaces = sorted({ns[: op.max_depth] for ns in namespaces})
+    else:
+        namespaces = sorted(namespaces)
+    return namespaces[op.offset : op.offset + op.limit]
+
+
 @dataclass(frozen=True)
 class RecallArgs:
     """The checked arguments of one :meth:`RetainStore.recall` (see :func:`recall_args`)."""
@@ -248,72 +293,101 @@ class RecallArgs:
     as_of: datetime | None
     include_superseded: bool
 
-
-def recall_args(
-    namespace_prefix: Any,
-    *,
-    query: str | None = None,
-    filter: dict[str, Any] | None = None,
-    limit: int = 10,
-    offset: int = 0,
-    mode: str = "hybrid",
-    recency_weight: float = 0.0,
-    recency_half_life: timedelta = timedelta(days=30),
-    importance_weight: float = 0.0,
-    importance_field: str = "importance",
-    ranking: Ranking | None = None,
-    as_of: datetime | None = None,
-    include_superseded: bool = False,
-) -> RecallArgs:
-    """The arguments of :meth:`RetainStore.recall` checked: the prefix, the ranking
-    settings (``ranking`` with the weights given here applied) and ``as_of`` in UTC, or a
-    typed error."""
-    if not isinstance(include_superseded, bool):
-        raise InvalidInputError(
-            f"include_superseded must be True or False; got {include_superseded!r}."
+    def ranking(
+        self, *, vectors: bool, now: float, memo: dict[tuple[int, float], Doc]
+    ) -> RecallFlow:
+        """:func:`retain.core.ranking.recall_flow` for this recall (with a query), its
+        page's worth of results wanted."""
+        assert self.query is not None
+        return recall_flow(
+            self.query,
+            mode=self.mode,
+            vectors=vectors,
+            want=self.offset + self.limit,
+            settings=self.settings,
+            now=now,
+            as_of=self.as_of,
+            include_superseded=self.include_superseded,
+            memo=memo,
         )
-    at = None if as_of is None else as_utc(as_of, argument="as_of")
-    if mode not in ("hybrid", "vector", "keyword"):
-        raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {mode!r}.")
-    check_page(limit, offset, min_limit=1)
-    if not isinstance(recency_half_life, timedelta):
+
+
+def search_args(op: SearchOp) -> RecallArgs:
+    """A LangGraph ``search`` with a query as a recall: hybrid ranking with the default
+    settings, every item (superseded facts included), as LangGraph's own search returns."""
+    return RecallArgs(
+        tuple(op.namespace_prefix),
+        op.query,
+        op.filter,
+        op.limit,
+        op.offset,
+        "hybrid",
+        Ranking(),
+        None,
+        True,
+    )
+
+
+@functools.cache
+def _recall_signature() -> inspect.Signature:
+    return inspect.signature(RetainStore.recall)
+
+
+def recall_args(namespace_prefix: Any, /, **given: Any) -> RecallArgs:
+    """The arguments of :meth:`RetainStore.recall` (its defaults for those not ``given``;
+    an unknown one is a ``TypeError``) checked: the prefix, the ranking settings
+    (``ranking`` with the weights given here applied) and ``as_of`` in UTC, or a typed
+    error."""
+    bound = _recall_signature().bind(None, namespace_prefix, **given)
+    bound.apply_defaults()
+    v = bound.arguments
+    if not isinstance(v["include_superseded"], bool):
+        raise InvalidInputError(
+            f"include_superseded must be True or False; got {v['include_superseded']!r}."
+        )
+    at = None if v["as_of"] is None else as_utc(v["as_of"], argument="as_of")
+    if v["mode"] not in ("hybrid", "vector", "keyword"):
+        raise InvalidInputError(f"mode must be 'hybrid', 'vector' or 'keyword'; got {v['mode']!r}.")
+    check_page(v["limit"], v["offset"], min_limit=1)
+    if not isinstance(v["recency_half_life"], timedelta):
         raise InvalidInputError("recency_half_life must be a datetime.timedelta.")
     prefix = check_namespace(namespace_prefix, prefix=True)
     settings = dataclasses.replace(
-        ranking or Ranking(),
-        recency_weight=recency_weight,
-        recency_half_life_s=recency_half_life.total_seconds(),
-        importance_weight=importance_weight,
-        importance_field=importance_field,
+        v["ranking"] or Ranking(),
+        recency_weight=v["recency_weight"],
+        recency_half_life_s=v["recency_half_life"].total_seconds(),
+        importance_weight=v["importance_weight"],
+        importance_field=v["importance_field"],
     )
     return RecallArgs(
         prefix,
-        query,
-        filter,
-        limit,
-        offset,
-        cast(RecallMode, mode),
+        v["query"],
+        v["filter"],
+        v["limit"],
+        v["offset"],
+        v["mode"],
         settings,
         at,
-        include_superseded,
+        v["include_superseded"],
     )
 
 
 def current_page(
-    fetch: Callable[[int, int], list[SearchItem]],
-    keep: Callable[[Mapping[str, Any]], bool],
+    read: Callable[[int, int], Generator[Y, Any, Sequence[T]]],
+    keep: Callable[[T], bool],
     limit: int,
     offset: int,
-) -> list[SearchItem]:
-    """``limit`` items from ``offset`` among those ``keep`` accepts, read from ``fetch``
-    (``(limit, offset) -> items`` in a stable order) a chunk at a time: recall without a
-    query, which lists the namespace, leaves out the facts that do not hold."""
+) -> Generator[Y, Any, list[T]]:
+    """``limit`` entries from ``offset`` among those ``keep`` accepts, read a chunk at a
+    time with the steps ``read(limit, offset)`` (entries in a stable order): recall
+    without a query, which lists the namespace, leaves out the facts that do not hold.
+    The steps are the caller's (:mod:`retain.twins` calls, SQL steps)."""
     chunk = max(2 * (offset + limit), 100)
-    kept: list[SearchItem] = []
+    kept: list[T] = []
     start = 0
     while len(kept) < offset + limit:
-        found = fetch(chunk, start)
-        kept += [item for item in found if keep(item.value)]
+        found = yield from read(chunk, start)
+        kept += [entry for entry in found if keep(entry)]
         if len(found) < chunk:
             break
         start += chunk

@@ -359,15 +359,8 @@ class PgConnections:
             try:
                 with self._pool.connection() as conn, conn.transaction():
                     return self._run(conn, steps)
-            except _CONFLICTS as e:
-                if factory is None or attempt == RETRIES - 1:
-                    raise StoreError(f"PostgreSQL transaction kept conflicting: {e}") from e
-                steps = factory()
             except Exception as e:
-                translated = self._translate(e)
-                if translated is e:
-                    raise
-                raise translated from e
+                steps = self._again(e, attempt, factory)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -416,15 +409,8 @@ class PgConnections:
                 pool = self._apool()
                 async with pool.connection() as conn, conn.transaction():
                     return await self._arun(conn, steps)
-            except _CONFLICTS as e:
-                if factory is None or attempt == RETRIES - 1:
-                    raise StoreError(f"PostgreSQL transaction kept conflicting: {e}") from e
-                steps = factory()
             except Exception as e:
-                translated = self._translate(e)
-                if translated is e:
-                    raise
-                raise translated from e
+                steps = self._again(e, attempt, factory)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -448,6 +434,21 @@ class PgConnections:
             return stop.value  # type: ignore[no-any-return]
 
     # -- errors and closing ------------------------------------------------------------------
+
+    def _again(
+        self, e: Exception, attempt: int, factory: Callable[[], Steps[T]] | None
+    ) -> Steps[T]:
+        """After ``e`` ended transaction attempt ``attempt`` (0-based): the steps to run
+        again (a deadlock or serialization conflict, with a ``factory`` and attempts left),
+        else ``e`` raised as the store's error."""
+        if isinstance(e, _CONFLICTS):
+            if factory is None or attempt == RETRIES - 1:
+                raise StoreError(f"PostgreSQL transaction kept conflicting: {e}") from e
+            return factory()
+        translated = self._translate(e)
+        if translated is e:
+            raise e
+        raise translated from e
 
     def _translate(self, e: Exception) -> Exception:
         if isinstance(e, PoolClosed):

@@ -19,29 +19,26 @@ from retain.core.ranking import (
     FindVector,
     KeywordStats,
     Load,
-    Ranking,
     RecallRequest,
     Scored,
     drive,
-    recall_flow,
 )
 from retain.core.temporal import holds
 from retain.errors import EmbeddingDimensionError
-from retain.stores.base import RankedItem, RecallMode, index_texts, namespace_matches
+from retain.stores.base import (
+    RankedItem,
+    RecallArgs,
+    current_page,
+    index_texts,
+    namespace_page,
+    ns_text,
+    ns_tuple,
+    search_args,
+)
 from retain.stores.pg_driver import Sql, Steps
 from retain.stores.pg_schema import filter_sql, under_params, under_sql
 
-__all__ = ["SEP", "PgReads", "ns_text", "ns_tuple"]
-
-SEP = "."
-
-
-def ns_text(namespace: Sequence[str]) -> str:
-    return SEP.join(namespace)
-
-
-def ns_tuple(prefix: str) -> tuple[str, ...]:
-    return tuple(prefix.split(SEP))
+__all__ = ["PgReads"]
 
 
 def _similarity(distance: Any) -> float:
@@ -155,12 +152,7 @@ class PgReads:
         """``(item id, cosine similarity)`` best first (max over an item's fields), and the
         item rows the ranking query already read (by id; the ANN path reads none)."""
         params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit}
-        params["q"] = np.asarray(q, dtype=np.float32).reshape(-1)
-        if params["q"].shape != (self._dims,):
-            raise EmbeddingDimensionError(
-                f"The embedding model returned a query vector of {params['q'].size} dims; the "
-                f"index says {self._dims}."
-            )
+        params["q"] = self._vector(np.asarray(q).reshape(-1), "a query vector")
         if self._ann and not flt:
             params["t"] = self.ann_threshold
             count = yield Sql(
@@ -307,18 +299,7 @@ class PgReads:
             items = [self._item(r, None, search=True) for r in listed]
             return items, _refreshable(listed, refresh)
         # LangGraph's search returns every item, superseded facts included
-        items, rows = yield from self._ranked(
-            prefix,
-            op.query,
-            q,
-            op.filter,
-            op.limit,
-            op.offset,
-            "hybrid",
-            Ranking(),
-            now,
-            include_superseded=True,
-        )
+        items, rows = yield from self._ranked(search_args(op), q, now)
         if len(items) < op.limit:  # items without vectors come last, unscored
             rest = yield from self._listed(
                 prefix,
@@ -338,82 +319,34 @@ class PgReads:
         rows = yield Sql(
             f"SELECT DISTINCT i.prefix FROM retain_items i WHERE {self._LIVE}", {"now": now}
         )
-        namespaces = [ns_tuple(r[0]) for r in rows]
-        if op.match_conditions:
-            namespaces = [
-                ns
-                for ns in namespaces
-                if all(namespace_matches(c, ns) for c in op.match_conditions)
-            ]
-        if op.max_depth is not None:
-            namespaces = sorted({ns[: op.max_depth] for ns in namespaces})
-        else:
-            namespaces = sorted(namespaces)
-        return namespaces[op.offset : op.offset + op.limit]
+        return namespace_page((r[0] for r in rows), op)
 
-    def _recall_rows(
-        self,
-        prefix: str,
-        query: str | None,
-        q: Any,
-        filter: dict[str, Any] | None,
-        limit: int,
-        offset: int,
-        mode: RecallMode,
-        settings: Ranking,
-        as_of: datetime | None = None,
-        include_superseded: bool = False,
-    ) -> Steps[list[SearchItem]]:
+    def _recall_rows(self, args: RecallArgs, q: Any) -> Steps[list[SearchItem]]:
+        """A checked recall's page (``q``: the query's vector, if it is ranked by one)."""
         now = self._now()
-        if not query:
-            # the facts that hold, read a chunk at a time (as stores.base.current_page)
-            chunk, start = max(2 * (offset + limit), 100), 0
-            kept: list[tuple[Any, ...]] = []
-            while len(kept) < offset + limit:
-                listed = yield from self._listed(prefix, filter, chunk, start, now)
-                kept += [
-                    r
-                    for r in listed
-                    if holds(r[2], now=now, as_of=as_of, include_superseded=include_superseded)
-                ]
-                if len(listed) < chunk:
-                    break
-                start += chunk
-            return [self._item(r, None, search=True) for r in kept[offset : offset + limit]]
-        items, _ = yield from self._ranked(
-            prefix, query, q, filter, limit, offset, mode, settings, now, as_of, include_superseded
-        )
+        prefix, filter, limit, offset = ns_text(args.prefix), args.filter, args.limit, args.offset
+        if not args.query:  # the facts that hold, listed a chunk at a time
+            kept = yield from current_page(
+                lambda n, start: self._listed(prefix, filter, n, start, now),
+                lambda r: holds(
+                    r[2], now=now, as_of=args.as_of, include_superseded=args.include_superseded
+                ),
+                limit,
+                offset,
+            )
+            return [self._item(r, None, search=True) for r in kept]
+        items, _ = yield from self._ranked(args, q, now)
         return items
 
     def _ranked(
-        self,
-        prefix: str,
-        query: str,
-        q: Any,
-        filter: dict[str, Any] | None,
-        limit: int,
-        offset: int,
-        mode: RecallMode,
-        settings: Ranking,
-        now: datetime,
-        as_of: datetime | None = None,
-        include_superseded: bool = False,
+        self, args: RecallArgs, q: Any, now: datetime
     ) -> Steps[tuple[list[SearchItem], list[tuple[Any, ...]]]]:
-        """Drive :func:`retain.core.ranking.recall_flow` with SQL steps; returns the page
-        and its rows."""
+        """Drive :func:`retain.core.ranking.recall_flow` with SQL steps (``q``: the query's
+        vector, if it is ranked by one); returns the page and its rows."""
+        prefix, filter = ns_text(args.prefix), args.filter
         rows: dict[int, tuple[Any, ...]] = {}
         known: dict[int, tuple[Any, ...]] = {}
-        flow = recall_flow(
-            query,
-            mode=mode,
-            vectors=q is not None,
-            want=offset + limit,
-            settings=settings,
-            now=now.timestamp(),
-            as_of=as_of,
-            include_superseded=include_superseded,
-            memo=self._ranking_memo(),
-        )
+        flow = args.ranking(vectors=q is not None, now=now.timestamp(), memo=self._ranking_memo())
 
         def answer(request: RecallRequest) -> Steps[Any]:
             if isinstance(request, FindVector):
@@ -435,8 +368,19 @@ class PgReads:
             return (yield from self._neighbours(request.ids, request.window, filter, now))
 
         scored = yield from drive(flow, answer)
-        page = [s for s in scored if s.id in rows][offset : offset + limit]
+        page = [s for s in scored if s.id in rows][args.offset : args.offset + args.limit]
         return [self._item(rows[s.id], s, search=True) for s in page], [rows[s.id] for s in page]
+
+    def _vector(self, values: Any, what: str) -> Any:
+        """The model's ``values`` as a float32 vector, or :class:`EmbeddingDimensionError`
+        when its size is not the index's (``what``: the vector, in the message)."""
+        vec = np.asarray(values, dtype=np.float32)
+        if vec.shape != (self._dims,):
+            raise EmbeddingDimensionError(
+                f"The embedding model returned {what} of {vec.size} dims; the index says "
+                f"{self._dims}. Fix 'dims' in the index or the model."
+            )
+        return vec
 
     def _now(self) -> datetime:
         """The store clock's time (:class:`retain.clock.Clock`), as an aware datetime."""

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import numpy as np
 from langgraph.store.base import (
     GetOp,
     IndexConfig,
@@ -39,6 +38,7 @@ from langgraph.store.base import (
 )
 
 from retain.clock import Clock, as_clock
+from retain.closing import Closing
 from retain.errors import (
     ConfigurationError,
     EmbeddingDimensionError,
@@ -53,6 +53,8 @@ from retain.stores.base import (
     current_provenance,
     export_records,
     index_texts,
+    ns_text,
+    ns_tuple,
     parse_index,
     value_strings,
 )
@@ -77,7 +79,7 @@ try:
     import psycopg
 
     from retain.stores.pg_driver import Copy, PgConnections, Sql, Steps, classify, redact
-    from retain.stores.pg_reads import PgReads, ns_text, ns_tuple
+    from retain.stores.pg_reads import PgReads
 except ImportError as e:  # pragma: no cover - exercised in a test with the package hidden
     raise MissingDependencyError("PostgresStore", e.name or "psycopg", "postgres") from e
 
@@ -97,7 +99,7 @@ class _Plan:
     queries: list[str]
 
 
-class PostgresStore(PgReads, CheckedCalls, RetainStore):
+class PostgresStore(PgReads, CheckedCalls, RetainStore, Closing):
     """A LangGraph ``BaseStore`` on PostgreSQL + pgvector, with retain's extensions.
 
     Args:
@@ -229,12 +231,6 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         """Close the running event loop's async pool (cleanly), then the rest."""
         await self._db.aclose()
 
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- batch -------------------------------------------------------------------------------
 
     def _plan(self, ops: Iterable[Op]) -> _Plan:
@@ -264,15 +260,8 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
         for key, pairs in plan.texts.items():
             rows = []
             for path, _ in pairs:
-                vec = np.asarray(vecs[i], dtype=np.float32)
+                rows.append((path, self._vector(vecs[i], "a vector")))
                 i += 1
-                if vec.shape != (self._dims,):
-                    raise EmbeddingDimensionError(
-                        f"The embedding model returned a vector of {vec.size} dims; the index "
-                        f"says {self._dims}. Fix 'dims' in the index or the model; nothing was "
-                        "written."
-                    )
-                rows.append((path, vec))
             out[key] = rows
         if i != len(vecs):
             raise EmbeddingDimensionError(
@@ -440,28 +429,14 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
             return True
         return False
 
-    def _recall_steps(self, args: RecallArgs, q: Any) -> Steps[list[SearchItem]]:
-        return self._recall_rows(
-            ns_text(args.prefix),
-            args.query,
-            q,
-            args.filter,
-            args.limit,
-            args.offset,
-            args.mode,
-            args.settings,
-            args.as_of,
-            args.include_superseded,
-        )
-
     def _recall(self, args: RecallArgs) -> list[SearchItem]:
         q = self.embeddings.embed_query(args.query) if self._wants_vector(args) else None
-        return self._db.drive(self._recall_steps(args, q))
+        return self._db.drive(self._recall_rows(args, q))
 
     async def _arecall(self, args: RecallArgs) -> list[SearchItem]:
         """Native async, on the async pool."""
         q = await self.embeddings.aembed_query(args.query) if self._wants_vector(args) else None
-        return await self._db.adrive(self._recall_steps(args, q))
+        return await self._db.adrive(self._recall_rows(args, q))
 
     def _history(self, namespace: tuple[str, ...], key: str) -> Steps[list[Version]]:
         rows = yield Sql(
@@ -541,14 +516,8 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore):
             i = 0
             for (item_id, prefix, _, _), pairs in zip(chunk, texts, strict=True):
                 for path, _ in pairs:
-                    vec = np.asarray(vecs[i], dtype=np.float32)
+                    rows.append((item_id, prefix, path, self._vector(vecs[i], "a vector")))
                     i += 1
-                    if vec.shape != (self._dims,):
-                        raise EmbeddingDimensionError(
-                            f"The embedding model returned {vec.size} dims; the index says "
-                            f"{self._dims}."
-                        )
-                    rows.append((item_id, prefix, path, vec))
             self._db.drive(self._replace_vectors([c[0] for c in chunk], rows))
             count += len(chunk)
             last = chunk[-1][0]

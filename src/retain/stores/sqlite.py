@@ -43,18 +43,15 @@ from retain.core.ranking import (
     FindVector,
     KeywordStats,
     Load,
-    Ranking,
     RecallRequest,
     Scored,
     answered,
-    recall_flow,
 )
 from retain.core.temporal import holds
 from retain.errors import ConfigurationError, EmbeddingDimensionError, InvalidInputError
 from retain.stores.base import (
     RankedItem,
     RecallArgs,
-    RecallMode,
     RetainStore,
     Version,
     current_page,
@@ -62,8 +59,11 @@ from retain.stores.base import (
     export_records,
     index_texts,
     matches_filter,
-    namespace_matches,
+    namespace_page,
+    ns_text,
+    ns_tuple,
     parse_index,
+    search_args,
     value_strings,
 )
 from retain.stores.hooks import purge_jobs, run_write_hooks, write_replayed
@@ -72,8 +72,6 @@ from retain.stores.sqlite_sql import (
     equality_filter_sql,
     fts_match,
     ns_terms,
-    ns_text,
-    ns_tuple,
     under_args,
     under_sql,
     utc,
@@ -87,6 +85,7 @@ from retain.stores.validation import (
     check_op,
     check_ttl_config,
 )
+from retain.twins import call, run
 
 __all__ = ["SQLiteStore"]
 
@@ -542,9 +541,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
         prefix = tuple(op.namespace_prefix)
         if op.query:
             # LangGraph's search returns every item, superseded facts included
-            page = self._ranked(
-                prefix, op.query, op.filter, op.limit, op.offset, "hybrid", Ranking(), None, True
-            )
+            page = self._ranked(search_args(op))
             chosen = [row for row, _ in page]
             items = [self._item(row, score, search=True) for row, score in page]
             if len(items) < op.limit and self.embeddings is not None:
@@ -573,18 +570,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             "SELECT DISTINCT prefix FROM retain_items WHERE expires_at IS NULL OR expires_at > ?",
             (self._clock.now(),),
         ).fetchall()
-        namespaces = [ns_tuple(r[0]) for r in rows]
-        if op.match_conditions:
-            namespaces = [
-                ns
-                for ns in namespaces
-                if all(namespace_matches(c, ns) for c in op.match_conditions)
-            ]
-        if op.max_depth is not None:
-            namespaces = sorted({ns[: op.max_depth] for ns in namespaces})
-        else:
-            namespaces = sorted(namespaces)
-        return namespaces[op.offset : op.offset + op.limit]
+        return namespace_page((r[0] for r in rows), op)
 
     # -- retain's extensions ---------------------------------------------------------------------
 
@@ -593,55 +579,33 @@ class SQLiteStore(CheckedCalls, RetainStore):
         with self._lock, store_errors(self.path):
             if not a.query:
                 now = datetime.fromtimestamp(self._clock.now(), timezone.utc)
-                return current_page(
-                    lambda n, start: self._search(
-                        SearchOp(a.prefix, a.filter, n, start, None, False)
-                    ),
-                    lambda value: holds(
-                        value, now=now, as_of=a.as_of, include_superseded=a.include_superseded
-                    ),
-                    a.limit,
-                    a.offset,
+                return run(
+                    current_page(
+                        lambda n, start: call(
+                            self, "_search", SearchOp(a.prefix, a.filter, n, start, None, False)
+                        ),
+                        lambda item: holds(
+                            item.value,
+                            now=now,
+                            as_of=a.as_of,
+                            include_superseded=a.include_superseded,
+                        ),
+                        a.limit,
+                        a.offset,
+                    )
                 )
-            page = self._ranked(
-                a.prefix,
-                a.query,
-                a.filter,
-                a.limit,
-                a.offset,
-                a.mode,
-                a.settings,
-                a.as_of,
-                a.include_superseded,
-            )
+            page = self._ranked(a)
             return [self._item(row, score, search=True) for row, score in page]
 
-    def _ranked(
-        self,
-        prefix: tuple[str, ...],
-        query: str,
-        filter: dict[str, Any] | None,
-        limit: int,
-        offset: int,
-        mode: RecallMode,
-        settings: Ranking,
-        as_of: datetime | None = None,
-        include_superseded: bool = False,
-    ) -> list[tuple[Any, Scored]]:
+    def _ranked(self, args: RecallArgs) -> list[tuple[Any, Scored]]:
         """Drive :func:`retain.core.ranking.recall_flow` against this database: the page's
         rows with their scores (and the parts of each)."""
-        allowed = self._filtered_ids(prefix, filter) if filter else None
+        prefix, query = args.prefix, args.query
+        assert query is not None
+        allowed = self._filtered_ids(prefix, args.filter) if args.filter else None
         rows: dict[int, Any] = {}
-        flow = recall_flow(
-            query,
-            mode=mode,
-            vectors=self.embeddings is not None,
-            want=offset + limit,
-            settings=settings,
-            now=self._clock.now(),
-            as_of=as_of,
-            include_superseded=include_superseded,
-            memo=self._ranking_memo(),
+        flow = args.ranking(
+            vectors=self.embeddings is not None, now=self._clock.now(), memo=self._ranking_memo()
         )
 
         def answer(request: RecallRequest) -> Any:
@@ -659,7 +623,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             return self._neighbours(request.ids, request.window, allowed)
 
         scored = answered(flow, answer)
-        page = [s for s in scored if s.id in rows][offset : offset + limit]
+        page = [s for s in scored if s.id in rows][args.offset : args.offset + args.limit]
         return [(rows[s.id], s) for s in page]
 
     def _ranking_memo(self) -> dict[tuple[int, float], Doc]:

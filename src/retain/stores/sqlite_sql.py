@@ -1,6 +1,7 @@
-"""The SQL pieces of :class:`~retain.stores.SQLiteStore`: how namespaces are stored
-(labels joined by ``"."``), prefix ranges the ``(prefix, key)`` index can seek, equality
-filters evaluated by SQLite, and FTS5 queries. Pure functions."""
+"""The SQL pieces of :class:`~retain.stores.SQLiteStore`: prefix ranges the ``(prefix,
+key)`` index can seek, equality filters evaluated by SQLite, and FTS5 queries. Pure
+functions. (Namespaces are stored as their labels joined by ``"."``:
+:func:`retain.stores.base.ns_text`.)"""
 
 from __future__ import annotations
 
@@ -9,28 +10,17 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from retain.stores.base import SEP, ns_text
+
 __all__ = [
-    "SEP",
     "equality_filter_sql",
     "fts_match",
     "fts_query",
     "ns_terms",
-    "ns_text",
-    "ns_tuple",
     "under_args",
     "under_sql",
     "utc",
 ]
-
-SEP = "."
-
-
-def ns_text(namespace: Sequence[str]) -> str:
-    return SEP.join(namespace)
-
-
-def ns_tuple(prefix: str) -> tuple[str, ...]:
-    return tuple(prefix.split(SEP))
 
 
 def utc(ts: float) -> datetime:

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from retain.stores.base import ns_text, ns_tuple
+
 __all__ = ["VectorCache"]
 
-SEP = "."
 Vector = npt.NDArray[np.float32]
 
 
@@ -111,7 +112,7 @@ class VectorCache:
                 block.rows.setdefault(item_id, []).append(row)
                 self._where[item_id] = prefix
             self._blocks[prefix] = block
-        self._order = sorted(tuple(p.split(SEP)) for p in self._blocks)
+        self._order = sorted(ns_tuple(p) for p in self._blocks)
         self._changed()
 
     def _changed(self) -> None:
@@ -127,7 +128,7 @@ class VectorCache:
         block = self._blocks.get(prefix)
         if block is None:
             block = self._blocks[prefix] = _Block(self.dims)
-            bisect.insort(self._order, tuple(prefix.split(SEP)))
+            bisect.insort(self._order, ns_tuple(prefix))
         block.add(item_id, vectors)
         self._where[item_id] = prefix
 
@@ -141,10 +142,10 @@ class VectorCache:
     def drop_under(self, prefix: tuple[str, ...]) -> None:
         """Forget every namespace equal to or under ``prefix``."""
         for ns in self._namespaces_under(prefix):
-            block = self._blocks.pop(SEP.join(ns))
+            block = self._blocks.pop(ns_text(ns))
             for item_id in block.rows:
                 self._where.pop(item_id, None)
-        self._order = sorted(tuple(p.split(SEP)) for p in self._blocks)
+        self._order = sorted(ns_tuple(p) for p in self._blocks)
         self._changed()
 
     def _namespaces_under(self, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -168,7 +169,7 @@ class VectorCache:
         """The ``k`` items under ``prefix`` most similar to ``query`` (normalised), as
         ``(item id, cosine)`` best first; an item with several vectors counts once, with
         its best score. Ties go to the lower item id."""
-        names = [SEP.join(ns) for ns in self._namespaces_under(prefix)]
+        names = [ns_text(ns) for ns in self._namespaces_under(prefix)]
         blocks = [self._blocks[name] for name in names]
         if not any(b.n for b in blocks) or k < 1:
             return []
@@ -196,7 +197,7 @@ class VectorCache:
         return _top_unique(scores, ids, k)
 
     def _merge(self) -> None:
-        names = [SEP.join(ns) for ns in self._order]
+        names = [ns_text(ns) for ns in self._order]
         starts, offset = {}, 0
         for name in names:
             starts[name] = offset

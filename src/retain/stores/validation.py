@@ -21,6 +21,7 @@ returns the wrong rows. These checks raise retain's typed errors up front:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,13 +29,10 @@ from datetime import datetime
 from typing import Any
 
 from langgraph.store.base import (
-    NOT_PROVIDED,
     BaseStore,
     GetOp,
-    Item,
     ListNamespacesOp,
     PutOp,
-    SearchItem,
     SearchOp,
     TTLConfig,
 )
@@ -362,88 +360,37 @@ class CheckedCalls(BaseStore):
     retain's :class:`InvalidNamespaceError` (LangGraph's own check would raise first
     otherwise). Everything else is checked in ``batch`` by :func:`check_op`."""
 
-    def put(
-        self,
-        namespace: tuple[str, ...],
-        key: str,
-        value: Mapping[str, Any],
-        index: Any = None,
-        *,
-        ttl: Any = NOT_PROVIDED,
-    ) -> None:
-        check_namespace(namespace)
-        super().put(namespace, key, value, index, ttl=ttl)
 
-    async def aput(
-        self,
-        namespace: tuple[str, ...],
-        key: str,
-        value: Mapping[str, Any],
-        index: Any = None,
-        *,
-        ttl: Any = NOT_PROVIDED,
-    ) -> None:
-        check_namespace(namespace)
-        await super().aput(namespace, key, value, index, ttl=ttl)
-
-    def get(
-        self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
-    ) -> Item | None:
-        check_namespace(namespace)
-        return super().get(namespace, key, refresh_ttl=refresh_ttl)
-
-    async def aget(
-        self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
-    ) -> Item | None:
-        check_namespace(namespace)
-        return await super().aget(namespace, key, refresh_ttl=refresh_ttl)
-
-    def delete(self, namespace: tuple[str, ...], key: str) -> None:
-        check_namespace(namespace)
-        super().delete(namespace, key)
-
-    async def adelete(self, namespace: tuple[str, ...], key: str) -> None:
-        check_namespace(namespace)
-        await super().adelete(namespace, key)
-
-    def search(self, namespace_prefix: tuple[str, ...], /, **kwargs: Any) -> list[SearchItem]:
-        check_namespace(namespace_prefix, prefix=True)
-        return super().search(namespace_prefix, **kwargs)
-
-    async def asearch(
-        self, namespace_prefix: tuple[str, ...], /, **kwargs: Any
-    ) -> list[SearchItem]:
-        check_namespace(namespace_prefix, prefix=True)
-        return await super().asearch(namespace_prefix, **kwargs)
-
-    def list_namespaces(
-        self,
-        *,
-        prefix: Any = None,
-        suffix: Any = None,
-        max_depth: int | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[tuple[str, ...]]:
-        for path in (prefix, suffix):
+def _check_call(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Check the namespaces a call of ``BaseStore.<method>`` (sync name) names."""
+    if method == "list_namespaces":
+        for path in (kwargs.get("prefix"), kwargs.get("suffix")):
             if path is not None:
                 check_namespace(path, prefix=True)  # "*" is a label like any other
-        return super().list_namespaces(
-            prefix=prefix, suffix=suffix, max_depth=max_depth, limit=limit, offset=offset
-        )
+    elif args or "namespace" in kwargs:  # without one, Python's TypeError says so
+        check_namespace(args[0] if args else kwargs["namespace"], prefix=method == "search")
 
-    async def alist_namespaces(
-        self,
-        *,
-        prefix: Any = None,
-        suffix: Any = None,
-        max_depth: int | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[tuple[str, ...]]:
-        for path in (prefix, suffix):
-            if path is not None:
-                check_namespace(path, prefix=True)
-        return await super().alist_namespaces(
-            prefix=prefix, suffix=suffix, max_depth=max_depth, limit=limit, offset=offset
-        )
+
+def _checking(method: str) -> Any:
+    """``BaseStore.<method>`` (same signature and docstring), checked first."""
+    name = method.removeprefix("a")
+    if method == name:
+
+        @functools.wraps(getattr(BaseStore, method))
+        def checked(self: BaseStore, *args: Any, **kwargs: Any) -> Any:
+            _check_call(name, args, kwargs)
+            return getattr(super(CheckedCalls, self), method)(*args, **kwargs)
+
+        return checked
+
+    @functools.wraps(getattr(BaseStore, method))
+    async def achecked(self: BaseStore, *args: Any, **kwargs: Any) -> Any:
+        _check_call(name, args, kwargs)
+        return await getattr(super(CheckedCalls, self), method)(*args, **kwargs)
+
+    return achecked
+
+
+for _method in ("put", "get", "delete", "search", "list_namespaces"):
+    setattr(CheckedCalls, _method, _checking(_method))
+    setattr(CheckedCalls, "a" + _method, _checking("a" + _method))

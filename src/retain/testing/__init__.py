@@ -20,29 +20,8 @@ Example:
     (1, 'tool_calling')
 """
 
-from retain.testing.fakes import (
-    FakeCall,
-    FakeChatModel,
-    FakeModelExhaustedError,
-    delete,
-    done,
-    insert,
-    structured_reply,
-    tool_call,
-    update,
-)
+from retain.testing import fakes
+from retain.testing.fakes import *  # noqa: F403 - the fakes are this package's API
 from retain.testing.network import NetworkBlockedError, block_network
 
-__all__ = [
-    "FakeCall",
-    "FakeChatModel",
-    "FakeModelExhaustedError",
-    "NetworkBlockedError",
-    "block_network",
-    "delete",
-    "done",
-    "insert",
-    "structured_reply",
-    "tool_call",
-    "update",
-]
+__all__ = [*fakes.__all__, "NetworkBlockedError", "block_network"]

@@ -31,7 +31,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, Field
 
 from retain.core.optimization import templates
-from retain.core.optimization.actions import Action, acknowledge, ask
+from retain.core.optimization.actions import Action, Check, acknowledge, ask
 from retain.core.optimization.inputs import (
     PromptSpec,
     Trajectory,
@@ -285,40 +285,83 @@ def _checker(original: str) -> Any:
     return check
 
 
-def _gradient(
-    spec: OptimizerSpec, prompt: PromptSpec, sessions: str
-) -> CoreFlow[OptimizationResult]:
-    text = spec.gradient_prompt.format(
+def _filled(template: str, prompt: PromptSpec, sessions: str, **more: str) -> str:
+    """A reflection template filled in: the prompt, how to update it, the sessions."""
+    return template.format(
         prompt=prompt.text,
         update_instructions=prompt.update_instructions,
         trajectories=sessions,
-        feedback="",
+        **more,
     )
-    conversation: list[BaseMessage] = [HumanMessage(text)]
+
+
+def _reflect(
+    spec: OptimizerSpec,
+    conversation: list[BaseMessage],
+    final: Action,
+    *,
+    final_from: int,
+    check: Check | None,
+    what: str,
+) -> CoreFlow[tuple[BaseModel, int]]:
+    """Let the model think and critique, one call per step for up to
+    ``spec.max_reflection_steps`` steps, until it answers with ``final`` (offered from step
+    ``final_from`` on, 0-based, and alone at the last step); returns that answer and the
+    model calls made."""
     calls = 0
     last = spec.max_reflection_steps - 1
-    recommendation: Recommend | None = None
     for step in range(spec.max_reflection_steps):
         if step == last:
-            actions = [RECOMMEND]
-        elif step < spec.min_reflection_steps:
+            actions = [final]
+        elif step < final_from:
             actions = [THINK, CRITIQUE]
         else:
-            actions = [THINK, CRITIQUE, RECOMMEND]
+            actions = [THINK, CRITIQUE, final]
         answer = yield from ask(
             conversation,
             actions,
             style=spec.style,
             max_repairs=spec.max_repairs,
-            what=f"reflection (step {step + 1})",
+            check=check,
+            what=f"{what} (step {step + 1})",
         )
         calls += answer.model_calls
-        found = answer.first(RECOMMEND.name)
-        if isinstance(found, Recommend):
-            recommendation = found
-            break
+        found = answer.first(final.name)
+        if isinstance(found, final.arguments):
+            return found, calls
         conversation.extend(acknowledge(answer.reply, spec.style, _CONTINUE))
-    assert recommendation is not None  # the last step offers only `recommend`
+    raise AssertionError("unreachable: the last step offers only the final answer")
+
+
+def _ask_once(
+    spec: OptimizerSpec, prompt: PromptSpec, text: str, action: Action, what: str
+) -> CoreFlow[tuple[Any, int]]:
+    """One question (``text`` with the prompt's template-variable note) answered with
+    ``action``, checked to keep the prompt usable; returns the answer and the model calls."""
+    answer = yield from ask(
+        [HumanMessage(text + _variables_note(prompt.text))],
+        [action],
+        style=spec.style,
+        max_repairs=spec.max_repairs,
+        check=_checker(prompt.text),
+        what=what,
+    )
+    return answer.first(action.name), answer.model_calls
+
+
+def _gradient(
+    spec: OptimizerSpec, prompt: PromptSpec, sessions: str
+) -> CoreFlow[OptimizationResult]:
+    text = _filled(spec.gradient_prompt, prompt, sessions, feedback="")
+    recommendation, calls = yield from _reflect(
+        spec,
+        [HumanMessage(text)],
+        RECOMMEND,
+        final_from=spec.min_reflection_steps,
+        check=None,
+        what="reflection",
+    )
+    assert isinstance(recommendation, Recommend)
     reasoning = recommendation.hypotheses or ""
     if not recommendation.warrants_adjustment:
         return OptimizationResult(prompt.text, False, calls, reasoning)
@@ -327,53 +370,26 @@ def _gradient(
         hypotheses=recommendation.hypotheses or "",
         recommendations=recommendation.full_recommendations or "",
         update_instructions=prompt.update_instructions,
-    ) + _variables_note(prompt.text)
-    answer = yield from ask(
-        [HumanMessage(update)],
-        [OPTIMIZED],
-        style=spec.style,
-        max_repairs=spec.max_repairs,
-        check=_checker(prompt.text),
-        what="updated prompt",
     )
-    out = answer.first(OPTIMIZED.name)
+    out, more = yield from _ask_once(spec, prompt, update, OPTIMIZED, "updated prompt")
     assert isinstance(out, OptimizedPromptOutput)
-    return _finish(prompt, out.improved_prompt, calls + answer.model_calls, reasoning)
+    return _finish(prompt, out.improved_prompt, calls + more, reasoning)
 
 
 def _metaprompt(
     spec: OptimizerSpec, prompt: PromptSpec, sessions: str
 ) -> CoreFlow[OptimizationResult]:
-    text = spec.metaprompt.format(
-        prompt=prompt.text,
-        update_instructions=prompt.update_instructions,
-        trajectories=sessions,
-    ) + _variables_note(prompt.text)
-    conversation: list[BaseMessage] = [HumanMessage(text)]
-    calls = 0
-    last = spec.max_reflection_steps - 1
-    check = _checker(prompt.text)
-    for step in range(spec.max_reflection_steps):
-        if step == last:
-            actions = [OPTIMIZED]
-        elif step < spec.min_reflection_steps - 1:
-            actions = [THINK, CRITIQUE]
-        else:
-            actions = [THINK, CRITIQUE, OPTIMIZED]
-        answer = yield from ask(
-            conversation,
-            actions,
-            style=spec.style,
-            max_repairs=spec.max_repairs,
-            check=check,
-            what=f"prompt update (step {step + 1})",
-        )
-        calls += answer.model_calls
-        out = answer.first(OPTIMIZED.name)
-        if isinstance(out, OptimizedPromptOutput):
-            return _finish(prompt, out.improved_prompt, calls, out.analysis)
-        conversation.extend(acknowledge(answer.reply, spec.style, _CONTINUE))
-    raise AssertionError("unreachable: the last step offers only the prompt output")
+    text = _filled(spec.metaprompt, prompt, sessions) + _variables_note(prompt.text)
+    out, calls = yield from _reflect(
+        spec,
+        [HumanMessage(text)],
+        OPTIMIZED,
+        final_from=spec.min_reflection_steps - 1,
+        check=_checker(prompt.text),
+        what="prompt update",
+    )
+    assert isinstance(out, OptimizedPromptOutput)
+    return _finish(prompt, out.improved_prompt, calls, out.analysis)
 
 
 def _prompt_memory(
@@ -381,19 +397,11 @@ def _prompt_memory(
 ) -> CoreFlow[OptimizationResult]:
     text = templates.PROMPT_MEMORY_PROMPT.format(
         current_prompt=prompt.text, data=sessions, instructions=prompt.update_instructions
-    ) + _variables_note(prompt.text)
-    answer = yield from ask(
-        [HumanMessage(text)],
-        [GENERAL],
-        style=spec.style,
-        max_repairs=spec.max_repairs,
-        check=_checker(prompt.text),
-        what="prompt update",
     )
-    out = answer.first(GENERAL.name)
+    out, calls = yield from _ask_once(spec, prompt, text, GENERAL, "prompt update")
     assert isinstance(out, GeneralResponse)
     candidate = out.new_prompt if out.update_prompt else None
-    return _finish(prompt, candidate, answer.model_calls, out.logic)
+    return _finish(prompt, candidate, calls, out.logic)
 
 
 _ALGORITHMS = {"gradient": _gradient, "metaprompt": _metaprompt, "prompt_memory": _prompt_memory}
