@@ -22,6 +22,7 @@ __all__ = [
     "parse_memory_value",
     "profile_fields",
     "read_profile_form",
+    "timeline",
     "validate_profile",
 ]
 
@@ -109,6 +110,18 @@ def diff_values(old: Any, new: Any) -> list[DiffLine]:
             out.append(DiffLine("del", line[1:]))
         else:
             out.append(DiffLine("same", line[1:]))
+    return out
+
+
+def timeline(versions: Sequence[Any]) -> list[dict[str, Any]]:
+    """A history timeline, newest first: each version (``v``) with its ``diff`` against
+    the one before it."""
+    out = []
+    previous: Any = None
+    for v in versions:
+        out.append({"v": v, "diff": diff_values(previous, v.value)})
+        previous = v.value
+    out.reverse()
     return out
 
 

@@ -29,11 +29,11 @@ from retain.server.keys import ApiKey
 from retain.server.models import parse_namespace
 from retain.server.service import Service
 from retain.server.ui.forms import (
-    diff_values,
     namespace_tree,
     parse_memory_value,
     profile_fields,
     read_profile_form,
+    timeline,
     validate_profile,
 )
 from retain.stores import RankedItem
@@ -109,6 +109,8 @@ def same_origin(request: Request) -> None:
 Key = Annotated[ApiKey, Depends(signed_in)]
 Svc = Annotated[Service, Depends(_service)]
 Safe = Depends(same_origin)
+NsField = Annotated[str, Form()]  # a namespace, labels joined by "."
+KeyField = Annotated[str, Form(alias="key")]  # a memory's key
 
 
 def _ns_text(ns: tuple[str, ...]) -> str:
@@ -327,12 +329,6 @@ async def _detail(
     except NotFoundError:
         item = None  # deleted: its history (checked the same way) may still be there
     versions = await service.history(key, ns, item_key)
-    timeline = []
-    previous: Any = None
-    for v in versions:
-        timeline.append({"v": v, "diff": diff_values(previous, v.value)})
-        previous = v.value
-    timeline.reverse()
     latest = versions[-1]
     value = item.value if item is not None else None
     validity = (
@@ -356,7 +352,7 @@ async def _detail(
         validity=validity,
         provenance=latest.provenance,
         created=versions[0].provenance,
-        timeline=timeline,
+        timeline=timeline(versions),
         current_version=latest.version if item is not None else None,
         draft=draft
         if draft is not None
@@ -379,8 +375,8 @@ async def edit_memory(
     request: Request,
     key: Key,
     service: Svc,
-    ns: Annotated[str, Form()],
-    item_key: Annotated[str, Form(alias="key")],
+    ns: NsField,
+    item_key: KeyField,
     value: Annotated[str, Form()],
 ) -> Response:
     namespace = _namespace(ns)
@@ -396,12 +392,7 @@ async def edit_memory(
 
 
 @router.post("/memory/delete", dependencies=[Safe])
-async def delete_memory(
-    key: Key,
-    service: Svc,
-    ns: Annotated[str, Form()],
-    item_key: Annotated[str, Form(alias="key")],
-) -> Response:
+async def delete_memory(key: Key, service: Svc, ns: NsField, item_key: KeyField) -> Response:
     namespace = _namespace(ns)
     await service.delete(key, namespace, item_key)
     return _redirect(_memory_url(namespace, item_key, done="deleted"))
@@ -411,8 +402,8 @@ async def delete_memory(
 async def restore_memory(
     key: Key,
     service: Svc,
-    ns: Annotated[str, Form()],
-    item_key: Annotated[str, Form(alias="key")],
+    ns: NsField,
+    item_key: KeyField,
     version: Annotated[int, Form(ge=1, le=2**63 - 1)],
 ) -> Response:
     namespace = _namespace(ns)
@@ -448,12 +439,6 @@ async def _profile_page(
         history = await service.history(key, service.profiles.namespace(user), "default")
     except NotFoundError:
         history = []
-    timeline = []
-    previous: Any = None
-    for v in history:
-        timeline.append({"v": v, "diff": diff_values(previous, v.value)})
-        previous = v.value
-    timeline.reverse()
     fields = profile_fields(service.profile_schema())
     shown = dict(submitted) if submitted is not None else dict(profile or {})
     return render(
@@ -465,7 +450,7 @@ async def _profile_page(
         values=shown,
         errors=dict(errors or {}),
         exists=profile is not None,
-        timeline=timeline,
+        timeline=timeline(history),
         notice=notice,
     )
 
