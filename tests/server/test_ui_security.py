@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from retain.core.ranking import Ranking
 from retain.errors import InvalidInputError
 from retain.server.ui.forms import (
     diff_values,
@@ -191,6 +192,17 @@ def _ranked_parts(store: RetainStore) -> None:
         assert 0 < top.vector <= 1
         assert 0 < top.keyword <= 1
         assert all(0 <= i.vector <= 1 and 0 <= i.keyword <= 1 for i in found)  # type: ignore[attr-defined]
+        # the parts explain the whole score: fused vector and keyword, plus context (here
+        # the car memory, written right after the tea one, is lifted as its neighbour)
+        weight = Ranking().vector_weight
+        for item in found:
+            assert isinstance(item, RankedItem)
+            fused = weight * item.vector + (1 - weight) * item.keyword
+            assert item.score == pytest.approx(fused + item.context)
+        car = next(i for i in found if i.key == "car")
+        assert isinstance(car, RankedItem)
+        assert car.context > 0
+        assert top.context == 0
     keyword = store.recall(("users", "u1"), query="green tea", mode="keyword")
     assert keyword[0].key == "tea"
     assert keyword[0].keyword > 0

@@ -223,6 +223,9 @@ class Scored:
     """Normalised vector part (0-1)."""
     keyword: float
     """Normalised keyword part (0-1)."""
+    context: float = 0.0
+    """What the memory's context added to its relevance: strong neighbours, names and dates
+    the question names (0 when none did)."""
 
 
 @dataclass(frozen=True)
@@ -370,7 +373,7 @@ def rank(
             raw = c.value.get(settings.importance_field)
             if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
                 score += importance * min(max(float(raw), 0.0), 1.0)
-        out.append(Scored(i, score, vec.get(i, 0.0), kw.get(i, 0.0)))
+        out.append(Scored(i, score, vec.get(i, 0.0), kw.get(i, 0.0), relevance[i] - base[i]))
     out.sort(key=lambda s: (-s.score, s.id))
     return out
 

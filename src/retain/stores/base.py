@@ -27,7 +27,7 @@ from langgraph.store.base import (
 )
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
-from retain.core.ranking import Doc, Ranking, RecallFlow, recall_flow
+from retain.core.ranking import Doc, Ranking, RecallFlow, Scored, recall_flow
 from retain.core.temporal import as_utc
 from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS, resolve_embeddings
 from retain.errors import ConfigurationError, InvalidInputError
@@ -119,11 +119,12 @@ class RankedItem(SearchItem):
     a ranked ``search``) returns, so a caller can show why it ranked.
 
     ``vector`` is the memory's normalised vector similarity and ``keyword`` its normalised
-    BM25 keyword relevance, both 0-1 (:class:`retain.core.ranking.Scored`); ``score`` mixes
-    them with the other signals (neighbours, names, dates, recency, importance).
+    BM25 keyword relevance, both 0-1 (:class:`retain.core.ranking.Scored`); ``context`` is
+    what its strong neighbours and the names and dates the query names added; ``score``
+    mixes them (and recency and importance, when asked for).
     """
 
-    __slots__ = ("keyword", "vector")
+    __slots__ = ("context", "keyword", "vector")
 
     def __init__(
         self,
@@ -136,10 +137,35 @@ class RankedItem(SearchItem):
         *,
         vector: float = 0.0,
         keyword: float = 0.0,
+        context: float = 0.0,
     ) -> None:
         super().__init__(namespace, key, value, created_at, updated_at, score=score)
         self.vector = vector
         self.keyword = keyword
+        self.context = context
+
+    @classmethod
+    def scored(
+        cls,
+        namespace: tuple[str, ...],
+        key: str,
+        value: dict[str, Any],
+        created_at: datetime,
+        updated_at: datetime,
+        score: Scored,
+    ) -> RankedItem:
+        """The item with a ranking's score and its parts."""
+        return cls(
+            namespace,
+            key,
+            value,
+            created_at,
+            updated_at,
+            score.score,
+            vector=score.vector,
+            keyword=score.keyword,
+            context=score.context,
+        )
 
 
 def _compare(value: Any, condition: Any) -> bool:

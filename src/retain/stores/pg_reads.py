@@ -80,16 +80,7 @@ class PgReads:
     def _item(row: Sequence[Any], score: float | Scored | None = None, search: bool = False) -> Any:
         prefix, key, value, created, updated = row[:5]
         if isinstance(score, Scored):  # ranked: keep the parts of the score
-            return RankedItem(
-                ns_tuple(prefix),
-                key,
-                value,
-                created,
-                updated,
-                score.score,
-                vector=score.vector,
-                keyword=score.keyword,
-            )
+            return RankedItem.scored(ns_tuple(prefix), key, value, created, updated, score)
         if search:
             return SearchItem(ns_tuple(prefix), key, value, created, updated, score=score)
         return Item(

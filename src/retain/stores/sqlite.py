@@ -423,7 +423,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
         prefix, key, value, created, updated = row[:5]
         args = (ns_tuple(prefix), key, json.loads(value), utc(created), utc(updated))
         if isinstance(score, Scored):  # ranked: keep the parts of the score
-            return RankedItem(*args, score.score, vector=score.vector, keyword=score.keyword)
+            return RankedItem.scored(*args, score)
         if search:
             return SearchItem(*args, score=score)
         return Item(

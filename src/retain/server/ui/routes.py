@@ -304,6 +304,7 @@ def _row(item: SearchItem) -> dict[str, Any]:
         "score": item.score,
         "vector": item.vector if isinstance(item, RankedItem) else None,
         "keyword": item.keyword if isinstance(item, RankedItem) else None,
+        "context": item.context if isinstance(item, RankedItem) else None,
         "ended": not holds(item.value, now=datetime.now(timezone.utc)),
         "url": _memory_url(item.namespace, item.key),
     }
