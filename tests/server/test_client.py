@@ -76,3 +76,24 @@ def test_an_unreachable_server_is_server_unavailable() -> None:
             client.namespaces()
         assert "rk_secret" not in str(caught.value)
         assert caught.value.hint
+
+
+def test_the_client_recalls_as_of_a_time_and_superseded_facts(server: RunningServer) -> None:
+    from datetime import datetime, timezone
+
+    old = {
+        "content": "User lives in Rotterdam",
+        "said_at": "2026-01-01T00:00:00+00:00",
+        "valid_to": "2026-06-01T00:00:00+00:00",
+        "superseded_by": "home",
+    }
+    new = {"content": "User lives in Lisbon", "said_at": "2026-06-01T00:00:00+00:00"}
+    with RetainClient(server.url, ADMIN) as admin:
+        admin.put(NS, "home-old", old)
+        admin.put(NS, "home", new)
+        query = "where does the user live"
+        assert [m["key"] for m in admin.search(NS, query)] == ["home"]
+        march = datetime(2026, 3, 1, tzinfo=timezone.utc)
+        assert [m["key"] for m in admin.search(NS, query, as_of=march)] == ["home-old"]
+        both = admin.search(NS, query, include_superseded=True)
+        assert sorted(m["key"] for m in both) == ["home", "home-old"]

@@ -100,15 +100,16 @@ def search(
     offset: int = 0,
     **options: Any,
 ) -> Call:
-    """Recall under ``prefix`` (``mode``, ``recency_weight``, ``importance_weight`` as
-    in :meth:`retain.stores.RetainStore.recall`), or list without a query."""
+    """Recall under ``prefix`` (``mode``, ``recency_weight``, ``importance_weight``,
+    ``as_of`` (an aware datetime) and ``include_superseded`` as in
+    :meth:`retain.stores.RetainStore.recall`), or list without a query."""
     body = {
         "prefix": list(prefix),
         "query": query,
         "filter": dict(filter) if filter else None,
         "limit": limit,
         "offset": offset,
-        **options,
+        **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in options.items()},
     }
     return Call("POST", "/v1/memories/search", json=body)
 
