@@ -129,6 +129,22 @@ def _fts_namespaces(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE retain_items_fts_old")
 
 
+@migration(7, "a log of vector changes (other connections refresh their caches from it)")
+def _vector_log(conn: sqlite3.Connection) -> None:
+    """Every insert, update or delete of a vector row logs its item id, so a connection
+    whose vector cache is behind re-reads only the items changed since, instead of every
+    vector in the file (SQLiteStore keeps the newest VECTOR_LOG_KEEP entries)."""
+    conn.execute(
+        "CREATE TABLE retain_vector_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "item_id INTEGER NOT NULL)"
+    )
+    for event, row in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
+        conn.execute(
+            f"CREATE TRIGGER retain_vectors_log_{event.lower()} AFTER {event} ON retain_vectors "
+            f"BEGIN INSERT INTO retain_vector_log(item_id) VALUES ({row}.item_id); END"
+        )
+
+
 def foreign_schema(conn: sqlite3.Connection) -> list[str]:
     """The names of the schema objects of a database that retain did not create (it has
     objects but no ``retain_migrations`` table); empty for a new or a retain database."""

@@ -90,6 +90,15 @@ from retain.twins import call, run
 __all__ = ["SQLiteStore"]
 
 
+_VECTOR_ROWS = (
+    "SELECT v.item_id, i.prefix, v.embedding FROM retain_vectors v "
+    "JOIN retain_items i ON i.id = v.item_id"
+)
+VECTOR_LOG_KEEP = 100_000
+"""How many vector changes the log keeps for other connections' caches (older entries are
+pruned as writes add new ones; a cache further behind reloads every vector)."""
+
+
 @dataclass
 class _Put:
     """One put (``value`` is its JSON) or delete (``value is None``) of a batch."""
@@ -159,6 +168,8 @@ class SQLiteStore(CheckedCalls, RetainStore):
             self._simple_fields = []
         self._cache = VectorCache(self._dims)
         self._cache_version: int | None = None  # PRAGMA data_version when loaded
+        self._cache_seq = 0  # the last retain_vector_log entry the cache has seen
+        self._cache_loads = 0  # full loads (tests: other connections' writes refresh)
         self._docs: dict[tuple[int, float], Doc] = {}  # rows split for ranking
         # rows decoded for ranking, by (id, updated_at): a namespace's rows are read again
         # by every recall in it, and decoding their JSON was a fifth of a recall's time
@@ -406,6 +417,12 @@ class SQLiteStore(CheckedCalls, RetainStore):
             )
             if vector_rows and self._meta("embedding_id") is None:
                 self._set_meta()
+            if vector_rows or deletes or replaced:
+                conn.execute(
+                    "DELETE FROM retain_vector_log WHERE seq <= "
+                    "(SELECT max(seq) FROM retain_vector_log) - ?",
+                    (VECTOR_LOG_KEEP,),
+                )
             run_write_hooks(self, conn)
             return changed
 
@@ -489,17 +506,57 @@ class SQLiteStore(CheckedCalls, RetainStore):
         return {r[5] for r in self._rows(prefix) if matches_filter(json.loads(r[2]), filter)}
 
     def _vectors(self) -> VectorCache:
-        """The vector cache, (re)loaded when another connection has committed since."""
+        """The vector cache, brought up to date when another connection has committed
+        since: the items changed since (``retain_vector_log``) are read again, or all
+        vectors when the cache was never loaded or the log no longer reaches back."""
         version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-        if version != self._cache_version:
-            rows = self._conn.execute(
-                "SELECT v.item_id, i.prefix, v.embedding FROM retain_vectors v JOIN retain_items "
-                "i ON "
-                "i.id = v.item_id ORDER BY v.item_id"
-            )
-            self._cache.load(rows)
-            self._cache_version = version
+        if version == self._cache_version:
+            return self._cache
+        conn = self._conn
+        snapshot = not conn.in_transaction
+        if snapshot:
+            conn.execute("BEGIN")  # one snapshot: the log and the vectors agree
+        try:
+            oldest = conn.execute("SELECT min(seq) FROM retain_vector_log").fetchone()[0]
+            changes = conn.execute(
+                "SELECT seq, item_id FROM retain_vector_log WHERE seq > ? ORDER BY seq",
+                (self._cache_seq,),
+            ).fetchall()
+            behind = oldest is not None and oldest > self._cache_seq + 1
+            ids = sorted({int(r[1]) for r in changes})
+            many = len(ids) > max(1_000, len(self._cache) // 2)  # reading all is then cheaper
+            if self._cache_version is None or behind or many:
+                end = conn.execute("SELECT coalesce(max(seq), 0) FROM retain_vector_log")
+                self._cache_seq = int(end.fetchone()[0])
+                self._cache.load(conn.execute(f"{_VECTOR_ROWS} ORDER BY v.item_id, v.field"))
+                self._cache_loads += 1
+            elif changes:
+                self._refresh_vectors(ids)
+                self._cache_seq = int(changes[-1][0])
+        finally:
+            if snapshot:
+                conn.execute("COMMIT")
+        self._cache_version = version
         return self._cache
+
+    def _refresh_vectors(self, ids: list[int]) -> None:
+        """Read the vectors of ``ids`` into the cache again (none left: forget them)."""
+        found: dict[int, tuple[str, list[Vector]]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._conn.execute(
+                f"{_VECTOR_ROWS} WHERE v.item_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY v.item_id, v.field",
+                chunk,
+            )
+            for item_id, prefix, blob in rows:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                found.setdefault(int(item_id), (prefix, []))[1].append(vec)
+        for item_id in ids:
+            if item_id in found:
+                self._cache.put(found[item_id][0], item_id, found[item_id][1])
+            else:
+                self._cache.remove(item_id)
 
     def _expired_ids(self) -> set[int]:
         """Items past their TTL and not yet swept (usually none; uses a partial index)."""

@@ -4,7 +4,8 @@ Vectors live in the database as float32 BLOBs; searching them by re-reading and 
 every BLOB per query costs far more than the arithmetic. The cache keeps them in memory as
 one growable float32 matrix per namespace (rows L2-normalised, so a dot product is the
 cosine), and answers exact top-k queries with numpy. The store keeps it in step with its
-own writes and reloads it when another connection has committed (``PRAGMA data_version``).
+own writes; when another connection has committed (``PRAGMA data_version``) it re-reads the
+items that connection changed, from the ``retain_vector_log`` table (migration 7).
 """
 
 from __future__ import annotations
