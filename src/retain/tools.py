@@ -257,7 +257,8 @@ def create_manage_memory_tool(
                 yield from call(store, "put", ns, key, value)
             else:
                 ops = superseding(ns, key, old.value, value)
-                yield from call(store, "batch", ops)
+                if ops:
+                    yield from call(store, "batch", ops)
         return done(action, key)
 
     def superseding(
@@ -265,7 +266,7 @@ def create_manage_memory_tool(
     ) -> list[PutOp]:
         """The writes of an update: the new fact at ``key`` and the old one kept, ended."""
         if old.get("content") == new["content"]:
-            return [PutOp(ns, key, old)]  # the same fact: nothing ends
+            return []  # the same fact: nothing ends, nothing to write
         now = datetime.fromtimestamp(now_on.now(), timezone.utc)
         content = new["content"]  # a text, or a model's fields (maybe with a "content")
         stamped = {**new, **fact_stamps(content if isinstance(content, dict) else new, now)}

@@ -102,10 +102,13 @@ def test_update_supersede_edge_cases(store: BaseStore, call_mode: str) -> None:
     key = call(tool, {"content": {"content": "User runs"}}, call_mode).removeprefix(
         "created memory "
     )
-    # the same content again: nothing ends, nothing is added
+    # the same content again: nothing ends, nothing is written
     before = snapshot(store)
-    call(tool, {"action": "update", "id": key, "content": {"content": "User runs"}}, call_mode)
+    same = {"action": "update", "id": key, "content": {"content": "User runs"}}
+    assert call(tool, same, call_mode) == f"updated memory {key}"
     assert snapshot(store) == before
+    if isinstance(store, RetainStore):
+        assert len(store.history(NS, key)) == 1
     # a structured fact that dates itself begins then (valid_from), as in the store manager
     clock.advance(3600)
     args = {"content": "User ran a marathon last Saturday"}
