@@ -16,7 +16,11 @@ LangMem's API (``submit(payload, after_seconds=...)`` returning a future), with:
   in PostgreSQL, shared by several worker processes), survives crashes and restarts, is
   retried with backoff and takes effect once; failed jobs stay visible (:meth:`failed_jobs`);
 * **remote mode** (``ReflectionExecutor("name", namespace, url=...)``): submissions go to
-  a server over LangGraph Platform's runs protocol (:mod:`retain.background.remote`).
+  a server over LangGraph Platform's runs protocol (:mod:`retain.background.remote`);
+* **when it was said**: a conversation submitted to a store manager (or a remote
+  reflector) records the time of ``submit`` on the executor's clock as its ``said_at``
+  (ISO 8601), so a delayed or queued run stamps when the conversation happened, not when
+  it ran (see docs/temporal.md).
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Mapping
 from concurrent.futures import Future
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableBinding
 from langgraph.store.base import BaseStore
 
 from retain.background.durable import DurableRunner
@@ -35,15 +40,17 @@ from retain.background.remote import RemoteRunner
 from retain.background.runner import Runner, Submission
 from retain.clock import Clock, SystemClock
 from retain.closing import Closing
+from retain.core.temporal import SAID_AT
 from retain.errors import ConfigurationError, ExecutorShutdownError, InvalidInputError
 from retain.graph_context import current_config, current_store, detached_config
 from retain.queue.base import Job, JobQueue, RetryPolicy
 from retain.reflector import Reflector, reflector_namespace
+from retain.store_manager import MemoryStoreManager
 
 if TYPE_CHECKING:
     from retain.queue import PostgresQueue, SQLiteQueue
 
-__all__ = ["ReflectionExecutor", "debounce_key"]
+__all__ = ["ReflectionExecutor", "debounce_key", "takes_said_at"]
 
 
 def debounce_key(
@@ -67,6 +74,27 @@ def debounce_key(
         separators=(",", ":"),
         ensure_ascii=False,
     )
+
+
+def takes_said_at(reflector: Reflector | str) -> bool:
+    """Whether the executor hands ``reflector`` the time of submission as ``said_at``: a
+    store manager (also one bound with ``with_config``) and a remote reflector do; other
+    reflectors get the payload as given (a memory manager or a function has no use for it).
+
+    Example:
+        >>> from retain import create_memory_manager, create_memory_store_manager
+        >>> from retain.executor import takes_said_at
+        >>> from retain.testing import FakeChatModel
+        >>> takes_said_at(create_memory_store_manager(FakeChatModel([]), namespace=("m",)))
+        True
+        >>> takes_said_at(create_memory_manager(FakeChatModel([]))), takes_said_at(print)
+        (False, False)
+    """
+    if isinstance(reflector, str):
+        return True
+    while isinstance(reflector, RunnableBinding):
+        reflector = reflector.bound
+    return isinstance(reflector, MemoryStoreManager)
 
 
 class ReflectionExecutor(Closing):
@@ -135,6 +163,7 @@ class ReflectionExecutor(Closing):
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
             raise ConfigurationError(f"max_workers must be an integer >= 1; got {max_workers!r}.")
         self.clock: Clock = clock or SystemClock()
+        self._dates = takes_said_at(reflector)  # submit() records said_at for it
         self.store = store
         self.namespace = None if namespace is None else tuple(namespace)
         self._runner: Runner
@@ -228,6 +257,10 @@ class ReflectionExecutor(Closing):
         ``store=`` hands the reflector the running graph's store (in-memory mode).
         ``idempotency_key`` (durable mode): a second submission with the same key returns
         the first job's future instead of adding a job.
+
+        A ``{"messages": ...}`` payload for a store manager or a remote reflector is handed
+        on with ``"said_at"``: now on the executor's clock, as an ISO 8601 string (a copy;
+        a ``said_at`` the payload has wins).
         """
         if (
             isinstance(after_seconds, bool)
@@ -246,13 +279,23 @@ class ReflectionExecutor(Closing):
         return self._runner.submit(
             Submission(
                 chosen,
-                payload,
+                self._dated(payload),
                 copied,
                 delay=float(after_seconds),
                 idempotency_key=idempotency_key,
                 store=None if self.store is not None else current_store(),
             )
         )
+
+    def _dated(self, payload: Any) -> Any:
+        """``payload`` with the time of submission as its ``said_at``, when it lacks one and
+        the reflector takes one."""
+        if not (self._dates and isinstance(payload, Mapping) and "messages" in payload):
+            return payload
+        if payload.get(SAID_AT) is not None:
+            return payload
+        said_at = datetime.fromtimestamp(self.clock.now(), timezone.utc)
+        return {**payload, SAID_AT: said_at.isoformat()}
 
     def trigger(self, *, key_prefix: str | None = None) -> int:
         """Run pending work now instead of at its time: all of it, or the submissions whose

@@ -15,14 +15,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from typing import Any, Literal, Optional
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import StructuredTool, ToolException
-from langgraph.store.base import BaseStore, SearchItem
+from langgraph.store.base import BaseStore, Item, PutOp, SearchItem
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from retain.clock import Clock
+from retain.clock import Clock, as_clock
+
+# One rule for what a superseding update writes: the store manager's (core/store_flow.py).
+from retain.core.store_flow import _ended as superseded_value
+from retain.core.store_flow import _stamp as fact_stamps
+from retain.core.temporal import holds
 from retain.errors import ConfigurationError
 from retain.graph_context import resolve_store
 from retain.namespaces import NamespaceTemplate
@@ -123,6 +129,7 @@ def create_manage_memory_tool(
     actions_permitted: Sequence[Action] | None = ("create", "update", "delete"),
     store: BaseStore | None = None,
     name: str = "manage_memory",
+    clock: Clock | Callable[[], float] | None = None,
 ) -> StructuredTool:
     """A tool with which an agent creates, updates and deletes memories in ``namespace``.
 
@@ -133,6 +140,14 @@ def create_manage_memory_tool(
     which case nothing is written. On retain's stores each write is recorded in the item's
     history with ``source="manage_memory"`` and the thread id.
 
+    An update *supersedes*, as the store manager's does (see docs/temporal.md): the id
+    keeps the new content, stamped with ``said_at`` (now on ``clock``; ``valid_from``
+    when the text dates itself), and the old value is kept under a new key with
+    ``valid_to`` and ``superseded_by`` (the id), in one batch. Recall and the search tool
+    return the new memory only; ``as_of`` and ``include_superseded`` recall find the old
+    one. An update to a memory that no longer holds (one already superseded) rewrites it
+    in place, and one to the same content changes nothing. ``delete`` removes the memory.
+
     Args:
         namespace: Where memories live; ``{var}`` labels come from ``config["configurable"]``.
         instructions: When the agent should call the tool (appended to the description).
@@ -140,6 +155,8 @@ def create_manage_memory_tool(
         actions_permitted: Which of ``"create"``, ``"update"``, ``"delete"`` are allowed.
         store: The store; default: the LangGraph context's store.
         name: The tool's name.
+        clock: When "now" is for an update (``said_at``, ``valid_to``); default the
+            system clock.
 
     Example:
         >>> from langgraph.store.memory import InMemoryStore
@@ -161,7 +178,8 @@ def create_manage_memory_tool(
         raise ConfigurationError(
             f"actions_permitted has unknown action(s) {unknown}; use {list(_ACTIONS)}."
         )
-    target = _target(namespace, store)
+    target = _target(namespace, store, clock)
+    now_on = as_clock(clock)
     default_action = "create" if "create" in permitted else permitted[0]
     action_type: Any = Literal[permitted]
     args_schema = create_model(
@@ -227,14 +245,35 @@ def create_manage_memory_tool(
         action, key, value = plan(content, action, id)
         adapter, ns = target(config)
         store = adapter.store
-        if action != "create" and (yield from call(store, "get", ns, key)) is None:
-            raise missing(key)
+        old: Item | None = None
+        if action != "create":
+            old = yield from call(store, "get", ns, key)
+            if old is None:
+                raise missing(key)
         with adapter.recording(provenance_from(config, name)):
             if value is None:
                 yield from call(store, "delete", ns, key)
-            else:
+            elif old is None:
                 yield from call(store, "put", ns, key, value)
+            else:
+                ops = superseding(ns, key, old.value, value)
+                if ops:
+                    yield from call(store, "batch", ops)
         return done(action, key)
+
+    def superseding(
+        ns: tuple[str, ...], key: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> list[PutOp]:
+        """The writes of an update: the new fact at ``key`` and the old one kept, ended."""
+        if old.get("content") == new["content"]:
+            return []  # the same fact: nothing ends, nothing to write
+        now = datetime.fromtimestamp(now_on.now(), timezone.utc)
+        content = new["content"]  # a text, or a model's fields (maybe with a "content")
+        stamped = {**new, **fact_stamps(content if isinstance(content, dict) else new, now)}
+        if not holds(old, now=now):
+            return [PutOp(ns, key, stamped)]  # an ended fact (history): corrected in place
+        ended = superseded_value(old, stamped, now, key)
+        return [PutOp(ns, str(uuid.uuid4()), ended), PutOp(ns, key, stamped)]
 
     description = (
         f"{_verbs(permitted)} to persist across conversations.\n"

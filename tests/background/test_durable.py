@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,21 @@ def test_a_job_runs_writes_its_memory_once_and_is_recorded(
     [version] = store.history(("memories", "u1"), item.key)
     assert version.provenance["job_id"] == job.id
     assert version.provenance["thread_id"] == "t1"
+
+
+def test_a_queued_job_records_when_the_conversation_was_said(store: RetainStore) -> None:
+    t0 = datetime(2026, 12, 7, 9, 30, tzinfo=timezone.utc)
+    clock = ManualClock(start=t0.timestamp())
+    manager = create_memory_store_manager(FakeChatModel(remember), namespace=NAMESPACE, clock=clock)
+    executor = ReflectionExecutor(manager, store=store, durable=True, clock=clock)
+    _EXECUTORS.append(executor)
+    future = executor.submit(conv(1), config(1), after_seconds=600)
+    [job] = executor.queue.jobs("queued")  # type: ignore[union-attr]
+    assert job.payload["said_at"] == t0.isoformat()  # persisted as ISO 8601
+    clock.advance(600)
+    [written] = future.result(timeout=5)
+    executor.shutdown()
+    assert written["value"]["said_at"] == "2026-12-07T09:30:00+00:00"  # t0, not the run time
 
 
 def test_durable_debounce_supersedes_the_queued_job(store: RetainStore, clock: ManualClock) -> None:

@@ -8,13 +8,14 @@ import sys
 import textwrap
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from langgraph.store.memory import InMemoryStore
 
-from retain import ReflectionExecutor, create_memory_store_manager
+from retain import ReflectionExecutor, create_memory_manager, create_memory_store_manager
 from retain.clock import ManualClock
 from retain.errors import ConfigurationError, ExecutorShutdownError, InvalidInputError
 from retain.testing import FakeChatModel, insert
@@ -185,6 +186,42 @@ def test_the_executor_store_reaches_a_manager_without_one(clock: ManualClock) ->
     assert [i.value["content"]["content"] for i in store.search(("memories", "u1"))] == [
         "User likes tea"
     ]
+
+
+T0 = datetime(2026, 12, 7, 9, 30, tzinfo=timezone.utc)
+
+
+def test_a_delayed_run_records_when_the_conversation_was_said() -> None:
+    clock = ManualClock(start=T0.timestamp())
+    store = InMemoryStore()
+    model = FakeChatModel([[insert("User likes tea")], [insert("User likes jazz")]])
+    manager = create_memory_store_manager(model, store=store, namespace=("m",), clock=clock)
+    executor = ReflectionExecutor(manager.with_config(tags=["bg"]), clock=clock)
+    payload = {"messages": [("user", "I like tea")]}
+    future = executor.submit(payload, thread_id="t1", after_seconds=600)
+    clock.advance(3600)  # the run happens an hour later on the same clock
+    [written] = future.result(timeout=5)
+    assert written["value"]["said_at"] == "2026-12-07T09:30:00+00:00"  # t0, not the run time
+    assert payload == {"messages": [("user", "I like tea")]}  # the caller's dict is untouched
+    # a said_at the caller gives wins
+    said = {"messages": [("user", "I like jazz")], "said_at": "2025-01-02T03:04:05+00:00"}
+    [written] = executor.submit(said, thread_id="t2").result(timeout=5)
+    executor.shutdown()
+    assert written["value"]["said_at"] == "2025-01-02T03:04:05+00:00"
+
+
+def test_other_reflectors_get_the_payload_as_given(clock: ManualClock) -> None:
+    recorder = Recorder()
+    manager = create_memory_manager(FakeChatModel([[insert("User likes tea")]]))
+    executor = ReflectionExecutor(recorder, clock=clock)
+    functional = ReflectionExecutor(manager, clock=clock)
+    payload = {"messages": [("user", "I like tea")]}
+    executor.submit(payload).result(timeout=5)
+    [memory] = functional.submit(payload).result(timeout=5)
+    executor.shutdown()
+    functional.shutdown()
+    assert recorder.runs[0][0] == payload
+    assert memory.content.content == "User likes tea"
 
 
 def test_shutdown_runs_pending_work_by_default(clock: ManualClock) -> None:

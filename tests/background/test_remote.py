@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from retain import ReflectionExecutor
+from retain.clock import ManualClock
 from retain.errors import ConfigurationError
 
 
@@ -89,6 +91,19 @@ def test_submissions_become_runs_on_the_server(server: RunsServer) -> None:
     assert message["data"]["content"] == "I prefer dark mode"
     assert "after_seconds" not in body3  # 0: run now
     assert "x-api-key" not in {k.lower() for k in headers}  # no key read from the env
+
+
+def test_a_remote_run_carries_when_the_conversation_was_said(server: RunsServer) -> None:
+    t0 = datetime(2026, 12, 7, 9, 30, tzinfo=timezone.utc)
+    clock = ManualClock(start=t0.timestamp())
+    executor = ReflectionExecutor("memory_manager", ("memories",), url=server.url, clock=clock)
+    executor.submit({"messages": [["user", "hi"]]}, after_seconds=30).result(timeout=10)
+    given = {"messages": [["user", "hi"]], "said_at": "2025-01-02T03:04:05+00:00"}
+    executor.submit(given, thread_id="t2").result(timeout=10)
+    executor.submit({"n": 1}, thread_id="t3").result(timeout=10)  # not a conversation
+    executor.shutdown()
+    inputs = [body["input"] for _, body, _ in server.requests]
+    assert [i.get("said_at") for i in inputs] == [t0.isoformat(), given["said_at"], None]
 
 
 def test_server_errors_land_in_the_future(server: RunsServer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 import jsonschema
@@ -15,8 +16,12 @@ from langgraph.store.base import BaseStore
 from pydantic import BaseModel
 
 from retain import ConfigurationError, create_manage_memory_tool, create_search_memory_tool
+from retain.clock import ManualClock
+from retain.stores import RetainStore
 
 NS = ("memories",)
+MARCH = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+JUNE = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
 
 
 def call(tool: Any, args: Any, call_mode: str, config: Any = None) -> Any:
@@ -41,10 +46,86 @@ def test_create_update_delete(store: BaseStore, call_mode: str) -> None:
 
     updated = call(tool, {"action": "update", "id": key, "content": "User loves pie"}, call_mode)
     assert updated == f"updated memory {key}"
-    assert store.get(NS, key).value == {"content": "User loves pie"}  # type: ignore[union-attr]
+    assert store.get(NS, key).value["content"] == "User loves pie"  # type: ignore[union-attr]
 
     assert call(tool, {"action": "delete", "id": key}, call_mode) == f"Deleted memory {key}"
     assert store.get(NS, key) is None
+
+
+def test_an_update_supersedes_and_the_old_fact_stays(store: BaseStore, call_mode: str) -> None:
+    clock = ManualClock(start=MARCH.timestamp())
+    tool = create_manage_memory_tool(namespace=NS, store=store, clock=clock)
+    search = create_search_memory_tool(namespace=NS, store=store, clock=clock)
+    key = call(tool, {"content": "User lives in Berlin"}, call_mode).removeprefix("created memory ")
+    clock.advance((JUNE - MARCH).total_seconds())
+    out = call(tool, {"action": "update", "id": key, "content": "User lives in Lisbon"}, call_mode)
+    assert out == f"updated memory {key}"
+
+    # the id holds the new fact, said now; the old one is kept under a new key, ended
+    said = "2026-06-01T10:00:00+00:00"
+    assert store.get(NS, key).value == {"content": "User lives in Lisbon", "said_at": said}  # type: ignore[union-attr]
+    (old,) = [i for i in store.search(NS, limit=20) if i.key != key]
+    assert old.value == {"content": "User lives in Berlin", "valid_to": said, "superseded_by": key}
+
+    # default recall (the search tool) shows the current fact only
+    found = json.loads(call(search, {"query": "Where does the user live?"}, call_mode))
+    assert [(m["key"], m["value"]["content"]) for m in found] == [(key, "User lives in Lisbon")]
+    if isinstance(store, RetainStore):
+
+        def where(**when: Any) -> list[str]:
+            items = store.recall(NS, query="Where does the user live?", **when)
+            return sorted(i.value["content"] for i in items)
+
+        assert where() == ["User lives in Lisbon"]
+        assert where(as_of=datetime(2026, 4, 1)) == ["User lives in Berlin"]
+        assert where(as_of=datetime(2026, 7, 1)) == ["User lives in Lisbon"]
+        assert where(include_superseded=True) == ["User lives in Berlin", "User lives in Lisbon"]
+
+    # delete still deletes the id (the superseded fact stays, as history)
+    assert call(tool, {"action": "delete", "id": key}, call_mode) == f"Deleted memory {key}"
+    assert store.get(NS, key) is None
+    assert [i.key for i in store.search(NS, limit=20)] == [old.key]
+    missing = call(tool, {"action": "update", "id": key, "content": "x"}, call_mode)
+    assert missing == (
+        f"Error: there is no memory with id {key!r} here; search your memories for the right "
+        "id. Nothing was changed."
+    )
+
+
+def test_update_supersede_edge_cases(store: BaseStore, call_mode: str) -> None:
+    class Fact(BaseModel):
+        content: str
+        subject: str | None = None
+
+    clock = ManualClock(start=MARCH.timestamp())
+    tool = create_manage_memory_tool(namespace=NS, store=store, clock=clock, schema=Fact)
+    key = call(tool, {"content": {"content": "User runs"}}, call_mode).removeprefix(
+        "created memory "
+    )
+    # the same content again: nothing ends, nothing is written
+    before = snapshot(store)
+    same = {"action": "update", "id": key, "content": {"content": "User runs"}}
+    assert call(tool, same, call_mode) == f"updated memory {key}"
+    assert snapshot(store) == before
+    if isinstance(store, RetainStore):
+        assert len(store.history(NS, key)) == 1
+    # a structured fact that dates itself begins then (valid_from), as in the store manager
+    clock.advance(3600)
+    args = {"content": "User ran a marathon last Saturday"}
+    call(tool, {"action": "update", "id": key, "content": args}, call_mode)
+    new = store.get(NS, key).value  # type: ignore[union-attr]
+    assert new["valid_from"] == "2026-02-28"
+    assert new["said_at"] == "2026-03-02T11:00:00+00:00"
+    (old,) = [i for i in store.search(NS, limit=20) if i.key != key]
+    assert old.value["content"] == {"content": "User runs", "subject": None}
+    assert old.value["superseded_by"] == key
+    # an update of a fact that no longer holds corrects it in place
+    content = {"content": "User ran a half marathon"}
+    call(tool, {"action": "update", "id": old.key, "content": content}, call_mode)
+    assert len(store.search(NS, limit=20)) == 2
+    corrected = store.get(NS, old.key).value  # type: ignore[union-attr]
+    assert corrected["content"]["content"] == "User ran a half marathon"
+    assert "superseded_by" not in corrected
 
 
 def test_pydantic_schema_content(store: BaseStore, call_mode: str) -> None:
@@ -164,12 +245,11 @@ def test_history_records_tool_writes_with_provenance(tmp_path: Any, call_mode: s
         tool, {"action": "update", "id": key, "content": "User likes green tea"}, call_mode, config
     )
     versions = store.history(NS, key)
-    assert [v.value for v in versions] == [
-        {"content": "User likes tea"},
-        {"content": "User likes green tea"},
-    ]
+    assert [v.value["content"] for v in versions] == ["User likes tea", "User likes green tea"]
     assert versions[1].provenance["source"] == "manage_memory"
     assert versions[1].provenance["thread_id"] == "thread-7"
+    (kept,) = [i for i in store.search(NS) if i.key != key]  # the superseded fact
+    assert [v.provenance["thread_id"] for v in store.history(NS, kept.key)] == ["thread-7"]
 
 
 def test_store_from_the_langgraph_context(store: BaseStore) -> None:
