@@ -26,8 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from retain.clock import Clock, as_clock
 
 # One rule for what a superseding update writes: the store manager's (core/store_flow.py).
-from retain.core.store_flow import _ended as superseded_value
-from retain.core.store_flow import _stamp as fact_stamps
+from retain.core.store_flow import fact_stamps, superseded_value
 from retain.core.temporal import holds
 from retain.errors import ConfigurationError
 from retain.graph_context import resolve_store

@@ -283,3 +283,50 @@ def test_search_returns_current_facts_with_as_of_and_superseded_ones_on_request(
             "/v1/memories/search", json={"prefix": NS, "query": "x", "as_of": "2026-02-01T00:00"}
         )
         assert (naive.status_code, error_of(naive)["type"]) == (422, "InvalidInputError")
+
+
+def test_facts_formed_in_the_background_carry_when_the_conversation_was_said(
+    make_server: Callable[..., RunningServer],
+) -> None:
+    from datetime import timezone
+
+    model = FakeChatModel([[insert("User likes green tea")], [insert("User owns a cat")]])
+    server = make_server(model=model, mcp=False, poll_interval=0.02)
+    with server.client() as http:
+        said = "2025-05-04T03:02:01+00:00"
+        first = http.post(
+            "/v1/conversations",
+            json={
+                "namespace": NS,
+                "said_at": said,
+                "messages": [{"role": "user", "content": "tea"}],
+            },
+        )
+        assert first.status_code == 202, first.text
+        before = datetime.now(timezone.utc).replace(microsecond=0)
+        second = http.post(
+            "/threads/t1/runs",
+            json={
+                "input": {"messages": [{"role": "user", "content": "cat"}]},
+                "config": {"configurable": {"namespace": NS}},
+            },
+        )
+        assert second.status_code == 200, second.text
+        after = datetime.now(timezone.utc)
+        for job in (first.json()["id"], second.json()["metadata"]["job_id"]):
+            wait_for(lambda j=job: http.get(f"/v1/jobs/{j}").json()["state"] == "done", "a job")
+        found = http.post("/v1/memories/search", json={"prefix": ["users"]}).json()
+        stamps = {i["value"]["content"]["content"]: i["value"]["said_at"] for i in found}
+        assert datetime.fromisoformat(stamps["User likes green tea"]) == datetime.fromisoformat(
+            said
+        )
+        submitted = datetime.fromisoformat(stamps["User owns a cat"])
+        assert before <= submitted <= after  # when it was submitted, not when it ran
+        bad = http.post(
+            "/threads/t2/runs",
+            json={
+                "input": {"messages": [{"role": "user", "content": "x"}], "said_at": "May"},
+                "config": {"configurable": {"namespace": NS}},
+            },
+        )
+        assert (bad.status_code, error_of(bad)["type"]) == (400, "InvalidInputError")

@@ -51,8 +51,10 @@ __all__ = [
     "StoreManagerSpec",
     "StoreResult",
     "Write",
+    "fact_stamps",
     "manage_store_memories",
     "recall_queries",
+    "superseded_value",
 ]
 
 QUERY_TOOL = "search_memory"
@@ -346,11 +348,11 @@ def manage_store_memories(
         value = {"kind": op.kind, "content": kind.dump(op.content)}
         where = _where(op.id, by_id, namespace)
         if temporal and said_at is not None:
-            value.update(_stamp(value["content"], said_at))
+            value.update(fact_stamps(value["content"], said_at))
             old = by_id.get(op.id)
             if isinstance(op, Update) and old is not None and where not in puts:
                 # the old fact gives way: kept under a new key, ended
-                ended = _ended(old.value, value, said_at, where[1])
+                ended = superseded_value(old.value, value, said_at, where[1])
                 puts[(tuple(old.namespace), new_key())] = ended
         puts[where] = value
     if puts or deletes:
@@ -364,7 +366,7 @@ def manage_store_memories(
     )
 
 
-def _stamp(content: Any, said_at: datetime) -> dict[str, str]:
+def fact_stamps(content: Any, said_at: datetime) -> dict[str, str]:
     """The temporal fields of a fact stated at ``said_at``."""
     out = {SAID_AT: format_time(said_at)}
     text = content.get("content") if isinstance(content, dict) else None
@@ -374,7 +376,7 @@ def _stamp(content: Any, said_at: datetime) -> dict[str, str]:
     return out
 
 
-def _ended(
+def superseded_value(
     old: dict[str, Any], new: dict[str, Any], said_at: datetime, successor: str
 ) -> dict[str, Any]:
     """The superseded fact: its value, ended when the new one began (or was said)."""

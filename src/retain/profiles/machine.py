@@ -213,7 +213,7 @@ class LearningMachine:
             tools.append(self._profile_tool(self.profiles))
         if self._agentic(self.memory_config) and self.memory_config is not None:
             ns = self.memory_config.namespace
-            tools.append(create_manage_memory_tool(ns, store=self.store))
+            tools.append(create_manage_memory_tool(ns, store=self.store, clock=self._clock))
             tools.append(create_search_memory_tool(ns, store=self.store, clock=self._clock))
         return tools
 

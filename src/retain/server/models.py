@@ -158,6 +158,11 @@ class ConversationIn(_Strict):
     )
     delay: float = Field(0.0, ge=0, le=86_400, description="Seconds to wait before forming.")
     idempotency_key: str | None = None
+    said_at: AwareDatetime | None = Field(
+        None,
+        description="When the conversation happened (default: when it was submitted); "
+        "the facts formed from it are stamped with it (docs/temporal.md).",
+    )
 
 
 class JobOut(BaseModel):

@@ -116,6 +116,7 @@ async def submit_conversation(body: ConversationIn, key: Key, service: Svc) -> d
         thread_id=body.thread_id,
         delay=body.delay,
         idempotency_key=body.idempotency_key,
+        said_at=body.said_at,
     )
     return job_out(job)
 

@@ -57,6 +57,22 @@ def _namespace(key: ApiKey, config: Any) -> list[str]:
     return chosen
 
 
+def _said_at(raw: Any) -> datetime | None:
+    """The input's ``said_at`` (what a remote ReflectionExecutor sends: ISO 8601 with a
+    time zone), or ``None``."""
+    if raw is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise InvalidInputError(
+            f"said_at must be an ISO 8601 time with a time zone; got {str(raw)[:40]!r}."
+        )
+    return parsed
+
+
 @router.post("/threads/{thread_id}/runs")
 async def create_run(
     thread_id: str,
@@ -79,6 +95,7 @@ async def create_run(
         [_message(m) for m in raw],
         thread_id=thread_id,
         delay=float(delay),
+        said_at=_said_at(payload.get("said_at") if isinstance(payload, Mapping) else None),
     )
     at = datetime.fromtimestamp(job.created_at, timezone.utc).isoformat()
     return {

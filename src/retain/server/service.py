@@ -16,12 +16,13 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, Op, PutOp, SearchItem, SearchOp
 
+from retain.core.temporal import format_time
 from retain.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -34,7 +35,7 @@ from retain.profiles import UserProfile, UserProfileStore
 from retain.queue import Job, JobState, QueueWorker, RetryPolicy, open_queue
 from retain.server.keys import ApiKey, KeyStore, Permission, admin_key
 from retain.stores import RetainStore, Version, provenance
-from retain.stores.validation import check_namespace
+from retain.stores.validation import check_instant, check_namespace
 
 __all__ = ["QUEUE_NAME", "Service"]
 
@@ -152,7 +153,8 @@ class Service:
             self.model, namespace=tuple(payload["namespace"]), store=self.store
         )
         messages = [(m["role"], m["content"]) for m in payload["messages"]]
-        result = manager.invoke({"messages": messages})
+        said = payload.get("said_at")  # jobs queued before it was recorded have none
+        result = manager.invoke({"messages": messages, **({"said_at": said} if said else {})})
         return len(result) if isinstance(result, list) else None
 
     # -- keys ------------------------------------------------------------------------------
@@ -474,18 +476,26 @@ class Service:
         thread_id: str | None = None,
         delay: float = 0.0,
         idempotency_key: str | None = None,
+        said_at: datetime | None = None,
     ) -> Job:
         """Queue a conversation for background memory formation in ``namespace``.
 
         Submissions with the same namespace and ``thread_id`` debounce: a newer one
         replaces the queued one. The debounce key always holds the namespace, so one
-        tenant never replaces another's work."""
+        tenant never replaces another's work. The facts formed are stamped with
+        ``said_at`` (default: now, when it is submitted, not when the job runs)."""
         ns = self._ns(key, "write", namespace)
         if any("{" in label or "}" in label for label in ns):
             raise InvalidInputError("Namespace labels of conversations may not hold '{' or '}'.")
         if not messages:
             raise InvalidInputError("A conversation needs at least one message.")
-        payload = {"namespace": list(ns), "messages": [dict(m) for m in messages]}
+        now = datetime.fromtimestamp(self.store.clock.now(), timezone.utc)
+        said = check_instant(said_at) if said_at is not None else now
+        payload = {
+            "namespace": list(ns),
+            "messages": [dict(m) for m in messages],
+            "said_at": format_time(said),
+        }
         chosen = None if thread_id is None else debounce_key(ns, thread_id, None)
         idem = None if idempotency_key is None else json.dumps([list(ns), idempotency_key])
         job, _ = await asyncio.to_thread(

@@ -27,6 +27,7 @@ from langgraph.store.base import (
 )
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
+from retain.clock import Clock
 from retain.core.ranking import Doc, Ranking, RecallFlow, Scored, recall_flow
 from retain.core.temporal import as_utc
 from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS, resolve_embeddings
@@ -456,6 +457,12 @@ class RetainStore(BaseStore):
     """
 
     supports_ttl = True
+    _clock: Clock
+
+    @property
+    def clock(self) -> Clock:
+        """The store's time source (``clock=`` when it was opened; :mod:`retain.clock`)."""
+        return self._clock
 
     def recall(
         self,
