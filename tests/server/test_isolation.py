@@ -202,3 +202,37 @@ def test_keys_are_stored_hashed(server: RunningServer, sqlite_path: Any) -> None
     secret_part = made["secret"].split("_", 2)[2]
     assert len(rows) == 1
     assert all(secret_part not in str(v) for v in rows[0])
+
+
+def test_a_user_key_sees_only_its_namespaces_counts(server: RunningServer) -> None:
+    counts = {("users", "u1", "memories"): 2, ("users", "u1", "profile"): 1}
+    others = {("users", "u2", "memories"): 3, ("users", "u1x", "memories"): 1, ("teams",): 1}
+    with server.client() as admin:
+        for ns, n in {**counts, **others}.items():
+            for i in range(n):
+                put = admin.post(
+                    "/v1/memories", json={"namespace": list(ns), "key": f"k{i}", "value": {"v": i}}
+                )
+                assert put.status_code == 200, put.text
+        made = {
+            name: admin.post(
+                "/v1/keys",
+                json={"name": name, "prefixes": prefixes, "subject": "u1", "permissions": ["read"]},
+            ).json()["secret"]
+            for name, prefixes in [
+                ("u1", [["users", "{key_subject}"]]),
+                ("overlapping", [["users", "u1"], ["users", "u1", "memories"]]),
+            ]
+        }
+    expected = [[list(ns), n] for ns, n in sorted(counts.items())]
+    for secret in made.values():
+        with server.client(secret) as u1:
+            for prefix in ("", "?prefix=users", "?prefix=users.u1"):
+                summary = u1.get(f"/v1/namespaces/summary{prefix}").json()
+                assert [[s["namespace"], s["items"]] for s in summary] == expected, prefix
+            mine = u1.get("/v1/namespaces/summary?prefix=users.u1.memories").json()
+            assert [[s["namespace"], s["items"]] for s in mine] == expected[:1]
+            stats = u1.get("/v1/stats?prefix=users.u1").json()
+            assert (stats["namespaces"], stats["items"]) == (2, 3)
+            for refused in ("/v1/namespaces/summary?prefix=users.u1x", "/v1/stats?prefix=users.u2"):
+                assert u1.get(refused).status_code == 404

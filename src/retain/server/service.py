@@ -34,7 +34,7 @@ from retain.executor import debounce_key
 from retain.profiles import UserProfile, UserProfileStore
 from retain.queue import Job, JobState, QueueWorker, RetryPolicy, open_queue
 from retain.server.keys import ApiKey, KeyStore, Permission, admin_key
-from retain.stores import RetainStore, Version, provenance
+from retain.stores import NamespaceSummary, RetainStore, Version, provenance
 from retain.stores.validation import check_instant, check_namespace
 
 __all__ = ["QUEUE_NAME", "Service"]
@@ -401,8 +401,8 @@ class Service:
     async def stats(self, key: ApiKey, prefix: Any) -> dict[str, Any]:
         """Counts under ``prefix``: namespaces, items, jobs by state (visible ones)."""
         ns = self._prefix(key, "read", prefix)
-        spaces = await self.namespaces(key, prefix=ns or None, limit=1_000_000)
-        items = len(await self.store.asearch(ns, limit=1_000_000_000))
+        spaces = await self.store.anamespace_summary(ns)  # ns lies in the key's prefixes
+        items = sum(space.items for space in spaces)
         jobs = await asyncio.to_thread(self.queue.jobs, None, limit=100_000)
         states: dict[str, int] = {}
         for job in jobs:
@@ -412,23 +412,26 @@ class Service:
 
     async def summary(self, key: ApiKey, prefix: Any) -> list[dict[str, Any]]:
         """Each namespace under ``prefix`` with its item count and last write, for a tree
-        view (read; namespaces outside the key's prefixes are left out)."""
+        view (read; namespaces outside the key's prefixes are left out). Counted by the
+        store in SQL (:meth:`~retain.stores.RetainStore.namespace_summary`), not read."""
         ns = check_namespace(prefix, prefix=True)
         if not any(ns[: len(s)] == s or s[: len(ns)] == ns for s in key.scopes):
             raise NotFoundError(_HIDDEN, status=404)
-        counts: dict[tuple[str, ...], list[Any]] = {}
+        found: dict[tuple[str, ...], NamespaceSummary] = {}
         for scope in key.scopes:
             under = scope if len(scope) >= len(ns) else ns
             if under[: len(ns)] != ns:
                 continue
             self.check(key, "read", under)
-            for item in await self.store.asearch(under, limit=1_000_000_000):
-                entry = counts.setdefault(item.namespace, [0, item.updated_at])
-                entry[0] += 1
-                entry[1] = max(entry[1], item.updated_at)
+            for space in await self.store.anamespace_summary(under):
+                found[space.namespace] = space  # overlapping scopes count a namespace once
         return [
-            {"namespace": list(space), "items": n, "last_activity": last.isoformat()}
-            for space, (n, last) in sorted(counts.items())
+            {
+                "namespace": list(space.namespace),
+                "items": space.items,
+                "last_activity": space.last_activity.isoformat(),
+            }
+            for space in sorted(found.values())
         ]
 
     async def reembed(self, key: ApiKey) -> int:

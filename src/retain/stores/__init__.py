@@ -17,6 +17,7 @@ from retain.core.ranking import Ranking
 from retain.embeddings import DEFAULT_EMBED, MINILM_DIMS
 from retain.errors import ConfigurationError
 from retain.stores.base import (
+    NamespaceSummary,
     RankedItem,
     RetainStore,
     Version,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PATH",
+    "NamespaceSummary",
     "PostgresStore",
     "RankedItem",
     "Ranking",

@@ -12,7 +12,7 @@ import json
 from abc import abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -36,6 +36,8 @@ from retain.stores.validation import check_instant, check_namespace, check_page
 
 __all__ = [
     "SEP",
+    "NamespaceCounts",
+    "NamespaceSummary",
     "RankedItem",
     "RecallArgs",
     "RecallMode",
@@ -48,6 +50,7 @@ __all__ = [
     "matches_filter",
     "namespace_matches",
     "namespace_page",
+    "namespace_summaries",
     "ns_text",
     "ns_tuple",
     "parse_index",
@@ -113,6 +116,44 @@ class Version:
     value: dict[str, Any] | None
     at: datetime
     provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, order=True)
+class NamespaceSummary:
+    """One namespace holding live items: how many, and when one was last written (UTC).
+
+    What :meth:`RetainStore.namespace_summary` returns, one per namespace, sorted by
+    namespace (counted by the database, no memory is read).
+
+    Example:
+        >>> from retain.stores import SQLiteStore
+        >>> store = SQLiteStore(":memory:", index=False)
+        >>> store.put(("users", "u1", "memories"), "a", {"content": "likes tea"})
+        >>> store.put(("users", "u1", "memories"), "b", {"content": "has a cat"})
+        >>> store.put(("users", "u2", "memories"), "c", {"content": "runs"})
+        >>> [(s.namespace, s.items) for s in store.namespace_summary(("users",))]
+        [(('users', 'u1', 'memories'), 2), (('users', 'u2', 'memories'), 1)]
+        >>> store.namespace_summary(("users", "u1"))[0].last_activity.tzname()
+        'UTC'
+    """
+
+    namespace: tuple[str, ...]
+    items: int
+    last_activity: datetime
+
+
+NamespaceCounts = list[tuple[str, int, datetime]]
+"""What a back-end's grouped count answers: ``(namespace text, live items, newest
+updated_at)`` per namespace, in any order."""
+
+
+def namespace_summaries(rows: Iterable[tuple[str, int, datetime]]) -> list[NamespaceSummary]:
+    """:class:`NamespaceSummary` entries from a back-end's :data:`NamespaceCounts`,
+    sorted by namespace (as tuples: ``users.u1`` before ``users-x``), times in UTC."""
+    return sorted(
+        NamespaceSummary(ns_tuple(text), int(count), last.astimezone(timezone.utc))
+        for text, count, last in rows
+    )
 
 
 class RankedItem(SearchItem):
@@ -535,6 +576,35 @@ class RetainStore(BaseStore):
 
     async def ahistory(self, namespace: tuple[str, ...], key: str) -> list[Version]:
         found: list[Version] = await self._in_thread(self.history, namespace, key)
+        return found
+
+    def namespace_summary(
+        self, namespace_prefix: tuple[str, ...] = (), /
+    ) -> list[NamespaceSummary]:
+        """Each namespace under ``namespace_prefix`` (whole labels: ``("users",)`` leaves
+        out ``("users-x",)``) with its number of live items and its last write, sorted by
+        namespace; expired items (TTL) are not counted, as search leaves them out.
+
+        One grouped count in the database: no memory is read or decoded, so it costs a
+        scan of the index, not of the values. See :class:`NamespaceSummary`.
+        """
+        return namespace_summaries(
+            self._namespace_counts(check_namespace(namespace_prefix, prefix=True))
+        )
+
+    async def anamespace_summary(
+        self, namespace_prefix: tuple[str, ...] = (), /
+    ) -> list[NamespaceSummary]:
+        """Async :meth:`namespace_summary`."""
+        prefix = check_namespace(namespace_prefix, prefix=True)
+        return namespace_summaries(await self._anamespace_counts(prefix))
+
+    @abstractmethod
+    def _namespace_counts(self, prefix: tuple[str, ...]) -> NamespaceCounts:
+        """The live items under a checked prefix, grouped by namespace in SQL."""
+
+    async def _anamespace_counts(self, prefix: tuple[str, ...]) -> NamespaceCounts:
+        found: NamespaceCounts = await self._in_thread(self._namespace_counts, prefix)
         return found
 
     def get_as_of(self, namespace: tuple[str, ...], key: str, at: datetime) -> Item | None:

@@ -26,6 +26,7 @@ from retain.core.ranking import (
 from retain.core.temporal import holds
 from retain.errors import EmbeddingDimensionError
 from retain.stores.base import (
+    NamespaceCounts,
     RankedItem,
     RecallArgs,
     current_page,
@@ -311,6 +312,15 @@ class PgReads:
             f"SELECT DISTINCT i.prefix FROM retain_items i WHERE {self._LIVE}", {"now": now}
         )
         return namespace_page((r[0] for r in rows), op)
+
+    def _summary_rows(self, prefix: tuple[str, ...], now: datetime) -> Steps[NamespaceCounts]:
+        """The live items under ``prefix`` counted per namespace, with the newest write."""
+        rows = yield Sql(
+            "SELECT i.prefix, count(*), max(i.updated_at) FROM retain_items i WHERE "
+            f"{under_sql('i.prefix')} AND {self._LIVE} GROUP BY i.prefix",
+            {**under_params(ns_text(prefix)), "now": now},
+        )
+        return [(p, int(n), last) for p, n, last in rows]
 
     def _recall_rows(self, args: RecallArgs, q: Any) -> Steps[list[SearchItem]]:
         """A checked recall's page (``q``: the query's vector, if it is ranked by one)."""

@@ -47,6 +47,7 @@ from retain.errors import (
     StoreError,
 )
 from retain.stores.base import (
+    NamespaceCounts,
     RecallArgs,
     RetainStore,
     Version,
@@ -437,6 +438,13 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore, Closing):
         """Native async, on the async pool."""
         q = await self.embeddings.aembed_query(args.query) if self._wants_vector(args) else None
         return await self._db.adrive(self._recall_rows(args, q))
+
+    def _namespace_counts(self, prefix: tuple[str, ...]) -> NamespaceCounts:
+        return self._db.drive(self._summary_rows(prefix, self._now()))
+
+    async def _anamespace_counts(self, prefix: tuple[str, ...]) -> NamespaceCounts:
+        """Native async, on the async pool."""
+        return await self._db.adrive(self._summary_rows(prefix, self._now()))
 
     def _history(self, namespace: tuple[str, ...], key: str) -> Steps[list[Version]]:
         rows = yield Sql(

@@ -50,6 +50,7 @@ from retain.core.ranking import (
 from retain.core.temporal import holds
 from retain.errors import ConfigurationError, EmbeddingDimensionError, InvalidInputError
 from retain.stores.base import (
+    NamespaceCounts,
     RankedItem,
     RecallArgs,
     RetainStore,
@@ -628,6 +629,15 @@ class SQLiteStore(CheckedCalls, RetainStore):
             (self._clock.now(),),
         ).fetchall()
         return namespace_page((r[0] for r in rows), op)
+
+    def _namespace_counts(self, prefix: tuple[str, ...]) -> NamespaceCounts:
+        with self._lock, store_errors(self.path):
+            rows = self._conn.execute(
+                "SELECT prefix, count(*), max(updated_at) FROM retain_items WHERE "
+                f"{under_sql()} AND (expires_at IS NULL OR expires_at > ?) GROUP BY prefix",
+                (*under_args(prefix), self._clock.now()),
+            ).fetchall()
+        return [(p, int(n), utc(last)) for p, n, last in rows]
 
     # -- retain's extensions ---------------------------------------------------------------------
 
