@@ -419,9 +419,12 @@ class Service:
             raise NotFoundError(_HIDDEN, status=404)
         found: dict[tuple[str, ...], NamespaceSummary] = {}
         for scope in key.scopes:
-            under = scope if len(scope) >= len(ns) else ns
-            if under[: len(ns)] != ns:
-                continue
+            if scope[: len(ns)] == ns:
+                under = scope  # the scope lies under the prefix asked about
+            elif ns[: len(scope)] == scope:
+                under = ns  # the prefix lies inside the scope
+            else:
+                continue  # another part of the tree
             self.check(key, "read", under)
             for space in await self.store.anamespace_summary(under):
                 found[space.namespace] = space  # overlapping scopes count a namespace once
