@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import json
 import math
 import os
 import random
@@ -37,6 +38,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from langchain_core.embeddings import Embeddings
 
 DIMS = 384
 USERS = 100
@@ -82,7 +85,20 @@ def embed(texts: list[str]) -> list[list[float]]:
     return out
 
 
-INDEX: dict[str, Any] = {"dims": DIMS, "embed": embed, "fields": ["content"]}
+class _HashedWords(Embeddings):
+    """:func:`embed` as LangChain ``Embeddings`` with a fixed id, so the loader, the server
+    and its worker processes (which import this module under other names) agree."""
+
+    model_id = "bench:hashed-words-384"
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return embed(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return embed([text])[0]
+
+
+INDEX: dict[str, Any] = {"dims": DIMS, "embed": _HashedWords(), "fields": ["content"]}
 
 
 def _text(rng: random.Random) -> str:
@@ -95,15 +111,33 @@ def _open(url: str) -> Any:
     return open_store(url, index=INDEX)
 
 
-def _serve(url: str, port: int) -> None:
-    """The server process: ``retain serve`` over the store, with this module's embedding."""
+def _serve(url: str, port: int, workers: int) -> None:
+    """The server process: ``retain serve`` over the store, with this module's embedding
+    (``workers`` processes sharing the port, as ``retain serve --workers``)."""
     import uvicorn
 
+    if workers > 1:
+        os.environ["RETAIN_BENCH_STORE"] = url
+        uvicorn.run(
+            "service_bench:_worker_app",
+            factory=True,
+            workers=workers,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+        return
+    uvicorn.run(_app(url), host="127.0.0.1", port=port, log_level="warning")
+
+
+def _app(url: str) -> Any:
     from retain.server import create_app
 
-    store = _open(url)
-    app = create_app(store, admin_key=ADMIN, mcp=False, worker=False)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    return create_app(_open(url), admin_key=ADMIN, mcp=False, worker=False)
+
+
+def _worker_app() -> Any:
+    return _app(os.environ["RETAIN_BENCH_STORE"])
 
 
 @dataclass
@@ -152,7 +186,66 @@ async def _drive(clients: int, seconds: float, put_ratio: float, op: Any) -> Sta
     return stats
 
 
+class _Connection:
+    """A minimal HTTP/1.1 keep-alive client, as a load generator like wrk would be: a
+    request costs it a few tens of microseconds, where httpx spends about a millisecond of
+    the same two cores the server runs on."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, secret: str) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {secret}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        sizes = [line.split(":", 1)[1] for line in lines if line.lower().startswith("content-le")]
+        length = int(sizes[0])
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def _over_raw_http(url: str, secrets: dict[str, str], clients: int, args: Any) -> Stats:
+    host, port = url.removeprefix("http://").split(":")
+    conns = [_Connection(host, int(port)) for _ in range(clients)]
+
+    async def op(number: int, user: str, kind: str, rng: random.Random) -> None:
+        if kind == "put":
+            body = {
+                "namespace": ["users", user],
+                "key": f"c{number}-{rng.randrange(10**9)}",
+                "value": {"content": _text(rng)},
+            }
+            path = "/v1/memories"
+        else:
+            body = {"prefix": ["users", user], "query": " ".join(rng.sample(WORDS, 2))}
+            path = "/v1/memories/search"
+        status, text = await conns[number].post(path, json.dumps(body).encode(), secrets[user])
+        if status >= 400:
+            raise RuntimeError(text.decode())
+
+    try:
+        return await _drive(clients, args.seconds, args.put_ratio, op)
+    finally:
+        for conn in conns:
+            conn.close()
+
+
 async def _over_http(url: str, secrets: dict[str, str], clients: int, args: Any) -> Stats:
+    if args.client == "raw":
+        return await _over_raw_http(url, secrets, clients, args)
     import httpx
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -218,14 +311,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _server(url: str) -> Iterator[str]:
+def _server(url: str, workers: int = 1) -> Iterator[str]:
     port = _free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent), *sys.path]),
     }
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", url, "--port", str(port)], env=env
+        [sys.executable, __file__, "--serve", url, "--port", str(port), "--workers", str(workers)],
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -272,11 +366,20 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[20, 50])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--put-ratio", type=float, default=0.2)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (retain serve --workers)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=["raw", "httpx"],
+        default="raw",
+        help="the load generator: a minimal keep-alive HTTP/1.1 client, or httpx",
+    )
     parser.add_argument("--serve", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        _serve(args.serve, args.port)
+        _serve(args.serve, args.port, args.workers)
         return
     print(
         f"{args.memories} memories in {USERS} namespaces, {args.seconds:.0f} s per run, "
@@ -290,7 +393,7 @@ def main() -> None:
         ):
             secrets = _load(url, args.memories)
             for clients in args.clients:
-                with _server(url) as base:
+                with _server(url, args.workers) as base:
                     served = asyncio.run(_over_http(base, secrets, clients, args))
                 store = _open(url)
                 try:

@@ -152,6 +152,10 @@ def test_user_errors_are_one_line_with_their_exit_codes(
     code, _, err = run("add", "users.u1", "x", "--store", "mysql://nope")
     assert code == 2
     assert "Unknown store URL" in err
+    code, _, err = run("serve", "--workers", "0", *store)
+    assert (code, err) == (2, "retain: error: --workers must be 1 or more; got 0.\n")
+    code, _, err = run("serve", *store, env={"RETAIN_WORKERS": "two"})
+    assert (code, err) == (2, "retain: error: RETAIN_WORKERS must be a whole number; got 'two'.\n")
 
 
 def _closed_port() -> int:
@@ -230,3 +234,54 @@ def test_retain_serve_starts_on_the_embedded_store(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_retain_serve_runs_several_processes_on_one_port(tmp_path: Path) -> None:
+    """``retain serve --workers 2``: two server processes share the port and the store
+    file; what one writes, the other finds (each keeps its own caches in step)."""
+    import httpx
+
+    env: dict[str, Any] = {k: v for k, v in os.environ.items() if not k.startswith("RETAIN_")}
+    admin = "serve-test-admin-key-0123456789"
+    env.update(PYTHONPATH=SRC, RETAIN_ADMIN_KEY=admin)
+    port = _closed_port()
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+    cli = [sys.executable, "-m", "retain.cli", "serve", "--port", str(port), "--store", store]
+    server = subprocess.Popen(
+        [*cli, "--workers", "2", "--no-worker"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {admin}"}
+    try:
+
+        def ready() -> bool:
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            try:
+                return httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(ready, "retain serve --workers 2 to answer", timeout=120)
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
+        assert sum(b"spawn_main" in c for c in commands) == 2  # uvicorn's worker processes
+        for i in range(12):  # a new connection each time: the kernel spreads them
+            body = {"namespace": ["users", "u1"], "key": f"k{i}", "value": {"content": f"tea {i}"}}
+            assert httpx.post(f"{base}/v1/memories", json=body, headers=auth).status_code == 200
+        for _ in range(6):
+            found = httpx.post(
+                f"{base}/v1/memories/search",
+                json={"prefix": ["users", "u1"], "query": "tea", "limit": 50},
+                headers=auth,
+            )
+            assert sorted(i["key"] for i in found.json()) == sorted(f"k{i}" for i in range(12))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert server.returncode is not None

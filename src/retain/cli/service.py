@@ -75,6 +75,12 @@ def add_service_commands(sub: Any) -> None:
     serve.add_argument("--model", default=None, help="forms memories; default RETAIN_MODEL")
     serve.add_argument("--no-mcp", action="store_true", help="do not mount MCP at /mcp/")
     serve.add_argument("--no-worker", action="store_true", help="run no background worker")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="server processes sharing the port (default RETAIN_WORKERS, else 1)",
+    )
     mcp = sub.add_parser("mcp", help="run the MCP server over stdio (key: RETAIN_API_KEY)")
     mcp.add_argument("--store", default=None, help=f"default RETAIN_STORE, else {DEFAULT_STORE}")
     mcp.add_argument("--model", default=None, help="forms memories; default RETAIN_MODEL")
@@ -374,36 +380,97 @@ def _settings_model(args: argparse.Namespace) -> str | None:
     return args.model or os.environ.get("RETAIN_MODEL") or None
 
 
+_WORKER_SETTINGS = "RETAIN_SERVE_SETTINGS"  # what `retain serve --workers N` hands each process
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from retain.server import create_app
-
     host = args.host or os.environ.get("RETAIN_HOST") or "127.0.0.1"
     port = args.port or int(os.environ.get("RETAIN_PORT") or 8000)
-    store = _open_store(args.store)
+    workers = args.workers if args.workers is not None else _int_setting("RETAIN_WORKERS", 1)
+    if workers < 1:
+        raise ConfigurationError(f"--workers must be 1 or more; got {workers}.")
+    settings = {
+        "store": args.store or os.environ.get("RETAIN_STORE") or DEFAULT_STORE,
+        "model": _settings_model(args),
+        "mcp": not args.no_mcp,
+        "worker": not args.no_worker,
+        "host": host,
+    }
+    store, app = _serve_app(settings)
     try:
-        admin = os.environ.get("RETAIN_ADMIN_KEY") or None
-        app = create_app(
-            store,
-            admin_key=admin,
-            model=_settings_model(args),
-            mcp=not args.no_mcp,
-            worker=not args.no_worker,
-            host=host,
+        print(
+            f"retain serve: http://{host}:{port} (docs at /docs, MCP at /mcp/, inspector at "
+            f"/ui/){f'; {workers} processes' if workers > 1 else ''}",
+            file=sys.stderr,
         )
-        print(f"retain serve: http://{host}:{port} (docs at /docs, MCP at /mcp/)", file=sys.stderr)
         service = app.state.service
-        if service.keys is not None and not service.keys.list() and not admin:
+        if service.keys is not None and not service.keys.list() and not _admin_secret():
             print(
                 "retain serve: no API keys yet; set RETAIN_ADMIN_KEY, or create one with "
                 "'retain keys create NAME --prefix users.{key_subject} --subject USER'",
                 file=sys.stderr,
             )
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        if workers == 1:
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+            return 0
     finally:
-        store.close()
+        store.close()  # with several processes, each opens its own (_worker_app)
+    os.environ[_WORKER_SETTINGS] = json.dumps(settings)
+    uvicorn.run(
+        "retain.cli.service:_worker_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+    )
     return 0
+
+
+def _admin_secret() -> str | None:
+    return os.environ.get("RETAIN_ADMIN_KEY") or None
+
+
+def _int_setting(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number; got {raw!r}.") from None
+
+
+def _serve_app(settings: dict[str, Any]) -> tuple[Any, Any]:
+    """The store and the app of ``retain serve`` (one process's)."""
+    from retain.server import create_app
+
+    store = _open_store(settings["store"])
+    try:
+        app = create_app(
+            store,
+            admin_key=_admin_secret(),
+            model=settings["model"],
+            mcp=settings["mcp"],
+            worker=settings["worker"],
+            host=settings["host"],
+        )
+    except BaseException:
+        store.close()
+        raise
+    return store, app
+
+
+def _worker_app() -> Any:
+    """One process of ``retain serve --workers N`` (uvicorn's app factory): its own store
+    connection, key check and queue worker, from the settings the parent process left."""
+    import atexit
+
+    store, app = _serve_app(json.loads(os.environ[_WORKER_SETTINGS]))
+    atexit.register(store.close)
+    return app
 
 
 def _mcp(args: argparse.Namespace) -> int:

@@ -138,5 +138,9 @@ def create_app(
 
         install_ui(app)
     if mcp_server is not None:
-        app.mount("/mcp", mcp_server.streamable_http_app(streamable_http_path="/", host=host))
+        # stateless: any process of a scaled-out server answers any request (keys per request)
+        mcp_app = mcp_server.streamable_http_app(
+            streamable_http_path="/", host=host, stateless_http=True
+        )
+        app.mount("/mcp", mcp_app)
     return app
