@@ -110,11 +110,14 @@ def _facts(call: FakeCall, *, forget_new_lead: bool, keep_tea: bool, skip: str) 
             return [done()]
         return [update(about("Jonas"), "User's team lead is Priya (Jonas left the company)")]
     if "Japanese" in said:
+        return [done()] if skip == "Japanese" else [insert("User is learning Japanese")]
+    if "coffee" in said:
         coffee = "User drinks coffee every morning (switched from tea)"
-        ops = [] if skip == "Japanese" else [insert("User is learning Japanese")]
-        return [*ops, insert(coffee) if keep_tea else update(about("tea"), coffee)]
+        return [insert(coffee) if keep_tea else update(about("tea"), coffee)]
     if "green tea" in said:
-        return [insert("User drinks green tea every morning"), insert("User's team lead is Jonas")]
+        return [insert("User drinks green tea every morning")]
+    if "Jonas" in said:
+        return [insert("User's team lead is Jonas")]
     return [insert("User is Maya Okafor and goes by May"), insert("User lives in Rotterdam")]
 
 
@@ -143,7 +146,7 @@ def test_story_forms_memory_and_answers_from_it(tmp_path: Path) -> None:
     assert f"memories in {db}" in out
     for number in range(1, 5):
         assert f"--- session {number} ---" in out
-    assert out.count("done: forming memories in the background") == 4
+    assert out.count("done: forming memories in the background") == 6  # one per user turn
     scored = re.findall(r"^  (\d\.\d{3})  (.+)$", out, re.MULTILINE)
     assert {text for _, text in scored} == {
         "User is Maya Okafor and goes by May",
@@ -161,8 +164,9 @@ def test_story_forms_memory_and_answers_from_it(tmp_path: Path) -> None:
         ("2", "session-4", "User's team lead is Priya (Jonas left the company)"),
     ]
     extractions = [c for c in model.calls if c.style != "text"]
-    assert len(extractions) == 4  # one fact extraction after each of the 4 sessions
+    assert len(extractions) == 6  # one fact extraction after each of the 6 user turns
     assert not any("Noted, thanks!" in c.prompt for c in extractions)  # the user's turns only
+    assert all(c.prompt.count("\nuser: ") == 1 for c in extractions)  # one turn each
     final = model.calls[-1]
     assert final.prompt == QUESTION
     assert "User's team lead is Priya" in final.system

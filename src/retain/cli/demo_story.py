@@ -68,10 +68,11 @@ presents a superseded fact as current."""
 _ENDED = ("left", "former", "previous", "used to", "no longer", "switched", "anymore", "was ")
 
 FACT_INSTRUCTIONS = """\
-Keep the assistant's memory about its user, May: one short fact per memory, starting with \
-"User" (e.g. "User's team lead is Jonas"). When she says a fact changed, update the memory \
-about that thing (by its id) to the new fact, e.g. "User drinks coffee (switched from tea)"; \
-do not add a second memory about the same thing, nor one that is already stored."""
+Keep the assistant's memory about its user, May. Save every fact she states about herself \
+(her name, home, the languages she is learning, drinks, work and colleagues) as its own \
+short memory starting with "User", e.g. "User's team lead is Jonas". When she says a fact \
+changed, update the memory about that thing (by its id) to the new fact. Never add a second \
+memory about the same thing, nor one already stored."""
 
 
 def answer_prompt(memories: list[str]) -> str:
