@@ -98,7 +98,7 @@ def _content(memory: dict[str, Any]) -> str:
     return str(memory["content"].get("content", ""))
 
 
-def _facts(call: FakeCall, *, forget_new_lead: bool) -> list[Any]:
+def _facts(call: FakeCall, *, forget_new_lead: bool, keep_tea: bool, skip: str) -> list[Any]:
     known = call.memories()
     said = call.prompt.split("<conversation>")[1]
 
@@ -110,40 +110,24 @@ def _facts(call: FakeCall, *, forget_new_lead: bool) -> list[Any]:
             return [done()]
         return [update(about("Jonas"), "User's team lead is Priya (Jonas left the company)")]
     if "Japanese" in said:
-        return [
-            insert("User is learning Japanese"),
-            update(about("tea"), "User drinks coffee every morning (switched from tea)"),
-        ]
+        return [done()] if skip == "Japanese" else [insert("User is learning Japanese")]
+    if "coffee" in said:
+        coffee = "User drinks coffee every morning (switched from tea)"
+        return [insert(coffee) if keep_tea else update(about("tea"), coffee)]
     if "green tea" in said:
-        return [insert("User drinks green tea every morning"), insert("User's team lead is Jonas")]
+        return [insert("User drinks green tea every morning")]
+    if "Jonas" in said:
+        return [insert("User's team lead is Jonas")]
     return [insert("User is Maya Okafor and goes by May"), insert("User lives in Rotterdam")]
 
 
-def _profile(call: FakeCall, *, forget_new_lead: bool) -> list[Any]:
-    said = call.prompt.split("<conversation>")[1]
-    if "Priya" in said:
-        return [done()] if forget_new_lead else [update("default", set={"team_lead": "Priya"})]
-    if "Japanese" in said:
-        return [
-            update("default", set={"languages_learning": "Japanese", "morning_drink": "coffee"})
-        ]
-    if "green tea" in said:
-        return [update("default", set={"morning_drink": "green tea", "team_lead": "Jonas"})]
-    return [
-        update(
-            "default",
-            set={"name": "Maya Okafor", "home_city": "Rotterdam"},
-        )
-    ]
-
-
-def _story_model(*, forget_new_lead: bool = False) -> FakeChatModel:
+def _story_model(
+    *, forget_new_lead: bool = False, keep_tea: bool = False, skip: str = ""
+) -> FakeChatModel:
     def reply(call: FakeCall) -> object:
         if call.style == "text":
             return _answer(call) if QUESTION in call.prompt else "Noted, thanks!"
-        if any(m["kind"] == "DemoProfile" for m in call.memories()):
-            return _profile(call, forget_new_lead=forget_new_lead)
-        return _facts(call, forget_new_lead=forget_new_lead)
+        return _facts(call, forget_new_lead=forget_new_lead, keep_tea=keep_tea, skip=skip)
 
     return FakeChatModel(reply, tool_calling=False)
 
@@ -162,16 +146,7 @@ def test_story_forms_memory_and_answers_from_it(tmp_path: Path) -> None:
     assert f"memories in {db}" in out
     for number in range(1, 5):
         assert f"--- session {number} ---" in out
-    assert out.count("done: forming memories in the background") == 4
-    profile = out.split("profile:\n")[1].split("memories, scored")[0]
-    assert profile.split("\n") == [
-        "  Name: Maya Okafor",
-        "  Home City: Rotterdam",
-        "  Languages Learning: Japanese",
-        "  Morning Drink: coffee",
-        "  Team Lead: Priya",
-        "",
-    ]
+    assert out.count("done: forming memories in the background") == 6  # one per user turn
     scored = re.findall(r"^  (\d\.\d{3})  (.+)$", out, re.MULTILINE)
     assert {text for _, text in scored} == {
         "User is Maya Okafor and goes by May",
@@ -189,25 +164,30 @@ def test_story_forms_memory_and_answers_from_it(tmp_path: Path) -> None:
         ("2", "session-4", "User's team lead is Priya (Jonas left the company)"),
     ]
     extractions = [c for c in model.calls if c.style != "text"]
-    assert len(extractions) == 8  # facts and profile after each of the 4 sessions
+    assert len(extractions) == 6  # one fact extraction after each of the 6 user turns
     assert not any("Noted, thanks!" in c.prompt for c in extractions)  # the user's turns only
+    assert all(c.prompt.count("\nuser: ") == 1 for c in extractions)  # one turn each
     final = model.calls[-1]
     assert final.prompt == QUESTION
     assert "User's team lead is Priya" in final.system
-    assert "Morning Drink: coffee" in final.system
+    assert "team lead is Jonas" not in final.system  # the superseded lead is not current
+    assert "green tea" not in final.system
+    superseded = out.split("superseded facts, kept for history (2):\n")[1].split("history")[0]
+    assert "User drinks green tea every morning  (until 20" in superseded
+    assert "User's team lead is Jonas  (until 20" in superseded
     assert re.search(
         r"^assistant \(\d+\.\d s\): From memory: Rotterdam, Japanese, coffee; your team lead is "
         r"Priya\.$",
         out,
         re.MULTILINE,
     )
-    assert "check: RIGHT" in out
+    assert "check: memories RIGHT, every told fact is current" in out
+    assert "check: answer RIGHT" in out
     store = SQLiteStore(db)  # the memories are in the file, not only in the output
     try:
         assert len(store.recall(("memories", "may"), limit=20)) == 5
         # the drink and the team lead changed: the old facts are kept, ended
         assert len(store.search(("memories", "may"), limit=20)) == 7
-        assert store.get(("users", "may", "profile"), "default") is not None
     finally:
         store.close()
 
@@ -227,8 +207,28 @@ def test_a_wrong_final_answer_fails_the_story(tmp_path: Path) -> None:
     code, out = _run(_story_model(forget_new_lead=True), tmp_path / "memories.db")
     assert code == 1
     assert "your team lead is Jonas" in out
-    assert "check: WRONG, the answer misses team lead" in out
-    assert "the story failed" in out
+    assert "check: memories WRONG, no current fact has the team lead" in out
+    assert "check: answer WRONG, the answer misses team lead" in out
+    assert "the story failed: the memories and the answer check failed" in out
+
+
+def test_a_superseded_fact_left_current_fails_the_story(tmp_path: Path) -> None:
+    # the coffee fact is inserted next to the tea fact instead of superseding it: the
+    # answer may still be right, the stored facts are not
+    code, out = _run(_story_model(keep_tea=True), tmp_path / "memories.db")
+    assert code == 1
+    assert (
+        "check: memories WRONG, a superseded drink is still current: "
+        "'User drinks green tea every morning'" in out
+    )
+    assert "the story failed: the memories check failed" in out
+
+
+def test_a_told_fact_never_stored_fails_the_story(tmp_path: Path) -> None:
+    code, out = _run(_story_model(skip="Japanese"), tmp_path / "memories.db")
+    assert code == 1
+    assert "check: memories WRONG, no current fact has the language" in out
+    assert "check: answer WRONG, the answer misses language" in out
 
 
 def test_failed_memory_formation_is_shown_and_the_story_goes_on(tmp_path: Path) -> None:
@@ -241,7 +241,6 @@ def test_failed_memory_formation_is_shown_and_the_story_goes_on(tmp_path: Path) 
 
     code, out = _run(FakeChatModel(broken, tool_calling=False), tmp_path / "m.db")
     assert "memory formation failed for facts: RuntimeError: model server went away" in out
-    assert "memory formation failed for profile: RuntimeError" in out
     assert code == 1  # the new team lead was never stored
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage
@@ -11,7 +12,7 @@ from langchain_core.messages import HumanMessage
 from retain import Memory
 from retain.core.aliases import Aliases
 from retain.core.extraction import ExtractionSpec, extract_memories, normalize_existing
-from retain.core.facts import fact_subject, same_subject, third_person
+from retain.core.facts import fact_subject, same_subject, same_topic, third_person
 from retain.core.schemas import SchemaSet
 from retain.core.temporal import holds, resolve_relative
 from retain.core.types import Insert, Update
@@ -134,6 +135,35 @@ def test_a_wrong_subject_update_becomes_an_insert_in_fact_mode() -> None:
     # the functional manager's results are unchanged: without fact mode it is an update
     plain = ExtractionSpec(kinds=SchemaSet([Memory]), instructions="x")
     result, _ = _run(plain, [name], wrong)
+    assert [type(op).__name__ for op in result.operations] == ["Update"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "same"),
+    [
+        ("User lives in Berlin.", "User lives in Lisbon.", True),  # the same verb
+        ("User lives in Berlin.", "User moved to Munich.", True),  # a home, both
+        ("User works at Acme.", "User got a job at Globex.", True),  # a job, both
+        ("User prefers tea.", "User drinks coffee (switched from tea).", True),  # a change
+        ("User has a cat named Tofu.", "User adopted a second cat, Miso.", True),  # a word
+        ("User lives in Toronto.", "User has played the violin for two years.", False),
+        ("User works as a chef.", "User got a pilot's licence yesterday.", False),
+    ],
+)
+def test_an_update_must_be_about_the_same_thing(before: str, after: str, same: bool) -> None:
+    assert same_topic(before, after) is same
+    assert same_subject({"content": before}, {"content": after}) is same
+
+
+def test_an_unrelated_update_becomes_an_insert_in_fact_mode() -> None:
+    city = ("k-city", Memory(content="User lives in Toronto."))
+    wrong = [[update("m1", "User has been learning the violin for two years.")]]
+    facts = ExtractionSpec(kinds=SchemaSet([Memory]), instructions="x", facts=True)
+    result, _ = _run(facts, [city], wrong)
+    assert [type(op).__name__ for op in result.operations] == ["Insert"]
+    assert result.memories[0].content.content == "User lives in Toronto."
+    right = [[update("m1", "User lives in Montreal now.")]]
+    result, _ = _run(facts, [city], right)
     assert [type(op).__name__ for op in result.operations] == ["Update"]
 
 

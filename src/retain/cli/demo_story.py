@@ -1,25 +1,26 @@
-"""The script of ``retain demo``: the sessions, the managers' instructions, the final check.
+"""The script of ``retain demo``: the sessions, the fact manager's instructions, the checks.
 
 Pure data and string work, no I/O, so tests and the demo read the same story.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 
 __all__ = [
     "EXPECTED",
     "FACT_INSTRUCTIONS",
-    "PROFILE_INSTRUCTIONS",
     "QUESTION",
     "SESSIONS",
+    "SUPERSEDED",
+    "TOLD",
     "USER_ID",
-    "DemoProfile",
+    "MemoryVerdict",
     "Verdict",
     "answer_prompt",
     "check_answer",
+    "check_memories",
 ]
 
 USER_ID = "may"
@@ -47,53 +48,40 @@ EXPECTED: dict[str, tuple[str, ...]] = {
 }
 """For each part of the question, the words of which the answer must contain one."""
 
+TOLD: dict[str, tuple[str, ...]] = {
+    "name": ("Maya", "May"),
+    "home": ("Rotterdam",),
+    "language": ("Japanese",),
+    "drink": ("coffee",),
+    "team lead": ("Priya",),
+}
+"""Every fact the user told, as the words of which a current stored fact must name one."""
+
+SUPERSEDED: dict[str, tuple[str, str, str]] = {
+    "drink": ("tea", "coffee", ""),
+    "team lead": ("Jonas", "Priya", "lead"),
+}
+"""Facts that changed: ``part: (old word, new word, topic word)``. A current fact that names
+the old word (and the topic word), not the new one, and does not say the old one ended
+presents a superseded fact as current."""
+
+_ENDED = ("left", "former", "previous", "used to", "no longer", "switched", "anymore", "was ")
+
 FACT_INSTRUCTIONS = """\
-You keep the assistant's memory about its user, May. Save each fact May states about \
-herself as one short sentence that starts with "User", for example "User's team lead is \
-Jonas": her name, home, languages, drinks, work and colleagues. When she says that a fact \
-changed, update the memory about that same thing (by its id) to the new fact, for example \
-"User drinks coffee (switched from tea)"; never overwrite a memory about something else, \
-and leave memories the conversation does not change as they are."""
-
-PROFILE_INSTRUCTIONS = """\
-You maintain the user's profile: one document with the fields below. Set a field only from \
-what the user says; when they say a value changed, set the new value. For example, "I'm \
-Ana Silva and I live in Porto" sets name "Ana Silva" and home_city "Porto"; "Luis is my \
-team lead now" sets team_lead "Luis". Do not change fields the conversation says nothing \
-about."""
+Keep the assistant's memory about its user, May. Save every fact she states about herself \
+(her name, home, the languages she is learning, drinks, work and colleagues) as its own \
+short memory starting with "User", e.g. "User's team lead is Jonas". When she says a fact \
+changed, update the memory about that thing (by its id) to the new fact. Never add a second \
+memory about the same thing, nor one already stored."""
 
 
-@dataclass
-class DemoProfile:
-    """Who the user is: name, home, languages, morning drink and team lead."""
-
-    name: str | None = dataclasses.field(
-        default=None, metadata={"description": "The user's own full name"}
-    )
-    home_city: str | None = dataclasses.field(
-        default=None, metadata={"description": "The city where the user lives now"}
-    )
-    languages_learning: str | None = dataclasses.field(
-        default=None, metadata={"description": "Languages the user is learning, comma-separated"}
-    )
-    morning_drink: str | None = dataclasses.field(
-        default=None, metadata={"description": "What the user drinks in the morning now"}
-    )
-    team_lead: str | None = dataclasses.field(
-        default=None,
-        metadata={"description": "The name of the colleague who leads the user's team now"},
-    )
-
-
-def answer_prompt(profile: str, memories: list[str]) -> str:
-    """The final session's system prompt: the recalled profile and memories."""
+def answer_prompt(memories: list[str]) -> str:
+    """The final session's system prompt: the recalled memories (current facts only)."""
     listed = "\n".join(f"- {m}" for m in memories) or "- (none)"
     return (
         "You are May's assistant. This is what you remember about her from earlier "
-        f"conversations:\n<user_profile>\n{profile}\n</user_profile>\n<memories>\n{listed}\n"
-        "</memories>\nThe profile is kept up to date: where a memory disagrees with it, the "
-        "profile is right. When two memories disagree, the one that says what changed is the "
-        "current one. Answer her question from these memories in one or two short sentences."
+        f"conversations:\n<memories>\n{listed}\n</memories>\nAnswer her question from "
+        "these memories in one or two short sentences."
     )
 
 
@@ -129,3 +117,65 @@ def check_answer(answer: str, expected: dict[str, tuple[str, ...]] = EXPECTED) -
         else:
             found[part] = hit
     return Verdict(found, missing)
+
+
+def _names(text: str, word: str) -> bool:
+    return re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) is not None
+
+
+@dataclass(frozen=True)
+class MemoryVerdict:
+    """Whether the stored facts are right: each told fact present and current, and no
+    superseded fact presented as current."""
+
+    found: dict[str, str]
+    """For each told part, the current fact that holds it."""
+    missing: list[str]
+    """Told parts no current fact names."""
+    stale: dict[str, str]
+    """Changed parts whose old value a current fact still presents: part -> that fact."""
+
+    @property
+    def right(self) -> bool:
+        return not self.missing and not self.stale
+
+
+def check_memories(
+    current: list[str],
+    told: dict[str, tuple[str, ...]] = TOLD,
+    superseded: dict[str, tuple[str, str, str]] = SUPERSEDED,
+) -> MemoryVerdict:
+    """Check the current stored facts (``current``: their texts) against the story.
+
+    Example:
+        >>> now = ["User's name is Maya Okafor.", "User lives in Rotterdam.",
+        ...        "User is learning Japanese.", "User drinks coffee every morning.",
+        ...        "User's team lead is Priya (Jonas left)."]
+        >>> check_memories(now).right
+        True
+        >>> stale = check_memories([*now, "User drinks green tea every morning."])
+        >>> stale.right, stale.stale
+        (False, {'drink': 'User drinks green tea every morning.'})
+        >>> check_memories(now[1:]).missing
+        ['name']
+    """
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for part, words in told.items():
+        fact = next((f for f in current if any(_names(f, w) for w in words)), None)
+        if fact is None:
+            missing.append(part)
+        else:
+            found[part] = fact
+    stale: dict[str, str] = {}
+    for part, (old, new, topic) in superseded.items():
+        for fact in current:
+            if (
+                _names(fact, old)
+                and not _names(fact, new)
+                and (not topic or _names(fact, topic))
+                and not any(word in fact.lower() for word in _ENDED)
+            ):
+                stale[part] = fact
+                break
+    return MemoryVerdict(found, missing, stale)

@@ -38,7 +38,7 @@ __all__ = [
 
 log = logging.getLogger("retain.local")
 
-_LOADED: dict[tuple[str, str, int, int], ChatLocalLlama] = {}
+_LOADED: dict[tuple[str, str, int, int, str], ChatLocalLlama] = {}
 _LOADING = threading.Lock()
 
 
@@ -58,6 +58,7 @@ def load_local_chat_model(
     n_ctx: int | None = None,
     progress: Progress | None = None,
     verify: bool = False,
+    context: str = "default",
 ) -> ChatLocalLlama:
     """The chat model ``local:<name>``, loaded once per process and reused.
 
@@ -71,6 +72,13 @@ def load_local_chat_model(
             loading (stages ``"assembling weights"``, ``"verifying sha256"``,
             ``"loading model"``).
         verify: rehash the cached weights even if their stamp matches.
+        context: which llama.cpp context serves the calls. One context keeps the prompt
+            of its last call in its cache, so a call that starts like the previous one
+            (the same fixed instructions) computes only what differs. Give work with
+            its own fixed instructions (memory formation) its own context, e.g.
+            ``context="memory"``, so calls in between (chat replies) do not evict them;
+            the weights are shared (memory-mapped), each context adds its cache (about
+            120 MB for the 1.5B model at ``n_ctx`` 4096).
 
     Raises:
         ConfigurationError: unknown name.
@@ -83,10 +91,10 @@ def load_local_chat_model(
     what = f"The model 'local:{spec.name}'"
     directory = Path(cache_dir).expanduser() if cache_dir is not None else default_model_dir()
     threads = n_threads if n_threads is not None else default_threads()
-    context = n_ctx if n_ctx is not None else spec.n_ctx
-    if threads < 1 or context < 256:
+    n_tokens = n_ctx if n_ctx is not None else spec.n_ctx
+    if threads < 1 or n_tokens < 256:
         raise ConfigurationError(f"n_threads must be >= 1 and n_ctx >= 256 for {what}.")
-    key = (spec.name, str(directory), threads, context)
+    key = (spec.name, str(directory), threads, n_tokens, context)
     with _LOADING:
         loaded = _LOADED.get(key)
         if loaded is not None:
@@ -95,9 +103,18 @@ def load_local_chat_model(
         path = ensure_weights(spec, cache_dir=directory, progress=progress, verify=verify)
         if progress is not None:
             progress("loading model", 0.0)
-        log.info("loading %s from %s (%d threads, n_ctx %d)", spec.name, path, threads, context)
+        log.info(
+            "loading %s from %s (%d threads, n_ctx %d, context %r)",
+            spec.name,
+            path,
+            threads,
+            n_tokens,
+            context,
+        )
         try:
-            client = open_llama(path, what=what, n_ctx=context, n_threads=threads, extra=spec.extra)
+            client = open_llama(
+                path, what=what, n_ctx=n_tokens, n_threads=threads, extra=spec.extra
+            )
         except ValueError:
             if verify:
                 raise ModelWeightsError(
@@ -106,7 +123,9 @@ def load_local_chat_model(
                 ) from None
             # Damage that kept size and mtime: verify for real, rebuild, retry once.
             path = ensure_weights(spec, cache_dir=directory, progress=progress, verify=True)
-            client = open_llama(path, what=what, n_ctx=context, n_threads=threads, extra=spec.extra)
+            client = open_llama(
+                path, what=what, n_ctx=n_tokens, n_threads=threads, extra=spec.extra
+            )
         if progress is not None:
             progress("loading model", 1.0)
         model = ChatLocalLlama(model_name=spec.name, client=client)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from retain.core.messages import message_text
 from retain.llm.structured import json_schema_format, parsed_output
-from retain.local.prompts import worked_example
+from retain.local.prompts import tidy_operations, worked_example
 
 __all__ = ["ChatLocalLlama"]
 
@@ -63,8 +63,10 @@ class ChatLocalLlama(BaseChatModel):
     serialised (a llama.cpp context is not thread-safe).
 
     ``worked_example`` (default on) adds one worked example of memory extraction to the
-    system prompt when retain asks for memory operations; it raises small-model
-    accuracy (benchmarks/RESULTS.md).
+    system prompt when retain asks for memory operations, and drops the operations of the
+    answer that the conversation gives no ground for
+    (:func:`~retain.local.prompts.tidy_operations`); both raise small-model accuracy
+    (benchmarks/RESULTS.md).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -91,12 +93,16 @@ class ChatLocalLlama(BaseChatModel):
 
     def _request(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], str | None]:
+        """The llama.cpp request, and the task message to tidy the answer against (when the
+        answer is memory operations and the small-model help is on)."""
         response_format, schema = _llama_format(kwargs.pop("response_format", None))
         chat = [{"role": _role(m), "content": message_text(m)} for m in messages]
+        task = None
         if schema is not None and self.worked_example:
             example = worked_example(schema)
             if example is not None:
+                task = next((m["content"] for m in chat if "<conversation>" in m["content"]), None)
                 if chat and chat[0]["role"] == "system":
                     chat[0] = {"role": "system", "content": f"{chat[0]['content']}\n\n{example}"}
                 else:
@@ -113,7 +119,7 @@ class ChatLocalLlama(BaseChatModel):
         for key in ("top_p", "top_k", "seed", "repeat_penalty"):
             if key in kwargs:
                 request[key] = kwargs.pop(key)
-        return request
+        return request, task
 
     def _generate(
         self,
@@ -122,13 +128,16 @@ class ChatLocalLlama(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, dict(kwargs))
+        request, task = self._request(messages, stop, dict(kwargs))
         with self._lock:
             response = self.client.create_chat_completion(**request)
         choice = response["choices"][0]
         usage = response.get("usage") or {}
+        content = choice["message"].get("content") or ""
+        if task is not None:
+            content = tidy_operations(content, task)
         message = AIMessage(
-            content=choice["message"].get("content") or "",
+            content=content,
             response_metadata={
                 "model_name": self.model_name,
                 "finish_reason": choice.get("finish_reason"),
@@ -148,7 +157,7 @@ class ChatLocalLlama(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, dict(kwargs))
+        request, _ = self._request(messages, stop, dict(kwargs))
         with self._lock:
             for part in self.client.create_chat_completion(**request, stream=True):
                 text = part["choices"][0].get("delta", {}).get("content") or ""

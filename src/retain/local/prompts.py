@@ -1,16 +1,24 @@
-"""Prompt help for small local models: one worked example for memory extraction.
+"""Help for small local models with memory extraction: one worked example in the prompt,
+and a tidy-up of the operations they answer.
 
-Measured on ``benchmarks/data/local_extraction.jsonl`` (benchmarks/RESULTS.md): with the
-example the 0.5B and 1.5B models follow the ``{"operations": [...]}`` format far more
-reliably (which id to update, when to delete, one fact per memory).
+Tuned on the tuning part of the labelled set (``benchmarks/data/local_extraction.jsonl``;
+never on the held-out part, benchmarks/RESULTS.md): with the example the 0.5B and 1.5B
+models follow the ``{"operations": [...]}`` format far more reliably (which id to update,
+when to delete, one fact per memory). :func:`tidy_operations` drops what small models add
+that no conversation asked for: an update that brings in nothing the conversation said
+(they "refresh" unchanged memories with invented details, "User lives in Rotterdam (changed
+from Amsterdam)"), and an insert that repeats a stored memory or an earlier insert.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-__all__ = ["worked_example"]
+from retain.core.facts import content_stems
+
+__all__ = ["tidy_operations", "worked_example"]
 
 # The memory manager shows memories under short ids (retain.core.aliases). The example
 # updates the second one, so a small model does not learn to copy "m1" by position.
@@ -57,28 +65,37 @@ def worked_example(schema: dict[str, Any]) -> str | None:
     if "insert" not in actions or not _inserts_memory_kind(schema):
         return None
     updates, deletes = "update" in actions, "delete" in actions
-    said = ["I moved to Lisbon last month."]
     ops: list[dict[str, Any]] = []
     existing: list[str] = []
     if updates or deletes:
         existing = [_memory(_JOB, "User is a teacher."), _memory(_CITY, "User lives in Berlin.")]
-    if updates:
-        ops.append({"action": "update", "id": _CITY, "set": {"content": "User lives in Lisbon."}})
-    else:
-        ops.append(_insert("User lives in Lisbon."))
-    said.append("Also, I've started learning the cello!")
+    said = ["I've started learning the cello!", "Also, I moved to Lisbon last month."]
     ops.append(_insert("User is learning the cello."))
+    lisbon = "User moved to Lisbon last month."
+    if updates:
+        ops.append({"action": "update", "id": _CITY, "set": {"content": lisbon}})
+    else:
+        ops.append(_insert(lisbon))
     shown = "\n".join(existing) if existing else "(none yet)"
     rules = [
-        "Write one short fact per memory, starting with who it is about (e.g. 'User ...').",
-        "Do not record greetings, nor what the assistant said unless the user confirmed it.",
+        "Write one short fact per memory, starting with who it is about (e.g. 'User ...'); "
+        "keep when it happened ('last Saturday', 'yesterday') in the fact.",
+        "Record what the user says. Something the assistant said or guessed only if the "
+        "user confirmed it; never greetings.",
+        "If there is nothing new (a question, thanks, a fact already stored), answer "
+        '{"operations": []}.',
     ]
     if existing:
-        rules.insert(0, f"Memory {_JOB} is not in the answer: the conversation does not change it.")
+        rules.insert(
+            0,
+            f"Memory {_JOB} is not in the answer: the conversation does not change it. Never "
+            "repeat a memory that does not change.",
+        )
     if updates:
         rules.append(
-            "When the conversation changes or contradicts an existing memory, update that memory "
-            "(by its id) to the new fact; never add a second memory about the same thing."
+            "When the user says something changed (moved, switched, now, no longer, left, "
+            "promoted), update the memory about that thing (by its id) to the new fact; "
+            "never add a second memory about the same thing."
         )
     if deletes:
         rules.append(
@@ -92,3 +109,69 @@ def worked_example(schema: dict[str, Any]) -> str | None:
         f"<conversation>\nuser: {' '.join(said)}\nassistant: Welcome to Lisbon!\n</conversation>\n"
         f"Answer:\n{json.dumps({'operations': ops})}\n{rule_text}"
     )
+
+
+_MEMORIES = re.compile(r"<existing_memories>\n(.*?)\n</existing_memories>", re.DOTALL)
+_CONVERSATION = re.compile(r"<conversation>\n(.*?)\n</conversation>", re.DOTALL)
+
+
+def _content_text(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def tidy_operations(answer: str, prompt: str) -> str:
+    """The model's ``{"operations": [...]}`` ``answer`` without the operations that
+    ``prompt`` (the task message: its memories and conversation) gives no ground for.
+
+    Dropped: an update of a text memory whose new text adds words, none of which the
+    conversation says; an insert whose text (letters and digits, any case) equals a
+    memory's or an earlier insert's. Anything that does not parse is returned unchanged.
+
+    For example, with "User lives in Rotterdam." stored and "I drink coffee now." said, the
+    update "User lives in Rotterdam (changed from Amsterdam)." and a second insert of "User
+    lives in Rotterdam" are dropped; "User drinks coffee." is kept.
+    """
+    memories, conversation = _MEMORIES.search(prompt), _CONVERSATION.search(prompt)
+    try:
+        data = json.loads(answer)
+    except json.JSONDecodeError:
+        return answer
+    operations = data.get("operations") if isinstance(data, dict) else None
+    if conversation is None or not isinstance(operations, list):
+        return answer
+    texts: dict[str, str] = {}
+    for line in (memories.group(1) if memories else "").splitlines():
+        try:
+            memory = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        text = _content_text(memory.get("content")) if isinstance(memory, dict) else None
+        if text is not None:
+            texts[str(memory.get("id"))] = text
+    said = content_stems(conversation.group(1))
+    seen = {_plain(t) for t in texts.values()}
+    kept: list[Any] = []
+    for op in operations:
+        action = op.get("action") if isinstance(op, dict) else None
+        if action == "update" and str(op.get("id")) in texts:
+            new = _content_text(op.get("set") or op.get("content"))
+            if new is not None:
+                added = content_stems(new) - content_stems(texts[str(op.get("id"))])
+                if added and not added & said:
+                    continue  # nothing the conversation said: an invented change
+        elif action == "insert":
+            text = _content_text(op.get("content"))
+            if text is not None:
+                if _plain(text) in seen:
+                    continue  # already stored, or inserted twice
+                seen.add(_plain(text))
+        kept.append(op)
+    if len(kept) == len(operations):
+        return answer
+    return json.dumps({**data, "operations": kept}, ensure_ascii=False)
