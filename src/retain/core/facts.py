@@ -6,7 +6,8 @@ team lead"), ending earlier at an auxiliary verb ("is", "has", ...). An update w
 text has another subject than the memory it replaces would lose a fact by a wrong id
 ("User's name is Maya" overwritten by "User drinks tea"), so the store manager turns it
 into an insert. Structured memories compare their ``subject`` field
-when they have one; memories without a readable subject are not checked.
+when they have one; memories without a readable subject, or with nothing after it
+("Old"), are not checked.
 
 **Same thing.** Two facts with the same subject are about the same thing when they share a
 content word (compared by their first four letters: "lives"/"live", "engineer"/
@@ -131,10 +132,14 @@ def same_topic(before: str, after: str) -> bool:
         True
         >>> same_topic("User lives in Toronto.", "User plays the violin.")
         False
+        >>> same_topic("Old", "Old, revised")  # nothing after the subject to compare
+        True
     """
     if _CHANGE.search(after):
         return True
     old_words, new_words = _after_subject(before), _after_subject(after)
+    if not old_words or not new_words:
+        return True
     if old_words and new_words and _stem(old_words[0]) == _stem(new_words[0]):
         return True  # the same verb
     old = {_stem(w) for w in old_words if w.lower() not in _STOP}
