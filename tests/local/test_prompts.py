@@ -11,7 +11,13 @@ from retain import Memory
 from retain.core import protocol
 from retain.core.schemas import SchemaSet
 from retain.local.chat import ChatLocalLlama, _llama_format
-from retain.local.prompts import tidy_operations, worked_example
+from retain.local.prompts import (
+    new_facts,
+    only_repeats,
+    second_look,
+    tidy_operations,
+    worked_example,
+)
 
 
 def _schema(updates: bool, deletes: bool, kinds: list[object] | None = None) -> dict[str, object]:
@@ -117,33 +123,79 @@ def test_tidy_keeps_what_it_cannot_judge() -> None:
     assert tidy_operations(no_task, "no conversation here") == no_task
 
 
-class _Client:
-    """A stand-in for ``llama_cpp.Llama``: answers with ``reply`` and records requests."""
+def test_only_repeats_tells_an_echo_from_an_answer() -> None:
+    echo = _ops(_insert("User lives in Rotterdam"), _insert("user drinks green tea!"))
+    assert only_repeats(echo, _TASK)
+    assert not only_repeats(_ops(_insert("User lives in Rotterdam"), _insert("User drinks coffee.")), _TASK)
+    assert not only_repeats(_ops(), _TASK)  # nothing new is an answer, not an echo
+    assert not only_repeats(_ops(_insert("x"), _insert("x")), _TASK)  # twice, but not stored
+    assert not only_repeats("not json", _TASK)
 
-    def __init__(self, reply: str) -> None:
-        self.reply = reply
+
+class _Client:
+    """A stand-in for ``llama_cpp.Llama``: answers with ``replies`` in turn (the last one
+    again when they run out) and records requests."""
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
         self.requests: list[dict[str, object]] = []
 
     def create_chat_completion(self, **request: object) -> dict[str, object]:
         self.requests.append(request)
-        return {"choices": [{"message": {"content": self.reply}}], "usage": {}}
+        reply = self.replies[min(len(self.requests), len(self.replies)) - 1]
+        usage = {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
+        return {"choices": [{"message": {"content": reply}}], "usage": usage}
 
 
-def test_the_local_model_tidies_memory_operations_only_with_the_help_on() -> None:
+def test_second_look_hides_the_memories_and_keeps_only_new_words() -> None:
+    fresh = second_look(_TASK)  # the user said "switched", "coffee": no memory has them
+    assert fresh is not None
+    assert "Rotterdam" not in fresh and "(none yet)" in fresh
+    assert fresh.endswith(_TASK.split("</existing_memories>")[1])  # the rest unchanged
+    nothing_new = _TASK.replace("I switched from tea to coffee.", "I drink green tea.")
+    assert second_look(nothing_new) is None  # every word the user said is stored
+    answer = _ops(
+        _insert("User drinks coffee."),  # new words: kept
+        _insert("User lives in Rotterdam."),  # stored: dropped
+        _insert("User is happy."),  # nothing the user said: dropped
+        {"action": "update", "id": "m1", "set": {"content": "User switched to coffee."}},
+    )
+    assert json.loads(new_facts(answer, _TASK))["operations"] == [_insert("User drinks coffee.")]
+
+
+def test_an_echo_gets_one_second_look_at_the_conversation_alone() -> None:
     from retain import create_memory_manager
 
-    answer = _ops(
-        {
-            "action": "update",
-            "id": "m1",
-            "set": {"content": "User lives in Rotterdam (since 1990)."},
-        },
-        _insert("User drinks coffee now."),
-    )
+    echo = _ops(_insert("User lives in Rotterdam."), _insert("User drinks green tea."))
+    second = _ops(_insert("User is learning Japanese."), _insert("User lives in Rotterdam."))
     existing = [("a", "User lives in Rotterdam."), ("b", "User drinks green tea.")]
-    said = [{"role": "user", "content": "I switched from tea to coffee."}]
-    for helped, updated in ((True, []), (False, ["a"])):
-        model = ChatLocalLlama(model_name="test", client=_Client(answer), worked_example=helped)
-        manager = create_memory_manager(model)
-        result = manager.extract({"messages": said, "existing": existing})
-        assert [op.id for op in result.operations if type(op).__name__ == "Update"] == updated
+    said = [{"role": "user", "content": "I've started learning Japanese."}]
+    client = _Client(echo, second)
+    model = ChatLocalLlama(model_name="test", client=client)
+    result = create_memory_manager(model).extract({"messages": said, "existing": existing})
+    # the second answer, with its repeat dropped, is the result
+    texts = [op.content.content for op in result.operations if hasattr(op, "content")]
+    assert texts == ["User is learning Japanese."]
+    assert len(client.requests) == 2
+    first, again = (r["messages"] for r in client.requests)
+    assert isinstance(first, list) and isinstance(again, list)
+    assert again[0] == first[0]  # the same system prompt: its cached prefix is reused
+    assert "Rotterdam" in json.dumps(first[1:]) and "Rotterdam" not in json.dumps(again[1:])
+    assert "Japanese" in json.dumps(again[1:])
+    # an answer with something new is taken at once; so is an empty one
+    for answer in (second, _ops()):
+        client = _Client(answer)
+        model = ChatLocalLlama(model_name="test", client=client)
+        create_memory_manager(model).extract({"messages": said, "existing": existing})
+        assert len(client.requests) == 1
+    # one second look at most, whatever it answers
+    client = _Client(echo)
+    model = ChatLocalLlama(model_name="test", client=client)
+    result = create_memory_manager(model).extract({"messages": said, "existing": existing})
+    assert len(client.requests) == 2 and result.operations == []
+    # no second look when the user said nothing that is not stored
+    client = _Client(echo)
+    model = ChatLocalLlama(model_name="test", client=client)
+    repeated = [{"role": "user", "content": "I live in Rotterdam and drink green tea."}]
+    create_memory_manager(model).extract({"messages": repeated, "existing": existing})
+    assert len(client.requests) == 1

@@ -22,7 +22,13 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from retain.core.messages import message_text
 from retain.llm.structured import json_schema_format, parsed_output
-from retain.local.prompts import tidy_operations, worked_example
+from retain.local.prompts import (
+    new_facts,
+    only_repeats,
+    second_look,
+    tidy_operations,
+    worked_example,
+)
 
 __all__ = ["ChatLocalLlama"]
 
@@ -65,7 +71,9 @@ class ChatLocalLlama(BaseChatModel):
     ``worked_example`` (default on) adds one worked example of memory extraction to the
     system prompt when retain asks for memory operations, and drops the operations of the
     answer that the conversation gives no ground for
-    (:func:`~retain.local.prompts.tidy_operations`); both raise small-model accuracy
+    (:func:`~retain.local.prompts.tidy_operations`); when the answer only repeats stored
+    memories, the model takes one second look at the conversation without them
+    (:func:`~retain.local.prompts.second_look`). These raise small-model accuracy
     (benchmarks/RESULTS.md).
     """
 
@@ -131,11 +139,21 @@ class ChatLocalLlama(BaseChatModel):
         request, task = self._request(messages, stop, dict(kwargs))
         with self._lock:
             response = self.client.create_chat_completion(**request)
-        choice = response["choices"][0]
-        usage = response.get("usage") or {}
-        content = choice["message"].get("content") or ""
-        if task is not None:
-            content = tidy_operations(content, task)
+            choice = response["choices"][0]
+            usage = dict(response.get("usage") or {})
+            content = choice["message"].get("content") or ""
+            chat = request["messages"]
+            fresh = second_look(task) if task and only_repeats(content, task) else None
+            if task is not None and fresh is not None:
+                # the answer only echoed stored memories: one second look at the
+                # conversation alone (the system prompt's prefix stays cached)
+                again = [{**m, "content": fresh} if m["content"] == task else m for m in chat]
+                response = self.client.create_chat_completion(**{**request, "messages": again})
+                content = new_facts(response["choices"][0]["message"].get("content") or "", task)
+                for name, count in (response.get("usage") or {}).items():
+                    usage[name] = int(usage.get(name, 0)) + int(count)
+            elif task is not None:
+                content = tidy_operations(content, task)
         message = AIMessage(
             content=content,
             response_metadata={

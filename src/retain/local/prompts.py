@@ -16,9 +16,9 @@ import json
 import re
 from typing import Any
 
-from retain.core.facts import content_stems
+from retain.core.facts import content_stems, third_person
 
-__all__ = ["tidy_operations", "worked_example"]
+__all__ = ["new_facts", "only_repeats", "second_look", "tidy_operations", "worked_example"]
 
 # The memory manager shows memories under short ids (retain.core.aliases). The example
 # updates the second one, so a small model does not learn to copy "m1" by position.
@@ -137,14 +137,72 @@ def tidy_operations(answer: str, prompt: str) -> str:
     update "User lives in Rotterdam (changed from Amsterdam)." and a second insert of "User
     lives in Rotterdam" are dropped; "User drinks coffee." is kept.
     """
-    memories, conversation = _MEMORIES.search(prompt), _CONVERSATION.search(prompt)
+    return _tidy(answer, prompt)[0]
+
+
+def only_repeats(answer: str, prompt: str) -> bool:
+    """Whether every operation of ``answer`` repeats a memory stored in ``prompt`` (and
+    there is at least one): the model echoed its memories instead of reading the
+    conversation. The local model then takes a second look (:func:`second_look`).
+
+    For example, with "User lives in Rotterdam." stored, an answer inserting only "User
+    lives in Rotterdam" repeats; one that also inserts "User drinks coffee." does not.
+    """
+    return _tidy(answer, prompt)[1]
+
+
+def second_look(prompt: str) -> str | None:
+    """``prompt`` (the task message) with its stored memories hidden, for a second look
+    at what the user said; None when the user said no content word that a stored memory
+    lacks (then there is nothing to look for).
+
+    A small model that answered by repeating its memories is anchored on them; shown the
+    conversation alone it reads what the user said. :func:`new_facts` keeps, of that
+    answer, only the inserts that carry the user's new words.
+    """
+    memories = _MEMORIES.search(prompt)
+    if memories is None or not _novel(prompt):
+        return None
+    return f"{prompt[: memories.start(1)]}(none yet){prompt[memories.end(1) :]}"
+
+
+def new_facts(answer: str, prompt: str) -> str:
+    """Of a second look's ``answer``, the inserts that hold a content word the user said
+    and no memory stored in ``prompt`` has, tidied against ``prompt``; anything else is
+    dropped (the second look saw no ids to update or delete)."""
     try:
         data = json.loads(answer)
     except json.JSONDecodeError:
         return answer
     operations = data.get("operations") if isinstance(data, dict) else None
-    if conversation is None or not isinstance(operations, list):
+    if not isinstance(operations, list):
         return answer
+    novel = _novel(prompt)
+    kept = []
+    for op in operations:
+        text = _content_text(op.get("content")) if isinstance(op, dict) else None
+        if op.get("action") == "insert" and text is not None and content_stems(text) & novel:
+            kept.append(op)
+    return tidy_operations(json.dumps({**data, "operations": kept}, ensure_ascii=False), prompt)
+
+
+def _novel(prompt: str) -> set[str]:
+    """The content words the user said in ``prompt``'s conversation that no stored memory
+    has (by :func:`~retain.core.facts.content_stems`)."""
+    conversation = _CONVERSATION.search(prompt)
+    if conversation is None:
+        return set()
+    said = " ".join(
+        line.split(":", 1)[1]
+        for line in conversation.group(1).splitlines()
+        if line.lower().startswith("user:")
+    )
+    return content_stems(third_person(said)) - content_stems(" ".join(_stored(prompt).values()))
+
+
+def _stored(prompt: str) -> dict[str, str]:
+    """The text memories shown in ``prompt``, by id."""
+    memories = _MEMORIES.search(prompt)
     texts: dict[str, str] = {}
     for line in (memories.group(1) if memories else "").splitlines():
         try:
@@ -154,9 +212,24 @@ def tidy_operations(answer: str, prompt: str) -> str:
         text = _content_text(memory.get("content")) if isinstance(memory, dict) else None
         if text is not None:
             texts[str(memory.get("id"))] = text
+    return texts
+
+
+def _tidy(answer: str, prompt: str) -> tuple[str, bool]:
+    conversation = _CONVERSATION.search(prompt)
+    try:
+        data = json.loads(answer)
+    except json.JSONDecodeError:
+        return answer, False
+    operations = data.get("operations") if isinstance(data, dict) else None
+    if conversation is None or not isinstance(operations, list):
+        return answer, False
+    texts = _stored(prompt)
     said = content_stems(conversation.group(1))
-    seen = {_plain(t) for t in texts.values()}
+    stored = {_plain(t) for t in texts.values()}
+    seen = set(stored)
     kept: list[Any] = []
+    repeats = 0
     for op in operations:
         action = op.get("action") if isinstance(op, dict) else None
         if action == "update" and str(op.get("id")) in texts:
@@ -169,9 +242,11 @@ def tidy_operations(answer: str, prompt: str) -> str:
             text = _content_text(op.get("content"))
             if text is not None:
                 if _plain(text) in seen:
+                    repeats += _plain(text) in stored
                     continue  # already stored, or inserted twice
                 seen.add(_plain(text))
         kept.append(op)
+    echoed = repeats > 0 and not kept
     if len(kept) == len(operations):
-        return answer
-    return json.dumps({**data, "operations": kept}, ensure_ascii=False)
+        return answer, echoed
+    return json.dumps({**data, "operations": kept}, ensure_ascii=False), echoed
