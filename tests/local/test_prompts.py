@@ -126,7 +126,9 @@ def test_tidy_keeps_what_it_cannot_judge() -> None:
 def test_only_repeats_tells_an_echo_from_an_answer() -> None:
     echo = _ops(_insert("User lives in Rotterdam"), _insert("user drinks green tea!"))
     assert only_repeats(echo, _TASK)
-    assert not only_repeats(_ops(_insert("User lives in Rotterdam"), _insert("User drinks coffee.")), _TASK)
+    assert not only_repeats(
+        _ops(_insert("User lives in Rotterdam"), _insert("User drinks coffee.")), _TASK
+    )
     assert not only_repeats(_ops(), _TASK)  # nothing new is an answer, not an echo
     assert not only_repeats(_ops(_insert("x"), _insert("x")), _TASK)  # twice, but not stored
     assert not only_repeats("not json", _TASK)
@@ -150,7 +152,8 @@ class _Client:
 def test_second_look_hides_the_memories_and_keeps_only_new_words() -> None:
     fresh = second_look(_TASK)  # the user said "switched", "coffee": no memory has them
     assert fresh is not None
-    assert "Rotterdam" not in fresh and "(none yet)" in fresh
+    assert "Rotterdam" not in fresh
+    assert "(none yet)" in fresh
     assert fresh.endswith(_TASK.split("</existing_memories>")[1])  # the rest unchanged
     nothing_new = _TASK.replace("I switched from tea to coffee.", "I drink green tea.")
     assert second_look(nothing_new) is None  # every word the user said is stored
@@ -178,9 +181,11 @@ def test_an_echo_gets_one_second_look_at_the_conversation_alone() -> None:
     assert texts == ["User is learning Japanese."]
     assert len(client.requests) == 2
     first, again = (r["messages"] for r in client.requests)
-    assert isinstance(first, list) and isinstance(again, list)
+    assert isinstance(first, list)
+    assert isinstance(again, list)
     assert again[0] == first[0]  # the same system prompt: its cached prefix is reused
-    assert "Rotterdam" in json.dumps(first[1:]) and "Rotterdam" not in json.dumps(again[1:])
+    assert "Rotterdam" in json.dumps(first[1:])
+    assert "Rotterdam" not in json.dumps(again[1:])
     assert "Japanese" in json.dumps(again[1:])
     # an answer with something new is taken at once; so is an empty one
     for answer in (second, _ops()):
@@ -192,7 +197,8 @@ def test_an_echo_gets_one_second_look_at_the_conversation_alone() -> None:
     client = _Client(echo)
     model = ChatLocalLlama(model_name="test", client=client)
     result = create_memory_manager(model).extract({"messages": said, "existing": existing})
-    assert len(client.requests) == 2 and result.operations == []
+    assert len(client.requests) == 2
+    assert result.operations == []
     # no second look when the user said nothing that is not stored
     client = _Client(echo)
     model = ChatLocalLlama(model_name="test", client=client)

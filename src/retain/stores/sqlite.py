@@ -7,6 +7,9 @@
   it) and several processes can share one file (:mod:`retain.stores.sqlite_conn`).
 * Vectors are also held in memory (:class:`~retain.stores.sqlite_vectors.VectorCache`),
   kept in step with this store's writes and reloaded when another connection commits.
+* One connection behind one lock, so the async methods run on the store's own thread, in
+  the order they were called (:meth:`SQLiteStore._in_thread`), not on asyncio's shared
+  pool where concurrent calls would only queue on the lock and the GIL.
 * Input is checked before anything is written (:mod:`retain.stores.validation`).
 * Every put and delete appends a version to the history, with the provenance in effect
   (:func:`retain.stores.provenance`).
@@ -14,9 +17,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -156,6 +163,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
         self._clock = as_clock(clock)
         self.path = str(path)
         self._lock = threading.RLock()
+        self._worker: ThreadPoolExecutor | None = None  # the async methods' thread
         self._busy_timeout_ms = busy_timeout_ms
         self._lock_retries = lock_retries
         self._conn = connect(self.path, busy_timeout_ms=busy_timeout_ms, lock_retries=lock_retries)
@@ -176,7 +184,8 @@ class SQLiteStore(CheckedCalls, RetainStore):
         # by every recall in it, and decoding their JSON was a fifth of a recall's time
         self._decoded: dict[tuple[int, float], tuple[str, float, dict[str, Any]]] = {}
         self._writes = 0  # this connection's writes (data_version counts only others')
-        self._stats: dict[tuple[tuple[str, ...], str], int] = {}  # keyword counts
+        # keyword counts by prefix: items ("") and items matching each term
+        self._stats: dict[tuple[str, ...], dict[str, int]] = {}
         self._stats_version: tuple[int, int] | None = None
         with store_errors(self.path):
             self._check_embedding_model()
@@ -233,11 +242,28 @@ class SQLiteStore(CheckedCalls, RetainStore):
             raise ConfigurationError(self._stale)
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection, after the async calls already queued are done."""
+        with self._lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            # on the worker itself (a queued call closing the store) waiting would deadlock
+            on_worker = threading.current_thread().name.startswith("retain-sqlite")
+            worker.shutdown(wait=not on_worker)
         with self._lock:
             self._conn.close()
             self._cache = VectorCache(self._dims)
             self._cache_version = None
+
+    async def _in_thread(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run ``func`` on this store's own thread. Every call takes the one connection's
+        lock anyway; on asyncio's shared pool, 20 concurrent calls kept 6 threads queueing
+        on that lock and the GIL (a third of the throughput lost, benchmarks/RESULTS.md)."""
+        with self._lock:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(1, thread_name_prefix="retain-sqlite")
+            worker = self._worker
+        call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(worker, call)
 
     # -- input -------------------------------------------------------------------------------
 
@@ -428,7 +454,7 @@ class SQLiteStore(CheckedCalls, RetainStore):
             return changed
 
         changed = self._transaction(body)
-        self._writes += 1
+        self._forget_stats({tuple(p.op.namespace) for p in puts})
         if self._cache_version is not None:  # loaded: keep it in step (after the commit)
             for prefix, item_id, vecs in changed:
                 self._cache.put(prefix, item_id, vecs)
@@ -717,16 +743,21 @@ class SQLiteStore(CheckedCalls, RetainStore):
         self, prefix: tuple[str, ...], terms: Sequence[str]
     ) -> tuple[int, dict[str, int]]:
         """How many live items lie under ``prefix``, and how many of them match each term;
-        cached until the next write (by any connection)."""
+        cached until a write under ``prefix`` by this connection (:meth:`_forget_stats`),
+        or any write by another."""
         version = (int(self._conn.execute("PRAGMA data_version").fetchone()[0]), self._writes)
         if self._stats_version != version:
             self._stats.clear()
             self._stats_version = version
         now = self._clock.now()
         live = "(i.expires_at IS NULL OR i.expires_at > ?)"
-        key = (prefix, "")
-        if key not in self._stats:
-            self._stats[key] = int(
+        known = self._stats.get(prefix)
+        if known is None or len(known) > 1_000:
+            if len(self._stats) > 1_000:  # bounded: a million counts at most
+                self._stats.clear()
+            known = self._stats[prefix] = {}
+        if "" not in known:
+            known[""] = int(
                 self._conn.execute(
                     f"SELECT count(*) FROM retain_items i WHERE {under_sql('i.prefix')} AND {live}",
                     (*under_args(prefix), now),
@@ -734,10 +765,9 @@ class SQLiteStore(CheckedCalls, RetainStore):
             )
         counts: dict[str, int] = {}
         for term in terms:
-            key = (prefix, term)
-            if key not in self._stats:
+            if term not in known:
                 match = fts_match([term], prefix)
-                self._stats[key] = int(
+                known[term] = int(
                     self._conn.execute(
                         "SELECT count(*) FROM retain_items_fts f JOIN retain_items i ON i.id = "
                         "f.rowid WHERE "
@@ -745,10 +775,14 @@ class SQLiteStore(CheckedCalls, RetainStore):
                         (match, *under_args(prefix), now),
                     ).fetchone()[0]
                 )
-            counts[term] = self._stats[key]
-        if len(self._stats) > 10_000:
-            self._stats.clear()
-        return self._stats[(prefix, "")], counts
+            counts[term] = known[term]
+        return known[""], counts
+
+    def _forget_stats(self, namespaces: Iterable[tuple[str, ...]]) -> None:
+        """Drop the keyword counts of the prefixes over the namespaces just written (a write
+        in one user's namespace leaves every other user's counts valid)."""
+        for prefix in [p for p in self._stats if any(ns[: len(p)] == p for ns in namespaces)]:
+            del self._stats[prefix]
 
     def _neighbours(
         self, ids: Sequence[int], window: int, allowed: set[int] | None
