@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -40,6 +41,18 @@ log = logging.getLogger("retain.local")
 
 _LOADED: dict[tuple[str, str, int, int, str], ChatLocalLlama] = {}
 _LOADING = threading.Lock()
+
+
+@atexit.register
+def _close_loaded() -> None:
+    """Free the cached models while llama_cpp can still do it: freed later, by the
+    garbage collector at interpreter exit, ``Llama.__del__`` printed a TypeError."""
+    with _LOADING:
+        for model in _LOADED.values():
+            close = getattr(model.client, "close", None)
+            if close is not None:
+                close()
+        _LOADED.clear()
 
 
 def _spec(name: str) -> LocalModelSpec:
