@@ -7,9 +7,6 @@
   it) and several processes can share one file (:mod:`retain.stores.sqlite_conn`).
 * Vectors are also held in memory (:class:`~retain.stores.sqlite_vectors.VectorCache`),
   kept in step with this store's writes and reloaded when another connection commits.
-* One connection behind one lock, so the async methods run on the store's own thread, in
-  the order they were called (:meth:`SQLiteStore._in_thread`), not on asyncio's shared
-  pool where concurrent calls would only queue on the lock and the GIL.
 * Input is checked before anything is written (:mod:`retain.stores.validation`).
 * Every put and delete appends a version to the history, with the provenance in effect
   (:func:`retain.stores.provenance`).
@@ -17,13 +14,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import functools
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -163,7 +156,6 @@ class SQLiteStore(CheckedCalls, RetainStore):
         self._clock = as_clock(clock)
         self.path = str(path)
         self._lock = threading.RLock()
-        self._worker: ThreadPoolExecutor | None = None  # the async methods' thread
         self._busy_timeout_ms = busy_timeout_ms
         self._lock_retries = lock_retries
         self._conn = connect(self.path, busy_timeout_ms=busy_timeout_ms, lock_retries=lock_retries)
@@ -242,28 +234,11 @@ class SQLiteStore(CheckedCalls, RetainStore):
             raise ConfigurationError(self._stale)
 
     def close(self) -> None:
-        """Close the database connection, after the async calls already queued are done."""
-        with self._lock:
-            worker, self._worker = self._worker, None
-        if worker is not None:
-            # on the worker itself (a queued call closing the store) waiting would deadlock
-            on_worker = threading.current_thread().name.startswith("retain-sqlite")
-            worker.shutdown(wait=not on_worker)
+        """Close the database connection."""
         with self._lock:
             self._conn.close()
             self._cache = VectorCache(self._dims)
             self._cache_version = None
-
-    async def _in_thread(self, func: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run ``func`` on this store's own thread. Every call takes the one connection's
-        lock anyway; on asyncio's shared pool, 20 concurrent calls kept 6 threads queueing
-        on that lock and the GIL (a third of the throughput lost, benchmarks/RESULTS.md)."""
-        with self._lock:
-            if self._worker is None:
-                self._worker = ThreadPoolExecutor(1, thread_name_prefix="retain-sqlite")
-            worker = self._worker
-        call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(worker, call)
 
     # -- input -------------------------------------------------------------------------------
 
