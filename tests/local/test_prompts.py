@@ -164,6 +164,9 @@ def test_second_look_hides_the_memories_and_keeps_only_new_words() -> None:
         {"action": "update", "id": "m1", "set": {"content": "User switched to coffee."}},
     )
     assert json.loads(new_facts(answer, _TASK))["operations"] == [_insert("User drinks coffee.")]
+    odd = json.dumps({"operations": ["not an operation", 3, _insert("User drinks coffee.")]})
+    assert json.loads(new_facts(odd, _TASK))["operations"] == [_insert("User drinks coffee.")]
+    assert new_facts("not json", _TASK) == "not json"
 
 
 def test_an_echo_gets_one_second_look_at_the_conversation_alone() -> None:

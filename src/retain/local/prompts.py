@@ -181,7 +181,7 @@ def new_facts(answer: str, prompt: str) -> str:
     kept = []
     for op in operations:
         text = _content_text(op.get("content")) if isinstance(op, dict) else None
-        if op.get("action") == "insert" and text is not None and content_stems(text) & novel:
+        if text is not None and op.get("action") == "insert" and content_stems(text) & novel:
             kept.append(op)
     return tidy_operations(json.dumps({**data, "operations": kept}, ensure_ascii=False), prompt)
 
