@@ -13,8 +13,8 @@ from retain.core.schemas import SchemaSet
 from retain.local.chat import ChatLocalLlama, _llama_format
 from retain.local.prompts import (
     new_facts,
-    only_repeats,
     second_look,
+    tidy_and_check,
     tidy_operations,
     worked_example,
 )
@@ -121,6 +121,10 @@ def test_tidy_keeps_what_it_cannot_judge() -> None:
     assert tidy_operations("not json", _TASK) == "not json"
     no_task = _ops(_insert("User lives in Rotterdam"))
     assert tidy_operations(no_task, "no conversation here") == no_task
+
+
+def only_repeats(answer: str, prompt: str) -> bool:
+    return tidy_and_check(answer, prompt)[1]
 
 
 def test_only_repeats_tells_an_echo_from_an_answer() -> None:

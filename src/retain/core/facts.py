@@ -140,7 +140,7 @@ def same_topic(before: str, after: str) -> bool:
     old_words, new_words = _after_subject(before), _after_subject(after)
     if not old_words or not new_words:
         return True
-    if old_words and new_words and _stem(old_words[0]) == _stem(new_words[0]):
+    if _stem(old_words[0]) == _stem(new_words[0]):
         return True  # the same verb
     old = {_stem(w) for w in old_words if w.lower() not in _STOP}
     new = {_stem(w) for w in new_words if w.lower() not in _STOP}

@@ -22,13 +22,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from retain.core.messages import message_text
 from retain.llm.structured import json_schema_format, parsed_output
-from retain.local.prompts import (
-    new_facts,
-    only_repeats,
-    second_look,
-    tidy_operations,
-    worked_example,
-)
+from retain.local.prompts import new_facts, second_look, tidy_and_check, worked_example
 
 __all__ = ["ChatLocalLlama"]
 
@@ -142,18 +136,21 @@ class ChatLocalLlama(BaseChatModel):
             choice = response["choices"][0]
             usage = dict(response.get("usage") or {})
             content = choice["message"].get("content") or ""
-            chat = request["messages"]
-            fresh = second_look(task) if task and only_repeats(content, task) else None
-            if task is not None and fresh is not None:
-                # the answer only echoed stored memories: one second look at the
-                # conversation alone (the system prompt's prefix stays cached)
-                again = [{**m, "content": fresh} if m["content"] == task else m for m in chat]
-                response = self.client.create_chat_completion(**{**request, "messages": again})
-                content = new_facts(response["choices"][0]["message"].get("content") or "", task)
-                for name, count in (response.get("usage") or {}).items():
-                    usage[name] = int(usage.get(name, 0)) + int(count)
-            elif task is not None:
-                content = tidy_operations(content, task)
+            if task is not None:
+                content, echoed = tidy_and_check(content, task)
+                fresh = second_look(task) if echoed else None
+                if fresh is not None:
+                    # the answer only echoed stored memories: one second look at the
+                    # conversation alone (the system prompt's prefix stays cached)
+                    again = [
+                        {**m, "content": fresh} if m["content"] == task else m
+                        for m in request["messages"]
+                    ]
+                    response = self.client.create_chat_completion(**{**request, "messages": again})
+                    answer = response["choices"][0]["message"].get("content") or ""
+                    content = new_facts(answer, task)
+                    for name, count in (response.get("usage") or {}).items():
+                        usage[name] = int(usage.get(name, 0)) + int(count)
         message = AIMessage(
             content=content,
             response_metadata={

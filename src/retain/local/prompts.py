@@ -18,7 +18,7 @@ from typing import Any
 
 from retain.core.facts import content_stems, third_person
 
-__all__ = ["new_facts", "only_repeats", "second_look", "tidy_operations", "worked_example"]
+__all__ = ["new_facts", "second_look", "tidy_and_check", "tidy_operations", "worked_example"]
 
 # The memory manager shows memories under short ids (retain.core.aliases). The example
 # updates the second one, so a small model does not learn to copy "m1" by position.
@@ -137,18 +137,51 @@ def tidy_operations(answer: str, prompt: str) -> str:
     update "User lives in Rotterdam (changed from Amsterdam)." and a second insert of "User
     lives in Rotterdam" are dropped; "User drinks coffee." is kept.
     """
-    return _tidy(answer, prompt)[0]
+    return tidy_and_check(answer, prompt)[0]
 
 
-def only_repeats(answer: str, prompt: str) -> bool:
-    """Whether every operation of ``answer`` repeats a memory stored in ``prompt`` (and
-    there is at least one): the model echoed its memories instead of reading the
-    conversation. The local model then takes a second look (:func:`second_look`).
+def tidy_and_check(answer: str, prompt: str) -> tuple[str, bool]:
+    """:func:`tidy_operations`'s answer, and whether every operation of ``answer`` repeated
+    a memory stored in ``prompt`` (there being at least one): the model echoed its memories
+    instead of reading the conversation, and takes a second look (:func:`second_look`).
 
     For example, with "User lives in Rotterdam." stored, an answer inserting only "User
     lives in Rotterdam" repeats; one that also inserts "User drinks coffee." does not.
     """
-    return _tidy(answer, prompt)[1]
+    conversation = _CONVERSATION.search(prompt)
+    try:
+        data = json.loads(answer)
+    except json.JSONDecodeError:
+        return answer, False
+    operations = data.get("operations") if isinstance(data, dict) else None
+    if conversation is None or not isinstance(operations, list):
+        return answer, False
+    texts = _stored(prompt)
+    said = content_stems(conversation.group(1))
+    stored = {_plain(t) for t in texts.values()}
+    seen = set(stored)
+    kept: list[Any] = []
+    repeats = 0
+    for op in operations:
+        action = op.get("action") if isinstance(op, dict) else None
+        if action == "update" and str(op.get("id")) in texts:
+            new = _content_text(op.get("set") or op.get("content"))
+            if new is not None:
+                added = content_stems(new) - content_stems(texts[str(op.get("id"))])
+                if added and not added & said:
+                    continue  # nothing the conversation said: an invented change
+        elif action == "insert":
+            text = _content_text(op.get("content"))
+            if text is not None:
+                if _plain(text) in seen:
+                    repeats += _plain(text) in stored
+                    continue  # already stored, or inserted twice
+                seen.add(_plain(text))
+        kept.append(op)
+    echoed = repeats > 0 and not kept
+    if len(kept) == len(operations):
+        return answer, echoed
+    return json.dumps({**data, "operations": kept}, ensure_ascii=False), echoed
 
 
 def second_look(prompt: str) -> str | None:
@@ -213,40 +246,3 @@ def _stored(prompt: str) -> dict[str, str]:
         if text is not None:
             texts[str(memory.get("id"))] = text
     return texts
-
-
-def _tidy(answer: str, prompt: str) -> tuple[str, bool]:
-    conversation = _CONVERSATION.search(prompt)
-    try:
-        data = json.loads(answer)
-    except json.JSONDecodeError:
-        return answer, False
-    operations = data.get("operations") if isinstance(data, dict) else None
-    if conversation is None or not isinstance(operations, list):
-        return answer, False
-    texts = _stored(prompt)
-    said = content_stems(conversation.group(1))
-    stored = {_plain(t) for t in texts.values()}
-    seen = set(stored)
-    kept: list[Any] = []
-    repeats = 0
-    for op in operations:
-        action = op.get("action") if isinstance(op, dict) else None
-        if action == "update" and str(op.get("id")) in texts:
-            new = _content_text(op.get("set") or op.get("content"))
-            if new is not None:
-                added = content_stems(new) - content_stems(texts[str(op.get("id"))])
-                if added and not added & said:
-                    continue  # nothing the conversation said: an invented change
-        elif action == "insert":
-            text = _content_text(op.get("content"))
-            if text is not None:
-                if _plain(text) in seen:
-                    repeats += _plain(text) in stored
-                    continue  # already stored, or inserted twice
-                seen.add(_plain(text))
-        kept.append(op)
-    echoed = repeats > 0 and not kept
-    if len(kept) == len(operations):
-        return answer, echoed
-    return json.dumps({**data, "operations": kept}, ensure_ascii=False), echoed
