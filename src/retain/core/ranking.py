@@ -281,19 +281,21 @@ def _minmax(values: Mapping[int, float]) -> dict[int, float]:
     return {i: (v - lo) / (hi - lo) for i, v in values.items()}
 
 
-def _memory_dates(candidate: Candidate) -> list[tuple[int, int | None, int | None]]:
-    dates = list(_dates_in(candidate.text))
+def _memory_dates(text: str, value: Mapping[str, Any]) -> list[tuple[int, int | None, int | None]]:
+    dates = list(_dates_in(text))
     for name in ("valid_from", "said_at", "date", "at"):
-        raw = candidate.value.get(name)
+        raw = value.get(name)
         if isinstance(raw, str):
             dates += list(_dates_in(raw))
     return dates
 
 
-def _date_match(query: Sequence[tuple[int, int | None, int | None]], memory: Candidate) -> float:
+def _date_match(
+    query: Sequence[tuple[int, int | None, int | None]], text: str, value: Mapping[str, Any]
+) -> float:
     """1 for a memory from the day the question names, 0.5 for its month or year, else 0."""
     best = 0.0
-    for year, month, day in _memory_dates(memory):
+    for year, month, day in _memory_dates(text, value):
         for qy, qm, qd in query:
             if qy != year:
                 continue
@@ -318,6 +320,9 @@ def _fuse(
     return base, vec, kw
 
 
+_Row = tuple[str, float, Mapping[str, Any]]  # (text, updated_at, value)
+
+
 def rank(
     query: Query,
     candidates: Sequence[Candidate],
@@ -336,46 +341,73 @@ def rank(
         >>> [s.id for s in rank(q, found)]
         [1, 2]
     """
-    if not candidates:
-        return []
     by_id = {c.id: c for c in candidates}
-    base, vec, kw = _fuse(
-        by_id,
-        {c.id: c.vector for c in candidates if c.vector is not None},
-        {c.id: c.keyword for c in candidates if c.keyword is not None},
-        settings.vector_weight,
+    return _scored(
+        query,
+        {i: (c.text, c.updated_at, c.value) for i, c in by_id.items()},
+        {i: c.vector for i, c in by_id.items() if c.vector is not None},
+        {i: c.keyword for i, c in by_id.items() if c.keyword is not None},
+        {i: c.neighbours for i, c in by_id.items() if c.neighbours},
+        {i: c.words for i, c in by_id.items() if c.words},
+        settings,
+        now,
     )
-    relevance = dict(base)
-    if settings.neighbour_weight:
-        for i, c in by_id.items():
-            near = max((base.get(n, 0.0) for n, _ in c.neighbours), default=0.0)
-            relevance[i] += settings.neighbour_weight * near
-    if settings.name_weight and query.names:
-        for i, c in by_id.items():
-            words = c.words or frozenset(_WORD_RE.findall(c.text.lower()))
-            share = sum(1 for n in query.names if n in words) / len(query.names)
-            relevance[i] += settings.name_weight * share
-    if settings.date_weight and query.dates:
-        for i, c in by_id.items():
-            relevance[i] += settings.date_weight * _date_match(query.dates, c)
+
+
+def _scored(
+    query: Query,
+    rows: Mapping[int, _Row],
+    vector: Mapping[int, float],
+    keyword: Mapping[int, float],
+    neighbours: Mapping[int, tuple[tuple[int, int], ...]],
+    words: Mapping[int, frozenset[str]],
+    settings: Ranking,
+    now: float | None,
+    top: int | None = None,
+) -> list[Scored]:
+    """:func:`rank` over rows (the one implementation): the ``top`` best, or all. Scores
+    of ids not in ``rows`` are ignored; ``neighbours`` of a memory never include itself;
+    ``words``: its split words, where known (else read from its text)."""
+    if not rows:
+        return []
+    vector = {i: v for i, v in vector.items() if i in rows}
+    keyword = {i: v for i, v in keyword.items() if i in rows}
+    base, vec, kw = _fuse(rows, vector, keyword, settings.vector_weight)
+    near_w = settings.neighbour_weight
+    names = query.names if settings.name_weight else ()
+    dates = query.dates if settings.date_weight else ()
     recency = settings.recency_weight
     if query.wants_latest:
         recency = max(recency, settings.latest_weight)
     importance = settings.importance_weight
+    keep = 1 - recency - importance
     stamp = datetime.now(timezone.utc).timestamp() if now is None else now
-    out = []
-    for i, c in by_id.items():
-        score = (1 - recency - importance) * relevance[i]
+    order: list[tuple[float, int, float]] = []
+    for i, (text, updated, value) in rows.items():
+        relevance = base[i]
+        if near_w:
+            near = neighbours.get(i, ())
+            relevance += near_w * max((base.get(n, 0.0) for n, _ in near), default=0.0)
+        if names:
+            known = words.get(i) or frozenset(_WORD_RE.findall(text.lower()))
+            share = sum(1 for n in names if n in known) / len(names)
+            relevance += settings.name_weight * share
+        if dates:
+            relevance += settings.date_weight * _date_match(dates, text, value)
+        score = keep * relevance
         if recency:
-            age = max(stamp - c.updated_at, 0.0)
+            age = max(stamp - updated, 0.0)
             score += recency * math.pow(0.5, age / settings.recency_half_life_s)
         if importance:
-            raw = c.value.get(settings.importance_field)
+            raw = value.get(settings.importance_field)
             if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
                 score += importance * min(max(float(raw), 0.0), 1.0)
-        out.append(Scored(i, score, vec.get(i, 0.0), kw.get(i, 0.0), relevance[i] - base[i]))
-    out.sort(key=lambda s: (-s.score, s.id))
-    return out
+        order.append((-score, i, relevance))
+    order.sort()
+    return [
+        Scored(i, -neg, vec.get(i, 0.0), kw.get(i, 0.0), relevance - base[i])
+        for neg, i, relevance in (order if top is None else order[:top])
+    ]
 
 
 # -- the recall flow: what a store is asked, in order ------------------------------------------
@@ -450,7 +482,7 @@ def recall_flow(
 ) -> RecallFlow:
     """The recall algorithm as a generator: it yields what it needs from the store
     (:class:`FindVector`, :class:`FindKeyword`, :class:`Load`, :class:`FindNeighbours`),
-    receives the answers, and returns the ranking (see :func:`rank`).
+    receives the answers, and returns the ``want`` best memories, ranked as :func:`rank` does.
 
     ``mode`` is ``"hybrid"`` (everything above), ``"vector"`` (cosine only) or
     ``"keyword"`` (keyword relevance only); ``vectors`` says whether the store has an
@@ -510,9 +542,10 @@ def recall_flow(
         )
     vec_d = dict(vec)
     ids = tuple(dict.fromkeys([i for i, _ in vec] + [i for i, _ in kw]))
-    rows: dict[int, tuple[str, float, Mapping[str, Any]]] = (yield from load(ids)) if ids else {}
+    rows: dict[int, _Row] = (yield from load(ids)) if ids else {}
     docs: MutableMapping[tuple[int, float], Doc] = {} if memo is None else memo
-    kw_d = bm25(weights, rows, docs)
+    parts = _bm25_parts(weights, rows, docs)
+    kw_d = _bm25_scores(weights, parts)
     neighbours: dict[int, tuple[tuple[int, int], ...]] = {}
     if settings.neighbour_weight and settings.neighbour_window and rows:
         base, _, _ = _fuse(rows, vec_d, kw_d, settings.vector_weight)
@@ -529,17 +562,23 @@ def recall_flow(
                 neighbours[seed] = neighbours.get(seed, ()) + tuple(near)
             missing = tuple(n for n in neighbours if n not in rows)
             if missing:
-                rows.update((yield from load(missing)))
-                kw_d = bm25(weights, rows, docs)
+                more = yield from load(missing)
+                rows.update(more)
+                parts.update(_bm25_parts(weights, more, docs))
+                kw_d = _bm25_scores(weights, parts)
     if mode == "vector" and vectors:
-        ranked = rank(q, _candidates(rows, vec_d, {}, {}), settings, now=now)
+        ranked = _scored(q, rows, vec_d, {}, {}, {}, settings, now)
         # pure vector mode reports the cosine itself
         return [
             Scored(s.id, s.score if _weighted(settings) else vec_d[s.id], s.vector, 0.0)
             for s in ranked
             if s.id in vec_d
-        ]
-    return rank(q, _candidates(rows, vec_d, kw_d, neighbours, docs), settings, now=now)
+        ][:want]
+    words: dict[int, frozenset[str]] = {}
+    if settings.name_weight and q.names and docs:
+        words = {i: docs[(i, u)][2] for i, (_, u, _) in rows.items() if (i, u) in docs}
+    near_others = {i: tuple(nd for nd in near if nd[0] != i) for i, near in neighbours.items()}
+    return _scored(q, rows, vec_d, kw_d, near_others, words, settings, now, top=want)
 
 
 _K1 = 1.2
@@ -609,19 +648,36 @@ def bm25(
         >>> sorted(bm25({"adopt": 1.0}, rows))
         [1]
     """
-    if not weights or not rows:
+    return _bm25_scores(weights, _bm25_parts(weights, rows, {} if docs is None else docs))
+
+
+def _bm25_parts(
+    weights: Mapping[str, float],
+    rows: Mapping[int, _Row],
+    docs: MutableMapping[tuple[int, float], Doc],
+) -> dict[int, tuple[int, dict[str, int]]]:
+    """Each row's word count and counts of the query stems (split once, memoised)."""
+    if not weights:
         return {}
-    seen = {} if docs is None else docs
-    split: dict[int, Doc] = {}
+    out: dict[int, tuple[int, dict[str, int]]] = {}
     for i, (text, updated, _) in rows.items():
-        doc = seen.get((i, updated))
+        doc = docs.get((i, updated))
         if doc is None:
-            doc = seen[(i, updated)] = read_doc(text)
-        split[i] = doc
-    avg = sum(d[0] for d in split.values()) / len(split) or 1.0
+            doc = docs[(i, updated)] = read_doc(text)
+        counts = doc[1]
+        out[i] = (doc[0], {w: counts[w] for w in weights if w in counts})
+    return out
+
+
+def _bm25_scores(
+    weights: Mapping[str, float], parts: Mapping[int, tuple[int, dict[str, int]]]
+) -> dict[int, float]:
+    """BM25 from :func:`_bm25_parts`, lengths normalised by the average over ``parts``."""
+    if not parts:
+        return {}
+    avg = sum(length for length, _ in parts.values()) / len(parts) or 1.0
     out: dict[int, float] = {}
-    for i, (length, counts, _) in split.items():
-        tf = {w: counts[w] for w in weights if w in counts}
+    for i, (length, tf) in parts.items():
         if tf:
             norm = _K1 * (1 - _B + _B * length / avg)
             out[i] = sum(weights[w] * n * (_K1 + 1) / (n + norm) for w, n in tf.items())
@@ -669,25 +725,3 @@ def answered(flow: RecallFlow, answer: Callable[[RecallRequest], Any]) -> list[S
 
 def _weighted(settings: Ranking) -> bool:
     return bool(settings.recency_weight or settings.importance_weight)
-
-
-def _candidates(
-    rows: Mapping[int, tuple[str, float, Mapping[str, Any]]],
-    vec: Mapping[int, float],
-    kw: Mapping[int, float],
-    neighbours: Mapping[int, tuple[tuple[int, int], ...]],
-    docs: Mapping[tuple[int, float], Doc] | None = None,
-) -> list[Candidate]:
-    return [
-        Candidate(
-            id=i,
-            text=text,
-            updated_at=updated,
-            vector=vec.get(i),
-            keyword=kw.get(i),
-            neighbours=tuple(nd for nd in neighbours.get(i, ()) if nd[0] != i),
-            value=value,
-            words=docs[(i, updated)][2] if docs and (i, updated) in docs else frozenset(),
-        )
-        for i, (text, updated, value) in rows.items()
-    ]
