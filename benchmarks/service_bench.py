@@ -117,15 +117,10 @@ def _serve(url: str, port: int, workers: int) -> None:
     import uvicorn
 
     if workers > 1:
+        from retain.server.processes import serve_processes
+
         os.environ["RETAIN_BENCH_STORE"] = url
-        uvicorn.run(
-            "service_bench:_worker_app",
-            factory=True,
-            workers=workers,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
+        serve_processes("service_bench:_worker_app", host="127.0.0.1", port=port, workers=workers)
         return
     uvicorn.run(_app(url), host="127.0.0.1", port=port, log_level="warning")
 

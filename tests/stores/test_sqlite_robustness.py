@@ -285,10 +285,15 @@ def test_purge_leaves_no_row_of_the_user_in_any_table(tmp_path: Path) -> None:
     leftover = [
         hit
         for hit in _rows_mentioning(conn, needles)
-        if hit not in {("retain_items", "prefix"), ("retain_history", "prefix")}  # "users.u10"
+        if hit
+        not in {  # "users.u10" (checked exactly below)
+            ("retain_items", "prefix"),
+            ("retain_history", "prefix"),
+            ("retain_vector_log", "prefix"),
+        }
     ]
     assert leftover == []
-    for table in ("retain_items", "retain_history"):
+    for table in ("retain_items", "retain_history", "retain_vector_log"):
         rows = conn.execute(
             f"SELECT COUNT(*) FROM {table} WHERE prefix = 'users.u1' OR prefix LIKE 'users.u1.%'"
         ).fetchone()[0]

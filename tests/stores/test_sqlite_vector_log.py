@@ -73,10 +73,16 @@ def test_a_cache_behind_the_pruned_log_reloads_everything(
     assert kept <= 3  # bounded: KEEP entries behind the newest, plus the newest
 
 
-def test_the_log_records_item_ids_only(pair: tuple[SQLiteStore, SQLiteStore]) -> None:
+def test_the_log_records_item_ids_and_namespaces_never_values(
+    pair: tuple[SQLiteStore, SQLiteStore],
+) -> None:
     writer, _ = pair
     writer.put(NS, "secret", {"content": "my bank PIN is 1234"})
     conn = sqlite3.connect(writer.path)
     columns = [r[1] for r in conn.execute("PRAGMA table_info(retain_vector_log)")]
+    rows = conn.execute("SELECT item_id, prefix FROM retain_vector_log").fetchall()
     conn.close()
-    assert columns == ["seq", "item_id"]
+    assert columns == ["seq", "item_id", "prefix"]
+    # the vector row's entry, and the item's with its namespace (keyword counts, migration 8)
+    assert sorted(rows, key=str) == sorted([(1, None), (1, "users.u1")], key=str)
+    assert not any("1234" in str(r) or "secret" in str(r) for r in rows)

@@ -417,15 +417,10 @@ def _serve(args: argparse.Namespace) -> int:
             return 0
     finally:
         store.close()  # with several processes, each opens its own (_worker_app)
+    from retain.server.processes import serve_processes
+
     os.environ[_WORKER_SETTINGS] = json.dumps(settings)
-    uvicorn.run(
-        "retain.cli.service:_worker_app",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_level="warning",
-    )
+    serve_processes("retain.cli.service:_worker_app", host=host, port=port, workers=workers)
     return 0
 
 

@@ -145,6 +145,20 @@ def _vector_log(conn: sqlite3.Connection) -> None:
         )
 
 
+@migration(8, "item changes logged too, with their namespace (other connections' keyword counts)")
+def _item_log(conn: sqlite3.Connection) -> None:
+    """Every insert, update or delete of an item logs its id and namespace, so a connection
+    whose keyword counts are behind drops only the namespaces another connection wrote,
+    instead of all of them (several server processes on one file write all the time)."""
+    conn.execute("ALTER TABLE retain_vector_log ADD COLUMN prefix TEXT")
+    for event, row in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
+        conn.execute(
+            f"CREATE TRIGGER retain_items_log_{event.lower()} AFTER {event} ON retain_items "
+            f"BEGIN INSERT INTO retain_vector_log(item_id, prefix) VALUES ({row}.id, "
+            f"{row}.prefix); END"
+        )
+
+
 def foreign_schema(conn: sqlite3.Connection) -> list[str]:
     """The names of the schema objects of a database that retain did not create (it has
     objects but no ``retain_migrations`` table); empty for a new or a retain database."""

@@ -176,6 +176,7 @@ class SQLiteStore(CheckedCalls, SQLiteRanking, RetainStore):
         self._decoded = {}
         self._stats = {}
         self._stats_version = None
+        self._stats_seq = None
         with store_errors(self.path):
             self._check_embedding_model()
 
@@ -715,6 +716,10 @@ class SQLiteStore(CheckedCalls, SQLiteRanking, RetainStore):
             )
             count = conn.execute(f"DELETE FROM retain_items WHERE {under_sql()}", args).rowcount
             conn.execute(f"DELETE FROM retain_history WHERE {under_sql()}", args)
+            # the item log names no purged namespace; '' tells other connections to drop
+            # every keyword count (they cannot know which namespaces went)
+            conn.execute(f"DELETE FROM retain_vector_log WHERE {under_sql()}", args)
+            conn.execute("INSERT INTO retain_vector_log(item_id, prefix) VALUES (0, '')")
             purge_jobs(conn, namespace_prefix)  # queued conversations of the purged users
             conn.execute("INSERT INTO retain_items_fts(retain_items_fts) VALUES ('optimize')")
             return int(count)

@@ -12,7 +12,7 @@ from typing import Any
 
 from retain.clock import Clock
 from retain.core.ranking import Doc
-from retain.stores.base import index_texts
+from retain.stores.base import index_texts, ns_tuple
 from retain.stores.sqlite_sql import fts_match, under_args, under_sql
 
 
@@ -30,6 +30,7 @@ class SQLiteRanking:
     # keyword counts by prefix: items ("") and items matching each term
     _stats: dict[tuple[str, ...], dict[str, int]]
     _stats_version: int | None  # PRAGMA data_version when counted
+    _stats_seq: int | None  # the last retain_vector_log entry the counts have seen
 
     def _keyword_ranking(
         self, prefix: tuple[str, ...], terms: Sequence[str], allowed: set[int] | None, limit: int
@@ -72,11 +73,11 @@ class SQLiteRanking:
         self, prefix: tuple[str, ...], terms: Sequence[str]
     ) -> tuple[int, dict[str, int]]:
         """How many live items lie under ``prefix``, and how many of them match each term;
-        cached until a write under ``prefix`` by this connection (:meth:`_forget_stats`),
-        or any write by another (SQLite's ``data_version`` counts only those)."""
+        cached until a write under ``prefix`` by this connection (:meth:`_forget_stats`)
+        or by another (:meth:`_catch_up_stats`, when SQLite's ``data_version`` moved)."""
         version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
         if self._stats_version != version:
-            self._stats.clear()
+            self._catch_up_stats()
             self._stats_version = version
         now = self._clock.now()
         live = "(i.expires_at IS NULL OR i.expires_at > ?)"
@@ -106,6 +107,31 @@ class SQLiteRanking:
                 )
             counts[term] = known[term]
         return known[""], counts
+
+    def _catch_up_stats(self) -> None:
+        """Another connection has committed: drop the counts of the namespaces it wrote
+        (logged with each item change, migration 8), or all of them when the log no longer
+        reaches back that far."""
+        conn = self._conn
+        seen = self._stats_seq
+        end = int(conn.execute("SELECT coalesce(max(seq), 0) FROM retain_vector_log").fetchone()[0])
+        if seen is None or end < seen:
+            self._stats.clear()
+        elif end > seen:
+            oldest = conn.execute("SELECT min(seq) FROM retain_vector_log").fetchone()[0]
+            if oldest is None or oldest > seen + 1:
+                self._stats.clear()
+            else:
+                rows = conn.execute(
+                    "SELECT DISTINCT prefix FROM retain_vector_log WHERE seq > ? AND seq <= ? "
+                    "AND prefix IS NOT NULL",
+                    (seen, end),
+                ).fetchall()
+                if any(r[0] == "" for r in rows):  # a purge: its namespaces are not logged
+                    self._stats.clear()
+                else:
+                    self._forget_stats([ns_tuple(r[0]) for r in rows])
+        self._stats_seq = end
 
     def _forget_stats(self, namespaces: Iterable[tuple[str, ...]]) -> None:
         """Drop the keyword counts of the prefixes over the namespaces just written (a write
