@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from retain.core.ranking import (
     Candidate,
+    FindKeyword,
+    FindVector,
+    KeywordStats,
+    Load,
     Ranking,
     analyse_query,
+    answered,
     bm25,
     rank,
+    recall_flow,
 )
 from retain.errors import InvalidInputError
 
@@ -124,3 +132,35 @@ def test_bm25_weights_come_from_the_counts_given() -> None:
 def test_bad_settings_are_refused(settings: dict[str, float]) -> None:
     with pytest.raises(InvalidInputError):
         Ranking(**settings)  # type: ignore[arg-type]
+
+
+def test_common_words_bring_keyword_candidates_only_when_vectors_found_none() -> None:
+    """Words in more than a tenth of the namespace rank what the vectors found; they fetch
+    keyword candidates of their own only when there is nothing else to rank."""
+    rows = {i: (f"tea and coffee {i}", 0.0, {}) for i in range(1, 4)}
+    stats = (10, {"tea": 5, "coffee": 4})
+
+    def run(vectors: list[tuple[int, float]], mode: str = "hybrid") -> list[Any]:
+        asked: list[Any] = []
+
+        def answer(request: Any) -> Any:
+            asked.append(request)
+            if isinstance(request, FindVector):
+                return vectors
+            if isinstance(request, KeywordStats):
+                return stats
+            if isinstance(request, FindKeyword):
+                return [(3, 1.0)]
+            if isinstance(request, Load):
+                return {i: rows[i] for i in request.ids}
+            return {}
+
+        found = answered(recall_flow("tea coffee", mode=mode, vectors=True, want=5), answer)
+        return [type(r).__name__ for r in asked] + [[s.id for s in found]]
+
+    with_vectors = run([(1, 0.9), (2, 0.8)])
+    assert "FindKeyword" not in with_vectors
+    assert with_vectors[-1] == [1, 2]
+    assert "FindKeyword" in run([])  # nothing from the vectors: the rarest words search
+    assert run([])[-1] == [3]
+    assert "FindKeyword" in run([], mode="keyword")

@@ -514,9 +514,11 @@ def recall_flow(
         weights = _idf(q.terms, count, df)
         present = [t for t in q.terms if df.get(t, 0) > 0]
         # Candidates come from the selective terms: a word in a tenth of the namespace
-        # adds little to BM25 but costs a score for each memory that holds it.
+        # adds little to BM25 but costs a score for each memory that holds it (the
+        # memories the vectors found are still scored on every term). Only when the
+        # vectors found nothing do the rarest common words bring candidates.
         selective = [t for t in present if df[t] <= COMMON_SHARE * count]
-        if not selective:
+        if not selective and not vec:
             selective = sorted(present, key=lambda t: df[t])[:3]
         if selective:
             kw = yield FindKeyword(tuple(selective), k)
