@@ -6,16 +6,19 @@ each client owns one user and its API key (scoped to ``users.{key_subject}``, so
 request pays the key lookup), and loops for ``--seconds``: a search in its namespace
 (``POST /v1/memories/search``, hybrid recall, limit 10) or, with probability
 ``--put-ratio``, a put. The embedding is a hashed bag of words (384 dims), so the model is
-not what is timed. The server runs in its own process (uvicorn, one worker); the clients are
-asyncio tasks over ``httpx`` in this process. The baseline runs the same mix with the same
-concurrency through ``store.arecall`` / ``store.aput`` in-process.
+not what is timed. The server runs in its own process (uvicorn; ``--workers N`` runs N
+processes as ``retain serve --workers N`` does, connections spread evenly); the clients are
+asyncio tasks in this process, over a minimal keep-alive HTTP client (``--client httpx``
+for httpx). The baseline runs the same mix with the same concurrency through
+``store.arecall`` / ``store.aput`` in-process (one process).
 
 Printed per back-end and client count: throughput (ops/s), search and put p50/p95/p99 (ms),
 errors; and the targets of issue 19: 0 errors, search p95 <= 50 ms at 20 clients on SQLite,
 throughput at least half of in-process.
 
 Run:  flock /tmp/retain-heavy.lock .venv/bin/python benchmarks/service_bench.py \\
-          [--backends sqlite pg] [--memories 10000] [--clients 20 50] [--seconds 60]
+          [--backends sqlite pg] [--memories 10000] [--clients 20 50] [--seconds 60] \\
+          [--workers 2]   (one server process per core)
 """
 
 from __future__ import annotations
