@@ -16,3 +16,8 @@ def make() -> Any:
         await send({"type": "http.response.body", "body": body})
 
     return app
+
+
+def broken() -> Any:
+    """An app factory that cannot start."""
+    raise RuntimeError("this app cannot start")

@@ -78,10 +78,12 @@ def test_connections_are_spread_evenly_and_a_dead_process_is_replaced() -> None:
             except OSError:
                 return False
 
-        wait_for(serving, "two server processes to answer", timeout=60)
+        wait_for(serving, "a server process to answer", timeout=60)
         workers = wait_for(
             lambda: len(_children(parent.pid)) == 2 and _children(parent.pid), "two processes"
         )
+        # a process takes connections once it is ready (until then the others do)
+        wait_for(lambda: set(asyncio.run(_pids(port, 4))) == set(workers), "both to accept")
         shares = collections.Counter(asyncio.run(_pids(port, 20)))
         assert set(shares) == set(workers)
         assert max(shares.values()) - min(shares.values()) <= 2, shares
@@ -103,3 +105,19 @@ def test_connections_are_spread_evenly_and_a_dead_process_is_replaced() -> None:
         parent.wait(timeout=60)
     assert parent.returncode == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers[1:])
+
+
+@pytest.mark.slow
+def test_an_app_that_cannot_start_stops_the_server_with_a_clear_error() -> None:
+    code = (
+        "from retain.server.processes import serve_processes; "
+        f"serve_processes('tests.server._pid_app:broken', host='127.0.0.1', port={_port()}, "
+        "workers=1)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "ServiceError: A server process exited 3 times within 30 s" in done.stderr
+    assert done.stderr.count("this app cannot start") >= 3  # each try's own error shown

@@ -22,15 +22,20 @@ import logging
 import multiprocessing
 import signal
 import socket
+import time
 from types import FrameType
 from typing import Any
 
 import uvicorn
 
+from retain.errors import ServiceError
+
 __all__ = ["serve_processes"]
 
 _log = logging.getLogger("retain.server")
-_GONE = 2**31 - 1  # the count of a process that is not running: never the least loaded
+_GONE = 2**31 - 1  # the count of a process not accepting yet: never the least loaded
+_CRASHES = 3  # a process that exits this many times within _CRASH_WINDOW_S: give up
+_CRASH_WINDOW_S = 30.0
 
 
 def serve_processes(
@@ -43,14 +48,18 @@ def serve_processes(
     backlog: int = 2048,
 ) -> None:
     """Serve the app ``factory`` builds from ``workers`` processes on ``host:port`` until
-    SIGINT or SIGTERM; connections are spread evenly between the processes."""
+    SIGINT or SIGTERM; connections are spread evenly between the processes. A process that
+    exits is started again; one that exits 3 times within 30 s (an app that cannot start)
+    stops them all with :class:`~retain.errors.ServiceError`."""
     sock = _listen(host, port, backlog)
     ctx = multiprocessing.get_context("spawn")
     counts: Any = ctx.Array("i", [0] * workers, lock=False)
     stopping: list[int] = []  # the signal that asked to stop
 
+    exits: list[list[float]] = [[] for _ in range(workers)]  # when each slot's process exited
+
     def start(me: int) -> Any:
-        counts[me] = 0
+        counts[me] = _GONE  # until the new process accepts (it writes its own count)
         proc = ctx.Process(
             target=_worker, args=(factory, sock, counts, me, log_level), name=f"retain-serve-{me}"
         )
@@ -69,7 +78,14 @@ def serve_processes(
                 if stopping:
                     break
                 if not proc.is_alive():
-                    counts[me] = _GONE  # until restarted, never hold the others back
+                    now = time.monotonic()
+                    exits[me] = [t for t in exits[me] if now - t < _CRASH_WINDOW_S] + [now]
+                    if len(exits[me]) >= _CRASHES:
+                        raise ServiceError(
+                            f"A server process exited {_CRASHES} times within "
+                            f"{_CRASH_WINDOW_S:.0f} s (last exit code {proc.exitcode}).",
+                            hint="See its error above; the app cannot start.",
+                        )
                     _log.error(
                         "retain serve: process %d exited (%s); restarting it", me, proc.exitcode
                     )
