@@ -82,8 +82,7 @@ def test_connections_are_spread_evenly_and_a_dead_process_is_replaced() -> None:
         workers = wait_for(
             lambda: len(_children(parent.pid)) == 2 and _children(parent.pid), "two processes"
         )
-        # a process takes connections once it is ready (until then the others do)
-        wait_for(lambda: set(asyncio.run(_pids(port, 4))) == set(workers), "both to accept")
+        # at once, while the second process may still be starting: it is owed its share
         shares = collections.Counter(asyncio.run(_pids(port, 20)))
         assert set(shares) == set(workers)
         assert max(shares.values()) - min(shares.values()) <= 2, shares

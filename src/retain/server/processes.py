@@ -58,8 +58,11 @@ def serve_processes(
 
     exits: list[list[float]] = [[] for _ in range(workers)]  # when each slot's process exited
 
-    def start(me: int) -> Any:
-        counts[me] = _GONE  # until the new process accepts (it writes its own count)
+    def start(me: int, first: bool) -> Any:
+        # At start every process is owed its share: connections wait for a process still
+        # starting rather than all landing on the first one ready (keep-alive clients stay
+        # where they land). A replacement takes none until it accepts (it writes its count).
+        counts[me] = 0 if first else _GONE
         proc = ctx.Process(
             target=_worker, args=(factory, sock, counts, me, log_level), name=f"retain-serve-{me}"
         )
@@ -70,7 +73,7 @@ def serve_processes(
         stopping.append(signum)
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    procs = [start(i) for i in range(workers)]
+    procs = [start(i, True) for i in range(workers)]
     try:
         while not stopping:
             for me, proc in enumerate(procs):
@@ -89,7 +92,7 @@ def serve_processes(
                     _log.error(
                         "retain serve: process %d exited (%s); restarting it", me, proc.exitcode
                     )
-                    procs[me] = start(me)
+                    procs[me] = start(me, False)
     finally:
         for proc in procs:
             if proc.is_alive():
