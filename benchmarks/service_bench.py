@@ -6,11 +6,11 @@ each client owns one user and its API key (scoped to ``users.{key_subject}``, so
 request pays the key lookup), and loops for ``--seconds``: a search in its namespace
 (``POST /v1/memories/search``, hybrid recall, limit 10) or, with probability
 ``--put-ratio``, a put. The embedding is a hashed bag of words (384 dims), so the model is
-not what is timed. The server runs in its own process (uvicorn; ``--workers N`` runs N
-processes as ``retain serve --workers N`` does, connections spread evenly); the clients are
-asyncio tasks in this process, over a minimal keep-alive HTTP client (``--client httpx``
-for httpx). The baseline runs the same mix with the same concurrency through
-``store.arecall`` / ``store.aput`` in-process (one process).
+not what is timed. The server runs in its own processes (uvicorn; ``--workers N``, by
+default one per core, runs N as ``retain serve --workers N`` does, connections spread
+evenly); the clients are asyncio tasks in this process, over a minimal keep-alive HTTP
+client (``--client httpx`` for httpx). The baseline runs the same mix with the same
+concurrency through ``store.arecall`` / ``store.aput`` in-process (one process).
 
 Printed per back-end and client count: throughput (ops/s), search and put p50/p95/p99 (ms),
 errors; and the targets of issue 19: 0 errors, search p95 <= 50 ms at 20 clients on SQLite,
@@ -18,7 +18,7 @@ throughput at least half of in-process.
 
 Run:  flock /tmp/retain-heavy.lock .venv/bin/python benchmarks/service_bench.py \\
           [--backends sqlite pg] [--memories 10000] [--clients 20 50] [--seconds 60] \\
-          [--workers 2]   (one server process per core)
+          [--workers N]   (server processes; default one per core)
 """
 
 from __future__ import annotations
@@ -365,7 +365,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--put-ratio", type=float, default=0.2)
     parser.add_argument(
-        "--workers", type=int, default=1, help="server processes (retain serve --workers)"
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="server processes (retain serve --workers); default one per core",
     )
     parser.add_argument(
         "--client",
@@ -381,7 +384,7 @@ def main() -> None:
         return
     print(
         f"{args.memories} memories in {USERS} namespaces, {args.seconds:.0f} s per run, "
-        f"{args.put_ratio:.0%} puts; cpus={os.cpu_count()}"
+        f"{args.put_ratio:.0%} puts; cpus={os.cpu_count()}; server processes={args.workers}"
     )
     checks: list[tuple[str, bool]] = []
     for backend in args.backends:
