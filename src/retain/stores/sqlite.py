@@ -6,7 +6,8 @@
   backoff while another process holds the lock: a batch is atomic (all of it or none of
   it) and several processes can share one file (:mod:`retain.stores.sqlite_conn`).
 * Vectors are also held in memory (:class:`~retain.stores.sqlite_vectors.VectorCache`),
-  kept in step with this store's writes and reloaded when another connection commits.
+  kept in step with this store's writes and, through the change log, with other
+  connections' (:meth:`~retain.stores.sqlite_ranking.SQLiteRanking._catch_up`).
 * Recall drives :func:`retain.core.ranking.recall_flow`; its keyword, count and neighbour
   queries are in :mod:`retain.stores.sqlite_ranking`.
 * Input is checked before anything is written (:mod:`retain.stores.validation`).
@@ -92,13 +93,9 @@ from retain.twins import call, run
 __all__ = ["SQLiteStore"]
 
 
-_VECTOR_ROWS = (
-    "SELECT v.item_id, i.prefix, v.embedding FROM retain_vectors v "
-    "JOIN retain_items i ON i.id = v.item_id"
-)
 VECTOR_LOG_KEEP = 100_000
-"""How many vector changes the log keeps for other connections' caches (older entries are
-pruned as writes add new ones; a cache further behind reloads every vector)."""
+"""How many changes the log keeps for other connections' caches (older entries are pruned
+as writes add new ones; a connection further behind reloads every vector and count)."""
 
 
 @dataclass
@@ -169,14 +166,13 @@ class SQLiteStore(CheckedCalls, SQLiteRanking, RetainStore):
         if len(self._simple_fields) != len(self._fields):
             self._simple_fields = []
         self._cache = VectorCache(self._dims)
-        self._cache_version: int | None = None  # PRAGMA data_version when loaded
-        self._cache_seq = 0  # the last retain_vector_log entry the cache has seen
-        self._cache_loads = 0  # full loads (tests: other connections' writes refresh)
+        self._vectors_loaded = False
+        self._cache_loads = 0
+        self._seen_version = None
+        self._seen_seq = None
         self._docs = {}
         self._decoded = {}
         self._stats = {}
-        self._stats_version = None
-        self._stats_seq = None
         with store_errors(self.path):
             self._check_embedding_model()
 
@@ -236,7 +232,7 @@ class SQLiteStore(CheckedCalls, SQLiteRanking, RetainStore):
         with self._lock:
             self._conn.close()
             self._cache = VectorCache(self._dims)
-            self._cache_version = None
+            self._vectors_loaded = False
 
     # -- input -------------------------------------------------------------------------------
 
@@ -417,18 +413,17 @@ class SQLiteStore(CheckedCalls, SQLiteRanking, RetainStore):
             )
             if vector_rows and self._meta("embedding_id") is None:
                 self._set_meta()
-            if vector_rows or deletes or replaced:
-                conn.execute(
-                    "DELETE FROM retain_vector_log WHERE seq <= "
-                    "(SELECT max(seq) FROM retain_vector_log) - ?",
-                    (VECTOR_LOG_KEEP,),
-                )
+            conn.execute(  # every item change is logged (migration 8): keep the newest
+                "DELETE FROM retain_vector_log WHERE seq <= "
+                "(SELECT max(seq) FROM retain_vector_log) - ?",
+                (VECTOR_LOG_KEEP,),
+            )
             run_write_hooks(self, conn)
             return changed
 
         changed = self._transaction(body)
         self._forget_stats({tuple(p.op.namespace) for p in puts})
-        if self._cache_version is not None:  # loaded: keep it in step (after the commit)
+        if self._vectors_loaded:  # keep it in step (after the commit)
             for prefix, item_id, vecs in changed:
                 self._cache.put(prefix, item_id, vecs)
 
@@ -505,59 +500,6 @@ class SQLiteStore(CheckedCalls, SQLiteRanking, RetainStore):
             return {r[0] for r in rows}
         return {r[5] for r in self._rows(prefix) if matches_filter(json.loads(r[2]), filter)}
 
-    def _vectors(self) -> VectorCache:
-        """The vector cache, brought up to date when another connection has committed
-        since: the items changed since (``retain_vector_log``) are read again, or all
-        vectors when the cache was never loaded or the log no longer reaches back."""
-        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-        if version == self._cache_version:
-            return self._cache
-        conn = self._conn
-        snapshot = not conn.in_transaction
-        if snapshot:
-            conn.execute("BEGIN")  # one snapshot: the log and the vectors agree
-        try:
-            oldest = conn.execute("SELECT min(seq) FROM retain_vector_log").fetchone()[0]
-            changes = conn.execute(
-                "SELECT seq, item_id FROM retain_vector_log WHERE seq > ? ORDER BY seq",
-                (self._cache_seq,),
-            ).fetchall()
-            behind = oldest is not None and oldest > self._cache_seq + 1
-            ids = sorted({int(r[1]) for r in changes})
-            many = len(ids) > max(1_000, len(self._cache) // 2)  # reading all is then cheaper
-            if self._cache_version is None or behind or many:
-                end = conn.execute("SELECT coalesce(max(seq), 0) FROM retain_vector_log")
-                self._cache_seq = int(end.fetchone()[0])
-                self._cache.load(conn.execute(f"{_VECTOR_ROWS} ORDER BY v.item_id, v.field"))
-                self._cache_loads += 1
-            elif changes:
-                self._refresh_vectors(ids)
-                self._cache_seq = int(changes[-1][0])
-        finally:
-            if snapshot:
-                conn.execute("COMMIT")
-        self._cache_version = version
-        return self._cache
-
-    def _refresh_vectors(self, ids: list[int]) -> None:
-        """Read the vectors of ``ids`` into the cache again (none left: forget them)."""
-        found: dict[int, tuple[str, list[Vector]]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows = self._conn.execute(
-                f"{_VECTOR_ROWS} WHERE v.item_id IN ({','.join('?' * len(chunk))}) "
-                "ORDER BY v.item_id, v.field",
-                chunk,
-            )
-            for item_id, prefix, blob in rows:
-                vec = np.frombuffer(blob, dtype=np.float32)
-                found.setdefault(int(item_id), (prefix, []))[1].append(vec)
-        for item_id in ids:
-            if item_id in found:
-                self._cache.put(found[item_id][0], item_id, found[item_id][1])
-            else:
-                self._cache.remove(item_id)
-
     def _expired_ids(self) -> set[int]:
         """Items past their TTL and not yet swept (usually none; uses a partial index)."""
         rows = self._conn.execute(
@@ -571,7 +513,8 @@ class SQLiteStore(CheckedCalls, SQLiteRanking, RetainStore):
     ) -> list[tuple[int, float]]:
         assert self.embeddings is not None
         self._require_fresh_vectors()
-        cache = self._vectors()
+        self._catch_up(vectors=True)
+        cache = self._cache
         if not len(cache):
             return []
         q = self._embedding_matrix([self.embeddings.embed_query(query)], 1)[0]
@@ -797,7 +740,7 @@ class SQLiteStore(CheckedCalls, SQLiteRanking, RetainStore):
 
             with self._lock, store_errors(self.path):
                 self._transaction(body)
-                self._cache_version = None  # reload on the next search
+                self._vectors_loaded = False  # reload on the next search
             count += len(chunk)
         with self._lock, store_errors(self.path):
             self._set_meta()
@@ -826,7 +769,7 @@ class SQLiteStore(CheckedCalls, SQLiteRanking, RetainStore):
             count: int = self._transaction(body)
             self._stats.clear()
             if count:
-                self._cache_version = None
+                self._vectors_loaded = False
         return count
 
     def __repr__(self) -> str:

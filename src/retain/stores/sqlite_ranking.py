@@ -1,7 +1,9 @@
 """The ranking side of :class:`retain.stores.SQLiteStore`: the SQL answers to
-:func:`retain.core.ranking.recall_flow`'s keyword, count and neighbour requests, and the
-rows decoded for ranking (memoised). The store drives the flow (``SQLiteStore._ranked``);
-PostgreSQL's counterpart is :mod:`retain.stores.pg_reads`."""
+:func:`retain.core.ranking.recall_flow`'s keyword, count and neighbour requests, the rows
+decoded for ranking (memoised), and the in-memory state ranking reads (vectors, keyword
+counts) kept in step with other connections' writes through the change log
+(``retain_vector_log``). The store drives the flow (``SQLiteStore._ranked``); PostgreSQL's
+counterpart is :mod:`retain.stores.pg_reads`."""
 
 from __future__ import annotations
 
@@ -10,10 +12,18 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from retain.clock import Clock
 from retain.core.ranking import Doc
 from retain.stores.base import index_texts, ns_tuple
 from retain.stores.sqlite_sql import fts_match, under_args, under_sql
+from retain.stores.sqlite_vectors import Vector, VectorCache
+
+_VECTOR_ROWS = (
+    "SELECT v.item_id, i.prefix, v.embedding FROM retain_vectors v "
+    "JOIN retain_items i ON i.id = v.item_id"
+)
 
 
 class SQLiteRanking:
@@ -29,8 +39,11 @@ class SQLiteRanking:
     _decoded: dict[tuple[int, float], tuple[str, float, dict[str, Any]]]
     # keyword counts by prefix: items ("") and items matching each term
     _stats: dict[tuple[str, ...], dict[str, int]]
-    _stats_version: int | None  # PRAGMA data_version when counted
-    _stats_seq: int | None  # the last retain_vector_log entry the counts have seen
+    _cache: VectorCache  # the file's vectors, when loaded
+    _vectors_loaded: bool  # False: load them on the next vector search
+    _cache_loads: int  # full loads (tests: other connections' writes refresh)
+    _seen_version: int | None  # PRAGMA data_version when last caught up
+    _seen_seq: int | None  # the last retain_vector_log entry caught up with
 
     def _keyword_ranking(
         self, prefix: tuple[str, ...], terms: Sequence[str], allowed: set[int] | None, limit: int
@@ -74,11 +87,8 @@ class SQLiteRanking:
     ) -> tuple[int, dict[str, int]]:
         """How many live items lie under ``prefix``, and how many of them match each term;
         cached until a write under ``prefix`` by this connection (:meth:`_forget_stats`)
-        or by another (:meth:`_catch_up_stats`, when SQLite's ``data_version`` moved)."""
-        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-        if self._stats_version != version:
-            self._catch_up_stats()
-            self._stats_version = version
+        or by another (:meth:`_catch_up`)."""
+        self._catch_up()
         now = self._clock.now()
         live = "(i.expires_at IS NULL OR i.expires_at > ?)"
         known = self._stats.get(prefix)
@@ -108,30 +118,72 @@ class SQLiteRanking:
             counts[term] = known[term]
         return known[""], counts
 
-    def _catch_up_stats(self) -> None:
-        """Another connection has committed: drop the counts of the namespaces it wrote
-        (logged with each item change, migration 8), or all of them when the log no longer
-        reaches back that far."""
+    def _catch_up(self, *, vectors: bool = False) -> None:
+        """Bring what this connection keeps in memory in step with other connections'
+        commits (SQLite's ``data_version`` moved), reading the change log once: the keyword
+        counts of the namespaces they wrote are dropped (a purge, which logs no namespace
+        name, drops all) and the vectors of the items they changed are read again. A
+        connection further behind than the log reaches drops every count and reloads every
+        vector. ``vectors``: load the vector cache if it is not loaded."""
         conn = self._conn
-        seen = self._stats_seq
-        end = int(conn.execute("SELECT coalesce(max(seq), 0) FROM retain_vector_log").fetchone()[0])
-        if seen is None or end < seen:
-            self._stats.clear()
-        elif end > seen:
-            oldest = conn.execute("SELECT min(seq) FROM retain_vector_log").fetchone()[0]
-            if oldest is None or oldest > seen + 1:
-                self._stats.clear()
-            else:
-                rows = conn.execute(
-                    "SELECT DISTINCT prefix FROM retain_vector_log WHERE seq > ? AND seq <= ? "
-                    "AND prefix IS NOT NULL",
+        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        load = vectors and not self._vectors_loaded
+        if version == self._seen_version and not load:
+            return
+        snapshot = not conn.in_transaction
+        if snapshot:
+            conn.execute("BEGIN")  # one snapshot: the log, the counts and the vectors agree
+        try:
+            seen = self._seen_seq
+            oldest, end = conn.execute(
+                "SELECT min(seq), coalesce(max(seq), 0) FROM retain_vector_log"
+            ).fetchone()
+            behind = seen is None or end < seen or (oldest is not None and oldest > seen + 1)
+            changes = (
+                []
+                if behind
+                else conn.execute(
+                    "SELECT item_id, prefix FROM retain_vector_log WHERE seq > ? AND seq <= ?",
                     (seen, end),
                 ).fetchall()
-                if any(r[0] == "" for r in rows):  # a purge: its namespaces are not logged
-                    self._stats.clear()
-                else:
-                    self._forget_stats([ns_tuple(r[0]) for r in rows])
-        self._stats_seq = end
+            )
+            prefixes = {r[1] for r in changes if r[1] is not None}
+            if behind or "" in prefixes:
+                self._stats.clear()
+            else:
+                self._forget_stats([ns_tuple(p) for p in prefixes])
+            if self._vectors_loaded or load:
+                ids = sorted({int(r[0]) for r in changes})
+                many = len(ids) > max(1_000, len(self._cache) // 2)  # reading all is cheaper
+                if load or behind or many:
+                    self._cache.load(conn.execute(f"{_VECTOR_ROWS} ORDER BY v.item_id, v.field"))
+                    self._cache_loads += 1
+                    self._vectors_loaded = True
+                elif ids:
+                    self._refresh_vectors(ids)
+            self._seen_seq, self._seen_version = int(end), version
+        finally:
+            if snapshot:
+                conn.execute("COMMIT")
+
+    def _refresh_vectors(self, ids: list[int]) -> None:
+        """Read the vectors of ``ids`` into the cache again (none left: forget them)."""
+        found: dict[int, tuple[str, list[Vector]]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._conn.execute(
+                f"{_VECTOR_ROWS} WHERE v.item_id IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY v.item_id, v.field",
+                chunk,
+            )
+            for item_id, prefix, blob in rows:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                found.setdefault(int(item_id), (prefix, []))[1].append(vec)
+        for item_id in ids:
+            if item_id in found:
+                self._cache.put(found[item_id][0], item_id, found[item_id][1])
+            else:
+                self._cache.remove(item_id)
 
     def _forget_stats(self, namespaces: Iterable[tuple[str, ...]]) -> None:
         """Drop the keyword counts of the prefixes over the namespaces just written (a write
