@@ -243,8 +243,9 @@ def ablations(store: Any, label: str) -> dict[str, Ranker]:
         f"{label} - neighbours": with_ranking(neighbour_weight=0.0),
         f"{label} - dates": with_ranking(date_weight=0.0),
         f"{label} - names": with_ranking(name_weight=0.0),
-        f"{label} - neighbours, dates, names (score fusion only)": with_ranking(
-            neighbour_weight=0.0, date_weight=0.0, name_weight=0.0
+        f"{label} - question penalty": with_ranking(question_penalty=0.0),
+        f"{label} - neighbours, dates, names, question penalty (score fusion only)": with_ranking(
+            neighbour_weight=0.0, date_weight=0.0, name_weight=0.0, question_penalty=0.0
         ),
         f"{label} vector weight 0.3": with_ranking(vector_weight=0.3),
         f"{label} vector weight 0.7": with_ranking(vector_weight=0.7),

@@ -66,6 +66,24 @@ def test_a_strong_match_lifts_its_neighbour() -> None:
     assert [s.id for s in with_neighbours] == [1, 2, 3]
 
 
+def test_a_memory_that_only_asks_ranks_below_the_one_that_answers() -> None:
+    # The asking turn repeats the question's words; the answer shares fewer of them.
+    asking = Candidate(1, "What are your dogs' names?", 0.0, vector=0.72, keyword=2.0)
+    answer = Candidate(2, "My dogs' names are Coco and Shadow.", 0.0, vector=0.70, keyword=1.9)
+    other = Candidate(3, "Maria likes tea.", 0.0, vector=0.30)
+    q = analyse_query("What are Maria's dogs' names?")
+    found = [asking, answer, other]
+    assert [s.id for s in rank(q, found, Ranking(question_penalty=0.0))][:2] == [1, 2]
+    assert [s.id for s in rank(q, found)][:2] == [2, 1]
+    # pure modes are not penalised: mode="vector" reports and orders by the cosine
+    flow = recall_flow(q.text, mode="vector", vectors=True, want=2)
+    replies: dict[type, Any] = {
+        FindVector: [(1, 0.72), (2, 0.70)],
+        Load: {1: (asking.text, 0.0, {}), 2: (answer.text, 0.0, {})},
+    }
+    assert [s.id for s in answered(flow, lambda r: replies[type(r)])] == [1, 2]
+
+
 def test_a_dated_question_prefers_memories_from_that_time() -> None:
     found = [
         Candidate(1, "[3 July, 2023] went to the support group", 0.0, vector=0.8),
@@ -123,6 +141,7 @@ def test_bm25_weights_come_from_the_counts_given() -> None:
     "settings",
     [
         {"vector_weight": 1.5},
+        {"question_penalty": 1.2},
         {"neighbour_weight": -1.0},
         {"date_weight": float("nan")},
         {"recency_weight": 0.7, "importance_weight": 0.7},

@@ -20,6 +20,9 @@ The score of a recalled memory (``SearchItem.score``) is built from:
   :attr:`Ranking.name_weight`; a date named in the question ("in May 2023", "on 7 May")
   favours memories from that time (:attr:`Ranking.date_weight`; dates read from the text
   and from ``valid_from``/``said_at``/``date``/``at`` fields).
+* **Questions**: a memory that ends in a question ("What's her name?") shares the words
+  of a question without answering it; its relevance is lowered by
+  :attr:`Ranking.question_penalty` (its neighbours, often the answer, still gain from it).
 * **Recency and importance**, only when asked: ``recency_weight`` (or
   :attr:`Ranking.latest_weight` when the question asks for the latest: "now",
   "currently") mixes in ``0.5 ** (age / half_life)``; ``importance_weight`` a numeric
@@ -238,6 +241,7 @@ class Ranking:
     neighbour_window: int = 2
     date_weight: float = 0.15
     name_weight: float = 0.1
+    question_penalty: float = 0.2
     latest_weight: float = 0.0
     recency_weight: float = 0.0
     recency_half_life_s: float = 30 * 86400.0
@@ -250,6 +254,7 @@ class Ranking:
             "neighbour_weight",
             "date_weight",
             "name_weight",
+            "question_penalty",
             "latest_weight",
             "recency_weight",
             "importance_weight",
@@ -261,8 +266,9 @@ class Ranking:
             raise InvalidInputError(
                 f"neighbour_window must be an integer >= 0; got {self.neighbour_window!r}."
             )
-        if self.vector_weight > 1:
-            raise InvalidInputError(f"vector_weight must be in [0, 1]; got {self.vector_weight}.")
+        for name in ("vector_weight", "question_penalty"):
+            if getattr(self, name) > 1:
+                raise InvalidInputError(f"{name} must be in [0, 1]; got {getattr(self, name)}.")
         if self.recency_weight + self.importance_weight > 1:
             raise InvalidInputError(
                 "recency_weight and importance_weight must be >= 0 and sum to at most 1; got "
@@ -380,6 +386,7 @@ def _scored(
     if query.wants_latest:
         recency = max(recency, settings.latest_weight)
     importance = settings.importance_weight
+    asks = 1 - settings.question_penalty
     keep = 1 - recency - importance
     stamp = datetime.now(timezone.utc).timestamp() if now is None else now
     order: list[tuple[float, int, float]] = []
@@ -394,7 +401,7 @@ def _scored(
             relevance += settings.name_weight * share
         if dates:
             relevance += settings.date_weight * _date_match(dates, text, value)
-        score = keep * relevance
+        score = keep * (relevance * asks if text.rstrip().endswith("?") else relevance)
         if recency:
             age = max(stamp - updated, 0.0)
             score += recency * math.pow(0.5, age / settings.recency_half_life_s)
@@ -527,6 +534,7 @@ def recall_flow(
             vector_weight=1.0,
             neighbour_weight=0.0,
             date_weight=0.0,
+            question_penalty=0.0,
             recency_weight=settings.recency_weight,
             recency_half_life_s=settings.recency_half_life_s,
             importance_weight=settings.importance_weight,
@@ -537,6 +545,7 @@ def recall_flow(
             vector_weight=0.0,
             neighbour_weight=settings.neighbour_weight if mode == "hybrid" else 0.0,
             date_weight=settings.date_weight if mode == "hybrid" else 0.0,
+            question_penalty=settings.question_penalty if mode == "hybrid" else 0.0,
             recency_weight=settings.recency_weight,
             recency_half_life_s=settings.recency_half_life_s,
             importance_weight=settings.importance_weight,
