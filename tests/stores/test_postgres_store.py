@@ -290,6 +290,20 @@ def test_several_openers_migrate_once(pg_server: PgServer, pg_database: str, pg_
     assert sorted(r[0] for r in rows) == [m.version for m in PG_MIGRATIONS]
 
 
+def test_the_keyword_index_has_no_pending_list(
+    pg_server: PgServer, pg_database: str, pg_url: str
+) -> None:
+    """GIN's fast update leaves new rows in a pending list that every keyword search reads
+    until VACUUM merges it (a 10k namespace's keyword search took 5 ms instead of 1.5, and
+    the planner, pricing the list, scanned the table): writes update the index directly."""
+    PostgresStore(pg_url, index=INDEX).close()
+    rows = pg_server.sql(
+        pg_database, "SELECT reloptions FROM pg_class WHERE relname = 'retain_items_body'"
+    )
+    assert rows[0][0] is not None
+    assert "fastupdate=off" in rows[0][0]
+
+
 def test_the_ann_index_keeps_one_namespace_search_exact(
     pg_server: PgServer, pg_database: str, pg_url: str
 ) -> None:
