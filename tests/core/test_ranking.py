@@ -154,7 +154,7 @@ def test_bad_settings_are_refused(settings: dict[str, float]) -> None:
 
 
 def test_common_words_bring_keyword_candidates_only_when_vectors_found_none() -> None:
-    """Words in more than a tenth of the namespace rank what the vectors found; they fetch
+    """Words in more than a twentieth of the namespace rank what the vectors found; they fetch
     keyword candidates of their own only when there is nothing else to rank."""
     rows = {i: (f"tea and coffee {i}", 0.0, {}) for i in range(1, 4)}
     stats = (10, {"tea": 5, "coffee": 4})

@@ -33,6 +33,7 @@ Scores are comparable within one query only; higher is better.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Generator, Iterable, Mapping, MutableMapping, Sequence
@@ -287,8 +288,15 @@ def _minmax(values: Mapping[int, float]) -> dict[int, float]:
     return {i: (v - lo) / (hi - lo) for i, v in values.items()}
 
 
+@functools.lru_cache(maxsize=32_768)
+def _text_dates(text: str) -> tuple[tuple[int, int | None, int | None], ...]:
+    """:func:`_dates_in` of a memory's text, kept: a namespace's memories are read by every
+    dated question, and the patterns cost more than the rest of their scoring."""
+    return tuple(_dates_in(text))
+
+
 def _memory_dates(text: str, value: Mapping[str, Any]) -> list[tuple[int, int | None, int | None]]:
-    dates = list(_dates_in(text))
+    dates = list(_text_dates(text))
     for name in ("valid_from", "said_at", "date", "at"):
         raw = value.get(name)
         if isinstance(raw, str):
@@ -470,7 +478,7 @@ CANDIDATES = 50
 """Memories each side (vector, keyword) contributes before fusion."""
 NEIGHBOUR_SEEDS = 10
 """The best this many memories bring their neighbours into the ranking."""
-COMMON_SHARE = 0.1
+COMMON_SHARE = 0.05
 """Terms in more than this share of the namespace's memories find no keyword candidates
 (they still count in the score of every candidate)."""
 
@@ -520,7 +528,7 @@ def recall_flow(
         count, df = yield KeywordStats(q.terms)
         weights = _idf(q.terms, count, df)
         present = [t for t in q.terms if df.get(t, 0) > 0]
-        # Candidates come from the selective terms: a word in a tenth of the namespace
+        # Candidates come from the selective terms: a word in a twentieth of the namespace
         # adds little to BM25 but costs a score for each memory that holds it (the
         # memories the vectors found are still scored on every term). Only when the
         # vectors found nothing do the rarest common words bring candidates.
