@@ -9,6 +9,7 @@ import pytest
 from retain.core.ranking import (
     Candidate,
     FindKeyword,
+    FindNeighbours,
     FindVector,
     KeywordStats,
     Load,
@@ -82,6 +83,32 @@ def test_a_memory_that_only_asks_ranks_below_the_one_that_answers() -> None:
         Load: {1: (asking.text, 0.0, {}), 2: (answer.text, 0.0, {})},
     }
     assert [s.id for s in answered(flow, lambda r: replies[type(r)])] == [1, 2]
+
+
+def test_pure_modes_rank_by_their_one_score() -> None:
+    # Memory 2 names the person and the date the question asks about: hybrid recall lifts
+    # it; mode="vector" orders by cosine and mode="keyword" by BM25 alone.
+    rows = {
+        1: ("User adopted a kitten", 0.0, {}),
+        2: ("[7 May 2023] Maria adopted a kitten, a kitten!", 0.0, {}),
+        3: ("User drinks tea", 0.0, {}),
+    }
+    q = "What did Maria adopt on 7 May 2023?"
+
+    def run(mode: str) -> list[int]:
+        replies: dict[type, Any] = {
+            FindVector: [(1, 0.80), (2, 0.79), (3, 0.30)],
+            KeywordStats: (20, {"maria": 1, "adopt": 2, "2023": 1}),
+            FindKeyword: [(1, 2.0), (2, 1.0)],
+            Load: rows,
+            FindNeighbours: {},
+        }
+        flow = recall_flow(q, mode=mode, vectors=True, want=3)
+        return [s.id for s in answered(flow, lambda r: replies[type(r)])]
+
+    assert run("hybrid")[0] == 2
+    assert run("vector") == [1, 2, 3]
+    assert run("keyword")[:2] == [2, 1]  # BM25: memory 2 holds "maria" and "2023" too
 
 
 def test_a_dated_question_prefers_memories_from_that_time() -> None:

@@ -37,7 +37,7 @@ import functools
 import math
 import re
 from collections.abc import Callable, Generator, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -537,28 +537,18 @@ def recall_flow(
             selective = sorted(present, key=lambda t: df[t])[:3]
         if selective:
             kw = yield FindKeyword(tuple(selective), k)
-    if mode == "vector" and vectors:
-        settings = Ranking(
-            vector_weight=1.0,
-            neighbour_weight=0.0,
-            date_weight=0.0,
-            question_penalty=0.0,
-            recency_weight=settings.recency_weight,
-            recency_half_life_s=settings.recency_half_life_s,
-            importance_weight=settings.importance_weight,
-            importance_field=settings.importance_field,
-        )
-    elif mode == "keyword" or not vectors:
-        settings = Ranking(
-            vector_weight=0.0,
-            neighbour_weight=settings.neighbour_weight if mode == "hybrid" else 0.0,
-            date_weight=settings.date_weight if mode == "hybrid" else 0.0,
-            question_penalty=settings.question_penalty if mode == "hybrid" else 0.0,
-            recency_weight=settings.recency_weight,
-            recency_half_life_s=settings.recency_half_life_s,
-            importance_weight=settings.importance_weight,
-            importance_field=settings.importance_field,
-        )
+    if mode != "hybrid" or not vectors:
+        # A pure mode ranks by its one score (context, names and questions only in hybrid
+        # mode); a store without vectors ranks hybrid recall by keywords and context.
+        settings = replace(settings, vector_weight=1.0 if mode == "vector" and vectors else 0.0)
+        if mode != "hybrid":
+            settings = replace(
+                settings,
+                neighbour_weight=0.0,
+                date_weight=0.0,
+                name_weight=0.0,
+                question_penalty=0.0,
+            )
     vec_d = dict(vec)
     ids = tuple(dict.fromkeys([i for i, _ in vec] + [i for i, _ in kw]))
     rows: dict[int, _Row] = (yield from load(ids)) if ids else {}

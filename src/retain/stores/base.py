@@ -312,7 +312,10 @@ def index_texts(
     chosen = fields if index is None else [(f, tokenize_path(f)) for f in index]
     out: list[tuple[str, str]] = []
     for path, tokens in chosen:
-        if path == "$":
+        raw = value.get(path) if path.isidentifier() else None
+        if isinstance(raw, str):  # a top-level key holding text: the common case, made quick
+            texts = [raw]
+        elif path == "$":
             texts = [" ".join(value_strings({k: v for k, v in value.items() if k not in _STAMPS}))]
         else:
             texts = get_text_at_path(value, tokens)

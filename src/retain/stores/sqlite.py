@@ -160,11 +160,6 @@ class SQLiteStore(CheckedCalls, SQLiteRanking, RetainStore):
         self.ttl_config = check_ttl_config(ttl)
         self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
         self._dims = int(self.index_config["dims"]) if self.index_config else 0
-        self._simple_fields = [  # top-level keys: their text is read without path parsing
-            f for f, _ in self._fields if f != "$" and f.isidentifier()
-        ]
-        if len(self._simple_fields) != len(self._fields):
-            self._simple_fields = []
         self._cache = VectorCache(self._dims)
         self._vectors_loaded = False
         self._cache_loads = 0
@@ -275,10 +270,6 @@ class SQLiteStore(CheckedCalls, SQLiteRanking, RetainStore):
 
     def _texts(self, op: PutOp) -> list[tuple[str, str]]:
         """``(field path, text)`` pairs to index for a put."""
-        if op.index is None and self._simple_fields and isinstance(op.value, dict):
-            texts = [(f, op.value.get(f)) for f in self._simple_fields]
-            if all(isinstance(t, str) for _, t in texts):  # the common case, made quick
-                return [(f, t) for f, t in texts if t]
         return index_texts(op.value, self._fields, op.index)
 
     def _embed_puts(self, puts: list[_Put]) -> None:

@@ -32,7 +32,6 @@ class SQLiteRanking:
     _conn: sqlite3.Connection
     _clock: Clock
     _fields: Any
-    _simple_fields: list[str]
     _docs: dict[tuple[int, float], Doc]  # rows split for ranking
     # rows decoded for ranking, by (id, updated_at): a namespace's rows are read again by
     # every recall in it, and decoding their JSON was a fifth of a recall's time
@@ -74,9 +73,7 @@ class SQLiteRanking:
         if found is not None:
             return found
         value = json.loads(row[2])
-        texts = [value.get(f) for f in self._simple_fields]
-        if not (texts and all(isinstance(t, str) for t in texts)):
-            texts = [t for _, t in index_texts(value, self._fields, None)]
+        texts = [t for _, t in index_texts(value, self._fields, None)]
         if len(self._decoded) > 20_000:  # bounded like the split texts
             self._decoded.clear()
         found = self._decoded[memo_key] = (" ".join(texts), float(row[4]), value)
