@@ -437,11 +437,16 @@ class FindVector:
 
 @dataclass(frozen=True)
 class FindKeyword:
-    """Ask the store for the ``k`` best keyword matches of ``terms`` (any of them):
-    ``[(id, relevance), ...]`` best first, relevance larger is better."""
+    """Ask the store for the ``k`` memories matching any of ``terms`` whose matched terms
+    weigh most: ``[(id, weight), ...]``, a memory's weight being the sum of ``weights`` of
+    the terms it contains (as the keyword index matches them), heaviest first, ties newest
+    first (larger id). Both stores choose keyword candidates by this one rule, so they rank
+    the same memories; BM25 itself is computed here, on the rows loaded."""
 
     terms: tuple[str, ...]
     k: int
+    weights: tuple[float, ...]
+    """Each term's weight (its inverse document frequency in the namespace)."""
 
 
 @dataclass(frozen=True)
@@ -536,7 +541,9 @@ def recall_flow(
         if not selective and not vec:
             selective = sorted(present, key=lambda t: df[t])[:3]
         if selective:
-            kw = yield FindKeyword(tuple(selective), k)
+            kw = yield FindKeyword(
+                tuple(selective), k, tuple(_term_idf(count, df[t]) for t in selective)
+            )
     if mode != "hybrid" or not vectors:
         # A pure mode ranks by its one score (context, names and questions only in hybrid
         # mode); a store without vectors ranks hybrid recall by keywords and context.
@@ -619,10 +626,15 @@ def _idf(terms: Sequence[str], count: int, df: Mapping[str, int]) -> dict[str, f
         stem = stems(term)
         if not stem:
             continue
-        n = min(max(df.get(term, 0), 0), count)
-        weight = math.log(1.0 + (count - n + 0.5) / (n + 0.5))
+        weight = _term_idf(count, df.get(term, 0))
         out[stem[0]] = max(out.get(stem[0], 0.0), weight)
     return out
+
+
+def _term_idf(count: int, n: int) -> float:
+    """BM25's inverse document frequency of a term in ``n`` of ``count`` memories."""
+    n = min(max(n, 0), count)
+    return math.log(1.0 + (count - n + 0.5) / (n + 0.5))
 
 
 Doc = tuple[int, dict[str, int], frozenset[str]]

@@ -208,24 +208,27 @@ class PgReads:
         return [(int(r[0]), _similarity(r[1])) for r in rows]
 
     def _keyword_ranking(
-        self,
-        prefix: str,
-        terms: Sequence[str],
-        flt: dict[str, Any] | None,
-        limit: int,
-        now: datetime,
+        self, prefix: str, find: FindKeyword, flt: dict[str, Any] | None, now: datetime
     ) -> Steps[list[tuple[int, float]]]:
-        """``(item id, relevance)`` of the items matching any of ``terms``, best first."""
-        if not terms:
+        """:class:`retain.core.ranking.FindKeyword`: the items matching any of the terms
+        whose matched terms weigh most, heaviest first (ties: newest first)."""
+        if not find.terms:
             return []
-        params: dict[str, Any] = {**under_params(prefix), "now": now, "l": limit}
-        params.update(w=" or ".join(terms), cfg=self.text_search_config)
+        params: dict[str, Any] = {**under_params(prefix), "now": now, "l": find.k}
+        params.update(w=" or ".join(find.terms), cfg=self.text_search_config)
+        weight, queries = [], []
+        for n, (term, w) in enumerate(zip(find.terms, find.weights, strict=True)):
+            params[f"t{n}"], params[f"w{n}"] = term, w
+            # each term's query once, in FROM: a prepared statement's generic plan would
+            # parse a query written in the select list again for every row
+            queries.append(f"plainto_tsquery(%(cfg)s::regconfig, %(t{n})s) q{n}")
+            weight.append(f"CASE WHEN i.body @@ q{n} THEN %(w{n})s::float8 ELSE 0 END")
         where = filter_sql(flt, "i.value", params)
         rows = yield Sql(
-            "SELECT i.id, ts_rank(i.body, q, 1) AS r FROM retain_items i, "
+            f"SELECT i.id, {' + '.join(weight)} AS r FROM retain_items i, {', '.join(queries)}, "
             "websearch_to_tsquery(%(cfg)s::regconfig, %(w)s) q "
             f"WHERE i.body @@ q AND {under_sql('i.prefix')} AND {self._LIVE} AND {where} "
-            "ORDER BY r DESC, i.id LIMIT %(l)s",
+            "ORDER BY r DESC, i.id DESC LIMIT %(l)s",
             params,
         )
         return [(int(r[0]), float(r[1])) for r in rows]
@@ -355,9 +358,7 @@ class PgReads:
                 known.update(seen)
                 return ranked
             if isinstance(request, FindKeyword):
-                return (
-                    yield from self._keyword_ranking(prefix, request.terms, filter, request.k, now)
-                )
+                return (yield from self._keyword_ranking(prefix, request, filter, now))
             if isinstance(request, KeywordStats):
                 return (yield from self._keyword_stats(prefix, request.terms, now))
             if isinstance(request, Load):

@@ -595,7 +595,7 @@ class SQLiteStore(CheckedCalls, SQLiteRanking, RetainStore):
             if isinstance(request, FindVector):
                 return self._vector_ranking(prefix, query, allowed, request.k)
             if isinstance(request, FindKeyword):
-                return self._keyword_ranking(prefix, request.terms, allowed, request.k)
+                return self._keyword_ranking(prefix, request, allowed)
             if isinstance(request, KeywordStats):
                 return self._keyword_stats(prefix, request.terms)
             if isinstance(request, Load):

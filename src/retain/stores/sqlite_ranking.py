@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from retain.clock import Clock
-from retain.core.ranking import Doc
+from retain.core.ranking import Doc, FindKeyword
 from retain.stores.base import index_texts, ns_tuple
 from retain.stores.sqlite_sql import fts_match, under_args, under_sql
 from retain.stores.sqlite_vectors import Vector, VectorCache
@@ -45,21 +45,31 @@ class SQLiteRanking:
     _seen_seq: int | None  # the last retain_vector_log entry caught up with
 
     def _keyword_ranking(
-        self, prefix: tuple[str, ...], terms: Sequence[str], allowed: set[int] | None, limit: int
+        self, prefix: tuple[str, ...], find: FindKeyword, allowed: set[int] | None
     ) -> list[tuple[int, float]]:
-        """``(item id, BM25 relevance)`` of the items matching any of ``terms``, best first."""
-        match = fts_match(terms, prefix)
-        if match is None:
+        """:class:`retain.core.ranking.FindKeyword`: the items matching any of the terms
+        whose matched terms weigh most, heaviest first (ties: newest first)."""
+        matches = [
+            (fts_match([t], prefix), w) for t, w in zip(find.terms, find.weights, strict=True)
+        ]
+        found = [(m, w) for m, w in matches if m is not None]
+        if not found:
             return []
+        each = "SELECT rowid AS id, ? AS w FROM retain_items_fts WHERE retain_items_fts MATCH ?"
         rows = self._conn.execute(
-            "SELECT f.rowid, -bm25(retain_items_fts, 1.0, 0.0) AS r FROM retain_items_fts f JOIN "
-            "retain_items i ON i.id = "
-            f"f.rowid WHERE retain_items_fts MATCH ? AND {under_sql('i.prefix')} AND "
-            "(i.expires_at IS NULL OR i.expires_at > ?) ORDER BY r DESC LIMIT ?",
-            (match, *under_args(prefix), self._clock.now(), limit if allowed is None else -1),
+            f"SELECT s.id, sum(s.w) AS r FROM ({' UNION ALL '.join([each] * len(found))}) s "
+            f"JOIN retain_items i ON i.id = s.id WHERE {under_sql('i.prefix')} AND "
+            "(i.expires_at IS NULL OR i.expires_at > ?) GROUP BY s.id ORDER BY r DESC, s.id DESC "
+            "LIMIT ?",
+            (
+                *(x for m, w in found for x in (w, m)),
+                *under_args(prefix),
+                self._clock.now(),
+                find.k if allowed is None else -1,
+            ),
         ).fetchall()
         ranked = [(r[0], float(r[1])) for r in rows if allowed is None or r[0] in allowed]
-        return ranked[:limit]
+        return ranked[: find.k]
 
     def _ranking_memo(self) -> dict[tuple[int, float], Doc]:
         if len(self._docs) > 50_000:  # bounded: about 20 MB of split texts
