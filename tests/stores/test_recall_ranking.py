@@ -65,6 +65,31 @@ def test_both_stores_rank_the_same(tmp_path: Path, pg_url: str) -> None:
         pg.close()
 
 
+def test_both_stores_choose_keyword_candidates_by_one_rule(tmp_path: Path, pg_url: str) -> None:
+    """More memories match than a recall takes as keyword candidates (50): both stores take
+    those whose matched words weigh most (a rare word outweighs a common one). PostgreSQL's
+    ts_rank, which knows no word weights, used to take the 50 oldest "apple" memories and
+    leave out every "banana" one, the memories that rank first."""
+    from retain.stores import PostgresStore
+
+    items = [(f"f{i}", f"filler note {i} about the weather") for i in range(1100)]
+    items += [(f"a{i}", "apple") for i in range(52)]
+    items += [(f"b{i}", "banana") for i in range(10)]
+    lite = SQLiteStore(tmp_path / "m.db", index=False)
+    pg = PostgresStore(pg_url, index=False)
+    try:
+        found = []
+        for store in (lite, pg):
+            store.batch([PutOp(NS, key, {"content": text}) for key, text in items])
+            ranked = store.recall(NS, query="apple banana", mode="keyword", limit=10)
+            found.append([i.key for i in ranked])
+        assert set(found[0]) == {f"b{i}" for i in range(10)}
+        assert found[1] == found[0]
+    finally:
+        lite.close()
+        pg.close()
+
+
 def test_both_stores_keep_the_batch_order_for_neighbours(tmp_path: Path, pg_url: str) -> None:
     """Keys that sort differently from the order they were written in: the question's
     neighbour (the answer written right after it) is lifted on both stores alike."""
