@@ -22,6 +22,7 @@ from langgraph.store.base import PutOp
 
 from retain import MissingDependencyError
 from retain.errors import (
+    ConfigurationError,
     EmbeddingDimensionError,
     InvalidNamespaceError,
     InvalidValueError,
@@ -302,6 +303,32 @@ def test_the_keyword_index_has_no_pending_list(
     )
     assert rows[0][0] is not None
     assert "fastupdate=off" in rows[0][0]
+
+
+def test_keywords_use_the_text_search_configuration_the_database_recorded(
+    pg_server: PgServer, pg_database: str, pg_url: str
+) -> None:
+    """A new database indexes keywords with retain_porter and records it; a database whose
+    keywords were indexed before any was recorded keeps ``english`` (retain's earlier
+    default); opening with another configuration, or one PostgreSQL lacks, is refused."""
+    store = PostgresStore(pg_url, index=False, text_search_config="english")
+    store.put(NS, "k", {"content": "She gave generously"})
+    store.close()
+    pg_server.sql(pg_database, "DELETE FROM retain_meta WHERE name = 'text_search_config'")
+    reopened = PostgresStore(pg_url, index=False)  # an older database: keywords, no record
+    assert reopened.text_search_config == "english"
+    assert [i.key for i in reopened.recall(NS, query="generous", mode="keyword")] == ["k"]
+    reopened.close()
+    with pytest.raises(ConfigurationError, match="'english'"):
+        PostgresStore(pg_url, index=False, text_search_config="simple")
+    with pytest.raises(ConfigurationError, match="no text search configuration"):
+        PostgresStore(pg_url, index=False, text_search_config="klingon")
+    pg_server.sql(pg_database, "DELETE FROM retain_items")
+    pg_server.sql(pg_database, "DELETE FROM retain_meta WHERE name = 'text_search_config'")
+    fresh = PostgresStore(pg_url, index=False)  # no keywords yet: the Porter configuration
+    assert fresh.text_search_config == "retain_porter"
+    fresh.close()
+    assert PostgresStore(pg_url, index=False).text_search_config == "retain_porter"
 
 
 def test_the_ann_index_keeps_one_namespace_search_exact(

@@ -65,6 +65,30 @@ def test_both_stores_rank_the_same(tmp_path: Path, pg_url: str) -> None:
         pg.close()
 
 
+def test_both_stores_stem_words_alike(tmp_path: Path, pg_url: str) -> None:
+    """Porter's stemmer (SQLite's FTS5 and a new PostgreSQL database alike) reads
+    "general" and "generously" as one word; PostgreSQL's ``english`` (Snowball) does not,
+    so the two stores used to match different memories."""
+    from retain.stores import PostgresStore
+
+    facts = [("k1", "She gave generously"), ("k2", "The general meeting is on Monday")]
+    lite = SQLiteStore(tmp_path / "m.db", index=False)
+    pg = PostgresStore(pg_url, index=False)
+    try:
+        for store in (lite, pg):
+            store.batch([PutOp(NS, key, {"content": text}) for key, text in facts])
+        for query in ("general", "generously", "Monday meetings"):
+            a = [(i.key, i.score) for i in lite.recall(NS, query=query, mode="keyword")]
+            b = [(i.key, i.score) for i in pg.recall(NS, query=query, mode="keyword")]
+            assert a == b, query
+        assert len(a) == 1
+        found = lite.recall(NS, query="general", mode="keyword")
+        assert {i.key for i in found} == {"k1", "k2"}
+    finally:
+        lite.close()
+        pg.close()
+
+
 def test_both_stores_choose_keyword_candidates_by_one_rule(tmp_path: Path, pg_url: str) -> None:
     """More memories match than a recall takes as keyword candidates (50): both stores take
     those whose matched words weigh most (a rare word outweighs a common one). PostgreSQL's

@@ -8,7 +8,8 @@ Tables (all prefixed ``retain_`` so they can share a database with other softwar
 * ``retain_vectors``: one row per indexed field of an item (``ON DELETE CASCADE``), with the
   item's namespace copied in so a one-namespace search reads only that namespace's rows.
 * ``retain_history``: every put and delete, with provenance.
-* ``retain_meta``: the embedding model the vectors were made with.
+* ``retain_meta``: the embedding model the vectors were made with, and the text-search
+  configuration the keywords were indexed with.
 * ``retain_jobs``: the durable job queue (:class:`retain.queue.PostgresQueue`), next to the
   memories so a job's writes and its acknowledgement share a transaction.
 """
@@ -24,6 +25,7 @@ from retain.errors import InvalidInputError
 __all__ = [
     "MIGRATION_LOCK",
     "PG_MIGRATIONS",
+    "PORTER_CONFIG",
     "PgMigration",
     "apply_pg_migrations",
     "filter_sql",
@@ -146,6 +148,25 @@ def _keyword_index_direct() -> list[str]:
     return [
         "ALTER INDEX retain_items_body SET (fastupdate = off)",
         "SELECT gin_clean_pending_list('retain_items_body'::regclass)",
+    ]
+
+
+PORTER_CONFIG = "retain_porter"
+"""The text-search configuration of new databases: PostgreSQL's ``english`` parser with the
+original Porter stemmer and no stopword list, as SQLite's FTS5 ``porter`` tokenizer and
+retain's ranking (:func:`retain.core.ranking.stems`) read words, so both stores match the
+same memories for a word."""
+
+
+@pg_migration(6, "text-search configuration with the Porter stemmer (as SQLite's)")
+def _porter_config() -> list[str]:
+    return [
+        # no stopword list: SQLite's index keeps every word too, and a stem can equal a
+        # stopword ("used" -> "us"), which would otherwise match differently
+        f"CREATE TEXT SEARCH DICTIONARY {PORTER_CONFIG} (TEMPLATE = snowball, Language = porter)",
+        f"CREATE TEXT SEARCH CONFIGURATION {PORTER_CONFIG} (COPY = english)",
+        f"ALTER TEXT SEARCH CONFIGURATION {PORTER_CONFIG} ALTER MAPPING FOR asciiword, "
+        f"asciihword, hword_asciipart, word, hword, hword_part WITH {PORTER_CONFIG}",
     ]
 
 

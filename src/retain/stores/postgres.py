@@ -61,6 +61,7 @@ from retain.stores.base import (
 )
 from retain.stores.hooks import pg_purge_jobs, pg_write_steps, write_replayed
 from retain.stores.pg_schema import (
+    PORTER_CONFIG,
     apply_pg_migrations,
     hnsw_index_sql,
     keyword_text,
@@ -113,7 +114,11 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore, Closing):
         ann_index: Also build an HNSW index, used only for searches over more than
             ``ann_threshold`` vectors; smaller searches (any one namespace below that
             size) stay exact.
-        text_search_config: The PostgreSQL text-search configuration for keywords.
+        text_search_config: The PostgreSQL text-search configuration keywords are
+            indexed with. Left out: the one the database recorded, or for a new database
+            ``"retain_porter"`` (English with the original Porter stemmer, as SQLite's store
+            and retain's ranking stem; databases made before it keep ``"english"``). A
+            configuration other than the recorded one is a :class:`ConfigurationError`.
         connect_timeout: Seconds to wait for a new connection.
         clock: What the store reads the time from (TTLs, timestamps, history):
             :class:`retain.clock.SystemClock` by default; tests pass a
@@ -147,7 +152,7 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore, Closing):
         pool_size: int = 8,
         ann_index: bool = False,
         ann_threshold: int = 20_000,
-        text_search_config: str = "english",
+        text_search_config: str | None = None,
         connect_timeout: float = 10.0,
         clock: Clock | Callable[[], float] | None = None,
         lock_timeout: float | None = 30.0,
@@ -156,7 +161,7 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore, Closing):
         self.conn_string = conn_string
         self.ttl_config = check_ttl_config(ttl)
         self.ann_threshold = ann_threshold
-        self.text_search_config = text_search_config
+        self.text_search_config = text_search_config or PORTER_CONFIG
         self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
         self._dims = int(self.index_config["dims"]) if self.index_config else 0
         self._ann = bool(ann_index and self.index_config)
@@ -172,6 +177,11 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore, Closing):
         )
         self._setup()
         self._db.open()
+        try:
+            self.text_search_config = self._db.drive(self._keyword_config(text_search_config))
+        except BaseException:
+            self._db.close()
+            raise
         self._stale = self._db.drive(self._check_embedding_model())
 
     # -- setup -----------------------------------------------------------------------------
@@ -192,6 +202,41 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore, Closing):
             raise classify(self.conn_string, e) from e
         finally:
             conn.close()
+
+    def _keyword_config(self, requested: str | None) -> Steps[str]:
+        """The text-search configuration this database's keywords are indexed with: the
+        recorded one; else ``requested``, or for a database that already holds keywords
+        ``english`` (the default before one was recorded), or :data:`PORTER_CONFIG`
+        (recorded for later openers)."""
+        if requested is not None:
+            found = yield Sql(
+                "SELECT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = %(c)s)",
+                {"c": requested.rsplit(".", 1)[-1]},  # "pg_catalog.english" too
+            )
+            if not found[0][0]:
+                raise ConfigurationError(
+                    f"PostgreSQL has no text search configuration {requested!r}; name one of "
+                    "pg_ts_config (such as 'english' or 'simple') or leave it out."
+                )
+        get = "SELECT value FROM retain_meta WHERE name = 'text_search_config'"
+        rows = yield Sql(get)
+        if not rows:
+            indexed = yield Sql("SELECT 1 FROM retain_items WHERE body IS NOT NULL LIMIT 1")
+            chosen = requested or ("english" if indexed else PORTER_CONFIG)
+            yield Sql(
+                "INSERT INTO retain_meta(name, value) VALUES ('text_search_config', %(c)s) "
+                "ON CONFLICT (name) DO NOTHING",
+                {"c": chosen},
+            )
+            rows = yield Sql(get)
+        recorded = str(rows[0][0])
+        if requested is not None and requested != recorded:
+            raise ConfigurationError(
+                f"The keywords in {redact(self.conn_string)} are indexed with the text search "
+                f"configuration {recorded!r}, not {requested!r}: open the store with "
+                f"text_search_config={recorded!r} (or leave it out)."
+            )
+        return recorded
 
     def _check_embedding_model(self) -> Steps[str | None]:
         if self.index_config is None:
