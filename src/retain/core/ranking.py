@@ -288,7 +288,10 @@ def _minmax(values: Mapping[int, float]) -> dict[int, float]:
     return {i: (v - lo) / (hi - lo) for i, v in values.items()}
 
 
-@functools.lru_cache(maxsize=32_768)
+_KEPT_TEXT = 2_000  # characters: longer texts' dates are read again each time
+
+
+@functools.lru_cache(maxsize=16_384)  # at most 16,384 texts of <= 2,000 characters: 32 MB
 def _text_dates(text: str) -> tuple[tuple[int, int | None, int | None], ...]:
     """:func:`_dates_in` of a memory's text, kept: a namespace's memories are read by every
     dated question, and the patterns cost more than the rest of their scoring."""
@@ -296,7 +299,7 @@ def _text_dates(text: str) -> tuple[tuple[int, int | None, int | None], ...]:
 
 
 def _memory_dates(text: str, value: Mapping[str, Any]) -> list[tuple[int, int | None, int | None]]:
-    dates = list(_text_dates(text))
+    dates = list(_text_dates(text) if len(text) <= _KEPT_TEXT else _dates_in(text))
     for name in ("valid_from", "said_at", "date", "at"):
         raw = value.get(name)
         if isinstance(raw, str):
