@@ -215,7 +215,7 @@ class PgReads:
         if not find.terms:
             return []
         params: dict[str, Any] = {**under_params(prefix), "now": now, "l": find.k}
-        params.update(w=" or ".join(find.terms), cfg=self.text_search_config)
+        params["cfg"] = self.text_search_config
         weight, queries = [], []
         for n, (term, w) in enumerate(zip(find.terms, find.weights, strict=True)):
             params[f"t{n}"], params[f"w{n}"] = term, w
@@ -224,10 +224,11 @@ class PgReads:
             queries.append(f"plainto_tsquery(%(cfg)s::regconfig, %(t{n})s) q{n}")
             weight.append(f"CASE WHEN i.body @@ q{n} THEN %(w{n})s::float8 ELSE 0 END")
         where = filter_sql(flt, "i.value", params)
+        # a memory matches when one of the terms does (the terms' queries, or-ed)
+        match = " || ".join(f"q{n}" for n in range(len(queries)))
         rows = yield Sql(
-            f"SELECT i.id, {' + '.join(weight)} AS r FROM retain_items i, {', '.join(queries)}, "
-            "websearch_to_tsquery(%(cfg)s::regconfig, %(w)s) q "
-            f"WHERE i.body @@ q AND {under_sql('i.prefix')} AND {self._LIVE} AND {where} "
+            f"SELECT i.id, {' + '.join(weight)} AS r FROM retain_items i, {', '.join(queries)} "
+            f"WHERE i.body @@ ({match}) AND {under_sql('i.prefix')} AND {self._LIVE} AND {where} "
             "ORDER BY r DESC, i.id DESC LIMIT %(l)s",
             params,
         )

@@ -161,7 +161,6 @@ class PostgresStore(PgReads, CheckedCalls, RetainStore, Closing):
         self.conn_string = conn_string
         self.ttl_config = check_ttl_config(ttl)
         self.ann_threshold = ann_threshold
-        self.text_search_config = text_search_config or PORTER_CONFIG
         self.index_config, self.embeddings, self.embedding_id, self._fields = parse_index(index)
         self._dims = int(self.index_config["dims"]) if self.index_config else 0
         self._ann = bool(ann_index and self.index_config)
